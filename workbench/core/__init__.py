@@ -1,0 +1,1 @@
+"""Typed records, errors and small pure helpers shared by every layer (no Qt, torch, sqlite)."""

@@ -1,0 +1,1 @@
+"""Job specs, the child<->parent event protocol, launching and watching child processes."""

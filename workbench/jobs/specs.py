@@ -1,0 +1,60 @@
+"""Job specs: what a child process is asked to do, written as JSON next to its journal."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from workbench.core.records import TrainConfig, from_dict
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    run_id: str
+    base_model_path: str  # HF folder
+    dataset_path: str  # Parquet with a `messages` column (JSON list of {role, content})
+    output_dir: str  # run working folder: adapter/, checkpoints/
+    journal_path: str
+    stop_file: str  # its existence asks the child to stop cooperatively
+    config: TrainConfig = field(default_factory=TrainConfig)
+    resume_from: Optional[str] = None  # checkpoint folder
+
+
+@dataclass(frozen=True)
+class ChatSpec:
+    base_model_path: str
+    adapter_path: Optional[str] = None
+    journal_path: Optional[str] = None
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class BuildModelSpec:
+    kind: str  # "tiny" | "smollm2"
+    output_dir: str
+    journal_path: Optional[str] = None
+    corpus_path: Optional[str] = None  # tiny: JSONL of messages to train tokenizer + pretrain
+    pretrain_steps: int = 150
+
+
+SPEC_TYPES = {"train": TrainSpec, "chat": ChatSpec, "build-model": BuildModelSpec}
+
+
+def write_spec(spec: Any, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(asdict(spec), f, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def read_spec(verb: str, path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    cls = SPEC_TYPES[verb]
+    if cls is TrainSpec:
+        data["config"] = from_dict(TrainConfig, data.get("config") or {})
+    return from_dict(cls, data)
