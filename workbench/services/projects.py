@@ -1,0 +1,60 @@
+"""Create, open and seed projects."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from workbench.core.progress import CancelToken, ProgressCallback, report
+from workbench.store import ProjectStore
+from workbench.services import paths
+
+DEMO_NAME = "Demo"
+
+
+def create_project(folder: str, name: Optional[str] = None) -> ProjectStore:
+    return ProjectStore.create(folder, name)
+
+
+def open_project(folder: str) -> ProjectStore:
+    return ProjectStore.open(folder)
+
+
+def default_demo_project_path() -> str:
+    return os.path.join(paths.projects_dir(), f"{DEMO_NAME}.wbproj")
+
+
+def open_or_create_demo_project(
+    folder: Optional[str] = None,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> ProjectStore:
+    """The demo project: the support-chat dataset imported and the tiny base model registered.
+
+    Idempotent: an existing demo project is opened and only what it lacks is added.
+    """
+    # Imported here: these pull in pyarrow, which the window must not wait for.
+    from workbench.services import datasets, models
+
+    folder = folder or default_demo_project_path()
+    if os.path.exists(os.path.join(folder, "project.sqlite")):
+        store = ProjectStore.open(folder)
+    else:
+        store = ProjectStore.create(folder, DEMO_NAME)
+    try:
+        if not store.list_versions():
+            report(progress, 0.02, "Importing the demo dataset")
+            datasets.import_dataset(
+                store, paths.demo_dataset_path(), name="Shop support chats",
+                progress=lambda f, m: report(progress, 0.02 + 0.18 * f, m), cancel=cancel,
+            )
+        if not any(m.kind == "tiny" for m in store.list_base_models()):
+            report(progress, 0.2, "Building the tiny demo model")
+            models.ensure_builtin_model(
+                store, "tiny", progress=lambda f, m: report(progress, 0.2 + 0.8 * f, m), cancel=cancel
+            )
+        report(progress, 1.0, "Demo project ready")
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -1,0 +1,121 @@
+"""Numbered schema migrations. PRAGMA user_version holds the version a database is at.
+
+To change the schema, append a function to MIGRATIONS; never edit one that has shipped.
+Before migrating an existing project, the database is backed up next to itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from typing import Callable
+
+import sqlite_utils
+
+from workbench.core.errors import ProjectError, SchemaTooNewError
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    common = {"created_at": str, "created_by": str}
+    db["project"].create({"id": str, "name": str, "app_version": str, **common}, pk="id")
+    db["datasets"].create({"id": str, "name": str, **common}, pk="id")
+    db["dataset_versions"].create(
+        {
+            "id": str, "dataset_id": str, "content_hash": str, "blob_path": str,
+            "row_count": int, "format": str, "source_name": str, "source_size": int,
+            "source_hash": str, "options": str, "parent_id": str, **common,
+        },
+        pk="id",
+        foreign_keys=[("dataset_id", "datasets", "id"), ("parent_id", "dataset_versions", "id")],
+    )
+    db["dataset_versions"].create_index(["dataset_id"])
+    db["dataset_versions"].create_index(["source_hash"])
+    db["base_models"].create(
+        {"id": str, "name": str, "kind": str, "path": str, "fingerprint": str, **common},
+        pk="id",
+    )
+    db["runs"].create(
+        {
+            "id": str, "name": str, "dataset_version_id": str, "base_model_id": str,
+            "config": str, "status": str, "work_dir": str, "pid": int, "adapter_path": str,
+            "progress": float, "step": int, "total_steps": int, "first_loss": float,
+            "last_loss": float, "seed": int, "environment": str, "error": str,
+            "error_advice": str, "started_at": str, "finished_at": str,
+            "last_event_at": str, "journal_offset": int, **common,
+        },
+        pk="id",
+        foreign_keys=[
+            ("dataset_version_id", "dataset_versions", "id"),
+            ("base_model_id", "base_models", "id"),
+        ],
+        not_null={"status"},
+    )
+    # Every event a child reported, keyed by (run, seq): ingesting twice is a no-op.
+    db["run_events"].create(
+        {"run_id": str, "seq": int, "kind": str, "payload": str, "t": float},
+        pk=("run_id", "seq"),
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["metric_points"].create(
+        {"id": str, "run_id": str, "seq": int, "step": int, "name": str, "value": float, **common},
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["metric_points"].create_index(["run_id", "seq", "name"], unique=True)
+    db["metric_points"].create_index(["run_id", "name", "step"])
+    db["chat_sessions"].create(
+        {"id": str, "title": str, "base_model_id": str, "run_id": str, **common},
+        pk="id",
+        foreign_keys=[("base_model_id", "base_models", "id"), ("run_id", "runs", "id")],
+    )
+    db["chat_messages"].create(
+        {"id": str, "session_id": str, "idx": int, "role": str, "content": str, **common},
+        pk="id",
+        foreign_keys=[("session_id", "chat_sessions", "id")],
+    )
+    db["chat_messages"].create_index(["session_id", "idx"], unique=True)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def file_schema_version(db_path: str) -> int:
+    """user_version read from the file header, without opening (and so touching) the database."""
+    with open(db_path, "rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise ProjectError(
+            f"{db_path} is not a Workbench project database.",
+            details="The file does not start with the SQLite header.",
+            advice="Open the NAME.wbproj folder of a Workbench project.",
+        )
+    return struct.unpack(">I", header[60:64])[0]
+
+
+def check_not_newer(db_path: str, app_version: str) -> int:
+    version = file_schema_version(db_path)
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            "This project was saved by a newer version of Workbench and cannot be opened.",
+            details=f"{db_path}: schema version {version}, this Workbench "
+            f"({app_version}) understands up to {SCHEMA_VERSION}.",
+            advice="Update Workbench to open it. The project was not changed.",
+        )
+    return version
+
+
+def migrate(conn: sqlite3.Connection, db_path: str) -> None:
+    db = sqlite_utils.Database(conn)
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current == SCHEMA_VERSION:
+        return
+    if current > 0:
+        backup = sqlite3.connect(f"{db_path}.v{current}.bak")
+        with backup:
+            conn.backup(backup)
+        backup.close()
+    for number in range(current + 1, SCHEMA_VERSION + 1):
+        with conn:  # each migration is one transaction together with its version bump
+            MIGRATIONS[number - 1](db)
+            conn.execute(f"PRAGMA user_version = {number}")
