@@ -1,0 +1,235 @@
+"""The main window: start-up imports, navigation, menus, recent projects, settings, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QKeySequence
+
+from workbench.core.errors import DataImportError
+from workbench.ui import dialogs, settings
+from workbench.ui.errors import open_error_dialogs, show_error
+from workbench.ui.main_window import CHAT, DATASETS, RUNS, TRAIN, MainWindow
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HEAVY = ("torch", "transformers", "peft")
+
+
+def test_start_up_imports_nothing_heavy(tmp_path, project_path):
+    """Run the real entry point in a fresh interpreter: the window shows the project without
+    torch/transformers/peft, and pyqtgraph only arrives with the Runs page."""
+    script = textwrap.dedent(f"""
+        import json, sys
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        app = QApplication(sys.argv[:1])
+        from workbench.ui import app as wapp
+        out = {{}}
+        def check():
+            win = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow")
+            out["visible"] = win.isVisible()
+            out["project"] = win.ctx.name if win.ctx else None
+            out["nav"] = [win.nav.item(i).text() for i in range(win.nav.count())]
+            out["heavy"] = [m for m in {HEAVY!r} + ("pyqtgraph",) if m in sys.modules]
+            win.set_page(3)
+            app.processEvents()
+            out["after_runs"] = [m for m in {HEAVY!r} + ("pyqtgraph",) if m in sys.modules]
+            win.close()
+        QTimer.singleShot(800, check)
+        code = wapp.main([{project_path!r}])
+        print("RESULT" + json.dumps(out))
+        sys.exit(code)
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               WORKBENCH_SETTINGS_FILE=str(tmp_path / "sub.ini"))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
+    out = json.loads(line[len("RESULT"):])
+    assert out["visible"] and out["project"] == "Proj"
+    assert out["nav"] == ["Datasets", "Models", "Train", "Runs", "Chat"]
+    assert out["heavy"] == []
+    assert out["after_runs"] == ["pyqtgraph"]
+
+
+def test_navigation_and_shortcuts(open_window, qtbot):
+    win = open_window
+    assert win.outer.currentIndex() == 1  # the workspace, not the welcome screen
+    for i, action in enumerate(win.page_actions):
+        assert action.shortcut() == QKeySequence(f"Ctrl+{i + 1}")
+    win.activateWindow()
+    qtbot.keyClick(win, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: win.current_page() == TRAIN, timeout=2000)
+    win.page_actions[CHAT].trigger()
+    assert win.current_page() == CHAT and win.nav.currentRow() == CHAT
+    win.nav.setCurrentRow(DATASETS)
+    assert win.stack.currentWidget() is win.datasets_page
+    assert win.open_action.shortcut() == QKeySequence("Ctrl+O")
+    assert win.quit_action.shortcut() == QKeySequence("Ctrl+Q")
+
+
+def test_status_bar_and_title_show_the_project(open_window):
+    assert open_window.project_label.text() == "Project: Proj"
+    assert "Proj" in open_window.windowTitle()
+    assert open_window.poll_timer.isActive()
+    assert open_window.job_progress.isHidden()
+
+
+def test_recent_projects_menu_is_ordered_pruned_and_capped(window, tmp_path):
+    from workbench.store import ProjectStore
+
+    paths = []
+    for i in range(10):
+        store = ProjectStore.create(str(tmp_path / f"P{i}.wbproj"))
+        paths.append(store.path)
+        store.close()
+    for p in paths[:3]:
+        assert window.open_project(p)
+    window.rebuild_recent_menu()
+    names = [a.text() for a in window.recent_menu.actions() if a.text() and not a.isSeparator()]
+    assert names[:3] == ["P2.wbproj", "P1.wbproj", "P0.wbproj"] and names[-1] == "Clear Recent"
+    # A folder that disappeared is dropped from the list.
+    import shutil
+
+    assert window.close_project()
+    shutil.rmtree(paths[1])
+    window.rebuild_recent_menu()
+    names = [a.text() for a in window.recent_menu.actions() if a.text() and not a.isSeparator()]
+    assert "P1.wbproj" not in names and "P2.wbproj" in names
+    for p in paths[3:]:
+        settings.add_recent_project(p)
+    assert len(settings.recent_projects()) == settings.MAX_RECENT
+    assert settings.recent_projects()[0] == paths[-1]
+    # The recent entry's action opens that project.
+    window.rebuild_recent_menu()
+    action = next(a for a in window.recent_menu.actions() if a.text() == "P5.wbproj")
+    action.trigger()
+    assert window.ctx is not None and window.ctx.path == paths[5]
+
+
+def test_close_project_returns_to_welcome(open_window):
+    win = open_window
+    assert win.close_project()
+    assert win.ctx is None and win.outer.currentIndex() == 0
+    assert not win.poll_timer.isActive()
+    assert win.welcome.recent_list.count() == 1  # the project just closed
+    assert not win.close_action.isEnabled()
+
+
+def test_create_project_and_new_project_dialog(window, tmp_path):
+    dialog = dialogs.NewProjectDialog(window, location=str(tmp_path))
+    dialog.name_edit.setText("My Bot")
+    assert dialog.project_path() == os.path.join(str(tmp_path), "My Bot.wbproj")
+    dialog.name_edit.setText("bad/name")
+    assert dialog.project_path() is None
+    dialog.close()
+    assert window.create_project(str(tmp_path / "My Bot.wbproj"))
+    assert os.path.isfile(tmp_path / "My Bot.wbproj" / "project.sqlite")
+    assert window.ctx.name == "My Bot"
+    # Creating over an existing project is refused with an error dialog, not a traceback.
+    assert not window.create_project(str(tmp_path / "My Bot.wbproj"))
+    boxes = open_error_dialogs()
+    assert boxes and "already exists" in boxes[0].text()
+
+
+def test_opening_a_non_project_shows_an_error(window, tmp_path):
+    (tmp_path / "NotAProject").mkdir()
+    assert not window.open_project(str(tmp_path / "NotAProject"))
+    boxes = open_error_dialogs()
+    assert boxes and "is not a Workbench project" in boxes[0].text()
+    assert "Choose a NAME.wbproj folder" in boxes[0].informativeText()
+    assert window.ctx is None
+
+
+def test_window_state_and_page_are_remembered(qtbot, project_path):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    first.open_project(project_path)
+    first.set_page(RUNS)
+    first.resize(640, 480)  # within the offscreen screen (800x600)
+    size = (first.width(), first.height())
+    assert size[1] == 480
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.current_page() == RUNS
+    assert (second.width(), second.height()) == size
+    second.close()
+
+
+def test_theme_toggle_is_saved(window, qapp):
+    window.dark_action.setChecked(True)
+    assert settings.theme() == "dark"
+    assert qapp.palette().window().color().lightness() < 100
+    window.dark_action.setChecked(False)
+    assert settings.theme() == "light"
+    assert qapp.palette().window().color().lightness() > 150
+
+
+def test_show_error_dialog_contents(qtbot):
+    exc = DataImportError("Row 7 of chats.jsonl is not valid JSON.", details="line 7: Expecting ','",
+                          advice="Fix the row or import with invalid rows skipped.")
+    box = show_error(None, exc)
+    assert box.text() == "Row 7 of chats.jsonl is not valid JSON."
+    assert box.informativeText().startswith("Fix the row")
+    assert box.detailedText() == "line 7: Expecting ','"
+    box.close()
+    try:
+        {}["missing"]
+    except KeyError as err:
+        box = show_error(None, err)
+    assert "KeyError" in box.text() and "Traceback" in box.detailedText()
+    box.close()
+
+
+def test_excepthook_shows_unexpected_errors(qtbot, monkeypatch):
+    from workbench.ui import errors
+
+    monkeypatch.setattr(sys, "excepthook", lambda *a: None)
+    errors.install_excepthook()
+    try:
+        raise RuntimeError("boom in a slot")
+    except RuntimeError as err:
+        sys.excepthook(type(err), err, err.__traceback__)
+    boxes = open_error_dialogs()
+    assert any("boom in a slot" in b.text() and "Traceback" in b.detailedText() for b in boxes)
+
+
+def test_drop_a_dataset_file_imports_it(open_window, qtbot, make_jsonl):
+    win = open_window
+    path = make_jsonl(12)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(path)])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    win.set_page(TRAIN)
+    win.dropEvent(event)
+    assert win.current_page() == DATASETS
+    qtbot.waitUntil(lambda: win.datasets_page.import_task is None, timeout=20000)
+    assert win.datasets_page.versions_table.rowCount() == 1
+    assert win.datasets_page.rows_model.rowCount() == 12
+
+
+def test_about_dialog_lists_versions(window):
+    box = dialogs.about_dialog(window)
+    assert "Workbench" in box.text() and "pyqtgraph" in box.informativeText()
+    box.close()
+
+
+@pytest.mark.parametrize("answer, closes", [(dialogs.CANCEL, False), (dialogs.KEEP_RUNNING, True)])
+def test_close_asks_when_runs_are_active(open_window, monkeypatch, answer, closes):
+    win = open_window
+    asked = []
+    monkeypatch.setattr(win.ctx, "active_run_ids", lambda: ["r1"])
+    monkeypatch.setattr(win, "ask_about_active_runs", lambda n: asked.append(n) or answer)
+    assert win.close_project() is closes
+    assert asked == [1]
+    assert (win.ctx is None) is closes

@@ -1,0 +1,118 @@
+"""Worker plumbing: a blocking function on a worker thread, with progress, cancel and errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from workbench.core.errors import DataImportError
+from workbench.core.progress import report
+from workbench.ui import workers
+
+
+def _steps(n, delay=0.0, progress=None, cancel=None):
+    seen_thread = threading.current_thread().ident
+    for i in range(n):
+        cancel.raise_if_cancelled()
+        report(progress, (i + 1) / n, f"step {i + 1}")
+        time.sleep(delay)
+    return {"n": n, "thread": seen_thread}
+
+
+def test_result_and_progress_arrive_in_gui_thread(qtbot):
+    got = []
+    task = workers.run_task(_steps, 5, 0.06)
+    task.progress.connect(lambda f, m: got.append((f, m, threading.current_thread().ident)))
+    with qtbot.waitSignal(task.finished, timeout=10000) as blocker:
+        pass
+    result = blocker.args[0]
+    assert result["n"] == 5
+    assert result["thread"] != threading.main_thread().ident  # ran on a worker
+    assert got and all(t == threading.main_thread().ident for _, _, t in got)
+    assert got[-1][0] == pytest.approx(1.0)
+    assert task.outcome == "finished" and not task.running
+    assert workers.active_task_count() == 0
+
+
+def test_progress_is_throttled(qtbot):
+    got = []
+    task = workers.run_task(_steps, 20000)  # 20k reports in a few ms
+    task.progress.connect(lambda f, m: got.append(f))
+    with qtbot.waitSignal(task.done, timeout=10000):
+        pass
+    assert task.outcome == "finished"
+    assert len(got) < 200  # the event queue is not flooded
+
+
+def test_failure_carries_the_exception(qtbot):
+    def boom(progress=None, cancel=None):
+        raise DataImportError("Row 3 is broken.", details="line 3", advice="Fix it.")
+
+    task = workers.run_task(boom)
+    with qtbot.waitSignal(task.failed, timeout=5000) as blocker:
+        pass
+    assert isinstance(blocker.args[0], DataImportError)
+    assert task.error is blocker.args[0]
+
+
+def test_cancel_stops_the_work(qtbot):
+    task = workers.run_task(_steps, 1000, 0.01)
+    qtbot.waitUntil(lambda: task.fraction > 0, timeout=5000)
+    cancelled = []
+    task.cancelled.connect(lambda: cancelled.append(True))
+    with qtbot.waitSignal(task.done, timeout=5000):
+        task.cancel()
+    assert cancelled == [True] and task.outcome == "cancelled"
+    assert task.fraction < 0.5
+
+
+def test_error_after_cancel_counts_as_cancelled(qtbot):
+    def late(progress=None, cancel=None):
+        while not cancel.cancelled:
+            time.sleep(0.01)
+        raise OSError("pipe closed while stopping")
+
+    task = workers.run_task(late)
+    with qtbot.waitSignal(task.cancelled, timeout=5000):
+        task.cancel()
+
+
+def test_shutdown_workers_cancels_and_joins(qtbot):
+    tasks = [workers.run_task(_steps, 10_000, 0.01) for _ in range(3)]
+    assert workers.active_task_count() == 3
+    assert workers.shutdown_workers(10000)
+    assert workers.active_task_count() == 0
+    assert all(t.outcome == "cancelled" for t in tasks)
+    assert workers.pool().activeThreadCount() == 0
+
+
+def test_progress_dialog_cancel_button(qtbot, qapp):
+    from PySide6.QtWidgets import QWidget
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+    task = workers.run_task(_steps, 1000, 0.01)
+    dialog = workers.progress_dialog(parent, task, "Working")
+    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=5000)
+    from PySide6.QtWidgets import QPushButton
+
+    with qtbot.waitSignal(task.done, timeout=5000):
+        dialog.findChild(QPushButton).click()
+    assert task.outcome == "cancelled"
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=2000)
+
+
+def test_inline_progress_follows_a_task(qtbot):
+    widget = workers.InlineProgress()
+    qtbot.addWidget(widget)
+    task = workers.run_task(_steps, 300, 0.01)
+    widget.follow(task, "Working…")
+    assert widget.isVisibleTo(widget.parentWidget()) or not widget.isHidden()
+    qtbot.waitUntil(lambda: widget.bar.value() > 0, timeout=5000)
+    with qtbot.waitSignal(task.done, timeout=5000):
+        widget.cancel_button.click()
+    assert task.outcome == "cancelled"
+    assert widget.isHidden()

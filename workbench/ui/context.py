@@ -1,0 +1,80 @@
+"""ProjectContext: the open project (store + RunManager) as seen by the pages.
+
+Pages receive the context and subscribe to its signals; the context never knows its pages.
+The main window's poll timer calls poll(), which ingests child-process events through the
+RunManager and tells subscribers what changed.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, Optional
+
+from PySide6.QtCore import QObject, Signal
+
+from workbench.services.runs import RunManager
+from workbench.store import ProjectStore
+
+# Event kinds after which a run's row (status, step, losses) has changed.
+_RUN_ROW_KINDS = {"started", "progress", "log", "completed", "cancelled", "failed", "checkpoint",
+                  "status", "interrupted"}
+
+
+class ProjectContext(QObject):
+    datasets_changed = Signal()
+    models_changed = Signal()
+    runs_changed = Signal()  # the list of runs or their status/progress changed
+    run_events = Signal(object)  # list[tuple[run_id, Event]] from one poll
+    poll_failed = Signal(object)  # exception raised by RunManager.poll()
+
+    def __init__(self, store: ProjectStore, run_manager: Optional[RunManager] = None) -> None:
+        super().__init__()
+        self.store = store
+        self.runs = run_manager if run_manager is not None else RunManager(store)
+        self._closed = False
+        self._last_active: tuple[str, ...] = tuple(self.runs.active_run_ids())
+
+    @property
+    def name(self) -> str:
+        return self.store.project.name
+
+    @property
+    def path(self) -> str:
+        return self.store.path
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def poll(self) -> list[tuple[str, Any]]:
+        """Ingest new events of active runs; emit run_events / runs_changed when something did."""
+        if self._closed:
+            return []
+        try:
+            events = self.runs.poll()
+            active = tuple(self.runs.active_run_ids())
+        except Exception as exc:  # noqa: BLE001 - reported once by the window, never fatal
+            traceback.print_exc(file=sys.stderr)
+            self.poll_failed.emit(exc)
+            return []
+        if events:
+            self.run_events.emit(events)
+        # A run can also change without an event (dead pid -> interrupted): compare actives.
+        if active != self._last_active or any(ev.kind in _RUN_ROW_KINDS for _, ev in events):
+            self.runs_changed.emit()
+        self._last_active = active
+        return events
+
+    def active_run_ids(self) -> list[str]:
+        return [] if self._closed else list(self.runs.active_run_ids())
+
+    def close(self, stop_runs: bool = False) -> None:
+        """Detach from (or end, with stop_runs) the training children and close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.runs.shutdown(kill=stop_runs)
+        finally:
+            self.store.close()

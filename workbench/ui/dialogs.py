@@ -1,0 +1,147 @@
+"""Small dialogs: New Project, About, and the "runs are still active" question."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from typing import Optional
+
+from PySide6.QtCore import Qt, __version__ as qt_version
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench import __version__
+from workbench.services import paths
+from workbench.ui.theme import app_icon
+
+PROJECT_SUFFIX = ".wbproj"
+
+
+class NewProjectDialog(QDialog):
+    """Asks for a project name and a parent folder; the result is <folder>/<name>.wbproj."""
+
+    def __init__(self, parent: Optional[QWidget] = None, location: Optional[str] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New Project")
+        self.setMinimumWidth(520)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. support-bot")
+        self.location_edit = QLineEdit(location or paths.projects_dir())
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.location_edit, 1)
+        row.addWidget(browse)
+        self.result_label = QLabel()
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.result_label.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Name:", self.name_edit)
+        form.addRow("Location:", row)
+        form.addRow("Creates:", self.result_label)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.name_edit.textChanged.connect(self._update)
+        self.location_edit.textChanged.connect(self._update)
+        self._update()
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Project location", self.location_edit.text())
+        if folder:
+            self.location_edit.setText(folder)
+
+    def project_path(self) -> Optional[str]:
+        name = self.name_edit.text().strip()
+        location = self.location_edit.text().strip()
+        if not name or not location or any(c in name for c in '/\\:*?"<>|'):
+            return None
+        if not name.endswith(PROJECT_SUFFIX):
+            name += PROJECT_SUFFIX
+        return os.path.join(os.path.abspath(os.path.expanduser(location)), name)
+
+    def _update(self) -> None:
+        path = self.project_path()
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if path is None:
+            self.result_label.setText("Enter a name (no / \\ : * ? \" < > |) and a location.")
+            ok.setEnabled(False)
+        elif os.path.exists(path):
+            self.result_label.setText(f"{path} already exists; choose another name.")
+            ok.setEnabled(False)
+        else:
+            self.result_label.setText(path)
+            ok.setEnabled(True)
+
+
+def library_versions() -> list[tuple[str, str]]:
+    """Versions of the libraries the GUI process uses, read from metadata (nothing imported)."""
+    rows = [("Python", platform.python_version()), ("Qt", qt_version)]
+    for dist in ("PySide6-Essentials", "pyqtgraph", "sqlite-utils", "pyarrow", "torch",
+                 "transformers", "peft"):
+        try:
+            rows.append((dist, metadata.version(dist)))
+        except metadata.PackageNotFoundError:
+            rows.append((dist, "not installed"))
+    return rows
+
+
+def about_dialog(parent: Optional[QWidget]) -> QMessageBox:
+    box = QMessageBox(parent)
+    box.setObjectName("aboutDialog")
+    box.setWindowTitle("About Workbench")
+    icon = app_icon()
+    if not icon.isNull():
+        box.setIconPixmap(icon.pixmap(64, 64))
+    libs = "".join(f"<tr><td>{n}</td><td>&nbsp;&nbsp;{v}</td></tr>" for n, v in library_versions())
+    box.setText(f"<h3>Workbench {__version__}</h3>"
+                "<p>Fine-tune language models locally with LoRA: import data, train, watch the "
+                "curves, chat with the result.</p>")
+    box.setInformativeText(f"<table>{libs}</table><p>Training and chat run in separate "
+                           "processes; the window itself never loads torch.</p>")
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+# Answers of ask_about_active_runs.
+KEEP_RUNNING, STOP_RUNS, CANCEL = "keep", "stop", "cancel"
+
+
+def ask_about_active_runs(parent: Optional[QWidget], count: int) -> str:
+    box = QMessageBox(parent)
+    box.setWindowTitle("Training is running")
+    box.setIcon(QMessageBox.Icon.Question)
+    runs = "1 training run is" if count == 1 else f"{count} training runs are"
+    box.setText(f"{runs} still running.")
+    box.setInformativeText("Keep them running in the background (Workbench picks them up again "
+                           "the next time you open this project), or stop them now?")
+    keep = box.addButton("Keep Running", QMessageBox.ButtonRole.AcceptRole)
+    stop = box.addButton("Stop Them", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(keep)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is keep:
+        return KEEP_RUNNING
+    if clicked is stop:
+        return STOP_RUNS
+    return CANCEL

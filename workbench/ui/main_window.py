@@ -1,0 +1,407 @@
+"""The main window: navigation, pages, menus, status bar, project open/close, drag-and-drop."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QProgressBar,
+    QStackedWidget,
+    QWidget,
+)
+
+from workbench.core.errors import WorkbenchError
+from workbench.services import projects
+from workbench.ui import dialogs, settings, theme
+from workbench.ui.context import ProjectContext
+from workbench.ui.errors import show_error
+from workbench.ui.pages.base import Page
+from workbench.ui.pages.chat_page import ChatPage
+from workbench.ui.pages.datasets_page import DATASET_EXTENSIONS, DatasetsPage
+from workbench.ui.pages.models_page import ModelsPage
+from workbench.ui.pages.runs_page import RunsPage
+from workbench.ui.pages.train_page import TrainPage
+from workbench.ui.widgets.welcome import WelcomeWidget
+from workbench.ui.workers import Task, progress_dialog, run_task, shutdown_workers
+
+DATASETS, MODELS, TRAIN, RUNS, CHAT = range(5)
+POLL_INTERVAL_MS = 250
+
+
+def _prepare_demo(folder: Optional[str], progress=None, cancel=None) -> str:
+    """Worker: create/complete the demo project; the GUI thread then opens it by path."""
+    store = projects.open_or_create_demo_project(folder, progress=progress, cancel=cancel)
+    path = store.path
+    store.close()
+    return path
+
+
+class MainWindow(QMainWindow):
+    project_changed = Signal(object)  # ProjectContext or None
+    theme_changed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Workbench")
+        self.setWindowIcon(theme.app_icon())
+        self.resize(1200, 780)
+        self.ctx: Optional[ProjectContext] = None
+        self.demo_task: Optional[Task] = None
+        self._poll_error_shown = False
+        self._closing = False
+        self._build_pages()
+        self._build_menus()
+        self._build_status_bar()
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_INTERVAL_MS)
+        self.poll_timer.timeout.connect(self.poll)
+        self.setAcceptDrops(True)
+        geometry, state, page = settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        self.nav.setCurrentRow(page if 0 <= page < len(self.pages) else 0)
+        self._show_workspace(False)
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build_pages(self) -> None:
+        self.datasets_page = DatasetsPage()
+        self.models_page = ModelsPage()
+        self.train_page = TrainPage()
+        self.runs_page = RunsPage()
+        self.chat_page = ChatPage()
+        self.pages: list[Page] = [self.datasets_page, self.models_page, self.train_page,
+                                  self.runs_page, self.chat_page]
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(150)
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setSpacing(2)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        for page in self.pages:
+            self.nav.addItem(page.title)
+            self.stack.addWidget(page)
+        self.nav.currentRowChanged.connect(self._on_nav)
+        workspace = QWidget()
+        layout = QHBoxLayout(workspace)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.welcome = WelcomeWidget()
+        self.welcome.new_requested.connect(self.new_project_dialog)
+        self.welcome.open_requested.connect(self.open_project_dialog)
+        self.welcome.demo_requested.connect(self.open_demo_project)
+        self.welcome.recent_requested.connect(self.open_project)
+        self.outer = QStackedWidget()
+        self.outer.addWidget(self.welcome)
+        self.outer.addWidget(workspace)
+        self.setCentralWidget(self.outer)
+        self.train_page.run_started.connect(self._on_run_started)
+        self.runs_page.chat_requested.connect(self._on_chat_requested)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.new_action = file_menu.addAction("&New Project…", self.new_project_dialog)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.open_action = file_menu.addAction("&Open Project…", self.open_project_dialog)
+        self.open_action.setShortcut(QKeySequence("Ctrl+O"))
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
+        self.demo_action = file_menu.addAction("Open &Demo Project", self.open_demo_project)
+        file_menu.addSeparator()
+        self.import_action = file_menu.addAction("&Import Dataset…", self._import_dataset)
+        self.import_action.setShortcut(QKeySequence("Ctrl+I"))
+        file_menu.addSeparator()
+        self.close_action = file_menu.addAction("&Close Project", self.close_project)
+        self.close_action.setShortcut(QKeySequence("Ctrl+W"))
+        file_menu.addSeparator()
+        self.quit_action = file_menu.addAction("&Quit", self.close)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        view_menu = bar.addMenu("&View")
+        self.page_actions: list[QAction] = []
+        for i, page in enumerate(self.pages):
+            action = view_menu.addAction(page.title, lambda i=i: self.set_page(i))
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            self.page_actions.append(action)
+        view_menu.addSeparator()
+        self.dark_action = view_menu.addAction("&Dark Theme")
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(theme.current_theme() == "dark")
+        self.dark_action.toggled.connect(lambda on: self.set_theme("dark" if on else "light"))
+
+        help_menu = bar.addMenu("&Help")
+        self.about_action = help_menu.addAction("&About Workbench", lambda: dialogs.about_dialog(self))
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.rebuild_recent_menu()
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.project_label = QLabel("No project open")
+        self.project_label.setObjectName("statusProject")
+        self.job_label = QLabel()
+        self.job_label.setObjectName("statusJob")
+        self.job_progress = QProgressBar()
+        self.job_progress.setObjectName("statusJobProgress")
+        self.job_progress.setFixedWidth(220)
+        self.job_progress.setFormat("step %v / %m")
+        status.addWidget(self.project_label)
+        status.addPermanentWidget(self.job_label)
+        status.addPermanentWidget(self.job_progress)
+        self.job_label.hide()
+        self.job_progress.hide()
+
+    # -- navigation ------------------------------------------------------------------------------
+    def _on_nav(self, row: int) -> None:
+        if 0 <= row < len(self.pages):
+            self.stack.setCurrentIndex(row)
+            if self.ctx is not None:
+                self.pages[row].page_shown()
+
+    def set_page(self, index: int) -> None:
+        self.nav.setCurrentRow(index)
+
+    def current_page(self) -> int:
+        return self.stack.currentIndex()
+
+    def _show_workspace(self, on: bool) -> None:
+        self.outer.setCurrentIndex(1 if on else 0)
+        for action in self.page_actions + [self.close_action, self.import_action]:
+            action.setEnabled(on)
+        if not on:
+            self.welcome.set_recent(settings.recent_projects())
+
+    def _on_run_started(self, run_id: str) -> None:
+        self.set_page(RUNS)
+        self.runs_page.select_run(run_id)
+
+    def _on_chat_requested(self, run_id: str) -> None:
+        self.set_page(CHAT)
+        self.chat_page.select_run(run_id)
+
+    def set_theme(self, name: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply_theme(app, name)
+        settings.set_theme(name)
+        self.dark_action.blockSignals(True)
+        self.dark_action.setChecked(name == "dark")
+        self.dark_action.blockSignals(False)
+        for page in self.pages:
+            page.theme_changed()
+        self.theme_changed.emit(name)
+
+    # -- projects --------------------------------------------------------------------------------
+    def rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = settings.recent_projects()
+        for path in recent:
+            action = self.recent_menu.addAction(os.path.basename(path.rstrip("/\\")),
+                                                lambda p=path: self.open_project(p))
+            action.setToolTip(path)
+            action.setStatusTip(path)
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Recent", self._clear_recent)
+        else:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+
+    def _clear_recent(self) -> None:
+        settings.clear_recent_projects()
+        self.welcome.set_recent([])
+
+    def new_project_dialog(self) -> None:
+        dialog = dialogs.NewProjectDialog(self)
+        if dialog.exec() and dialog.project_path():
+            self.create_project(dialog.project_path() or "")
+
+    def open_project_dialog(self) -> None:
+        start = os.path.dirname(self.ctx.path) if self.ctx else ""
+        folder = QFileDialog.getExistingDirectory(self, "Open Project (a NAME.wbproj folder)", start)
+        if folder:
+            self.open_project(folder)
+
+    def create_project(self, path: str) -> bool:
+        if not self.close_project():
+            return False
+        try:
+            store = projects.create_project(path)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc)
+            return False
+        return self._attach(store)
+
+    def open_project(self, path: str) -> bool:
+        if self._closing:  # a demo task finishing while the window closes
+            return False
+        if self.ctx is not None and os.path.abspath(path) == self.ctx.path:
+            return True
+        if not self.close_project():
+            return False
+        try:
+            store = projects.open_project(path)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc)
+            self.welcome.set_recent(settings.recent_projects())
+            return False
+        return self._attach(store)
+
+    def _attach(self, store) -> bool:
+        try:
+            ctx = ProjectContext(store)
+        except Exception as exc:  # noqa: BLE001
+            store.close()
+            show_error(self, exc)
+            return False
+        self.ctx = ctx
+        self._poll_error_shown = False
+        ctx.poll_failed.connect(self._on_poll_failed)
+        settings.add_recent_project(ctx.path)
+        self.setWindowTitle(f"{ctx.name} — Workbench")
+        self.project_label.setText(f"Project: {ctx.name}")
+        self.project_label.setToolTip(ctx.path)
+        for page in self.pages:
+            page.set_context(ctx)
+        self._show_workspace(True)
+        self.pages[self.current_page()].page_shown()
+        self.poll_timer.start()
+        self.project_changed.emit(ctx)
+        self.poll()
+        return True
+
+    def open_demo_project(self, folder: Optional[str] = None) -> Task:
+        """Create (first time: imports data, builds the tiny model) and open the demo project."""
+        task = run_task(_prepare_demo, folder, name="demo project")
+        self.demo_task = task
+        self.demo_action.setEnabled(False)
+        self.welcome.demo_button.setEnabled(False)
+        progress_dialog(self, task, "Demo Project", "Preparing the demo project…")
+        task.finished.connect(self.open_project)
+        task.failed.connect(lambda exc: show_error(self, exc))
+
+        def done() -> None:
+            self.demo_task = None
+            self.demo_action.setEnabled(True)
+            self.welcome.demo_button.setEnabled(True)
+
+        task.done.connect(done)
+        return task
+
+    def ask_about_active_runs(self, count: int) -> str:
+        """KEEP_RUNNING / STOP_RUNS / CANCEL; a method so tests can answer it."""
+        return dialogs.ask_about_active_runs(self, count)
+
+    def close_project(self) -> bool:
+        """Close the open project (asking about active runs); False if the user cancelled."""
+        ctx = self.ctx
+        if ctx is None:
+            return True
+        active = ctx.active_run_ids()
+        answer = dialogs.KEEP_RUNNING
+        if active:
+            answer = self.ask_about_active_runs(len(active))
+            if answer == dialogs.CANCEL:
+                return False
+        self.poll_timer.stop()
+        for page in self.pages:
+            page.shutdown()
+        # Workers may be using the store (an import): cancel and join them before closing it.
+        shutdown_workers()
+        self.ctx = None
+        try:
+            ctx.close(stop_runs=answer == dialogs.STOP_RUNS)
+        except Exception as exc:  # noqa: BLE001
+            show_error(self, exc)
+        for page in self.pages:
+            page.set_context(None)
+        self.setWindowTitle("Workbench")
+        self.project_label.setText("No project open")
+        self.job_label.hide()
+        self.job_progress.hide()
+        self._show_workspace(False)
+        self.project_changed.emit(None)
+        return True
+
+    # -- polling ---------------------------------------------------------------------------------
+    def poll(self) -> None:
+        if self.ctx is None:
+            return
+        self.ctx.poll()
+        self._update_job_status()
+
+    def _update_job_status(self) -> None:
+        active = self.ctx.active_run_ids() if self.ctx else []
+        if not active:
+            self.job_label.hide()
+            self.job_progress.hide()
+            return
+        try:
+            run = self.ctx.store.get_run(active[0])  # type: ignore[union-attr]
+        except WorkbenchError:
+            return
+        more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
+        self.job_label.setText(f"Training {run.name} — {run.status}{more}")
+        self.job_progress.setMaximum(max(run.total_steps, 1) if run.total_steps else 0)
+        self.job_progress.setValue(run.step)
+        self.job_label.show()
+        self.job_progress.show()
+
+    def _on_poll_failed(self, exc: BaseException) -> None:
+        # The timer keeps polling; one dialog per project is enough, later ones go to stderr.
+        if not self._poll_error_shown:
+            self._poll_error_shown = True
+            show_error(self, exc)
+
+    # -- drag and drop ---------------------------------------------------------------------------
+    def _dropped_datasets(self, event) -> list[str]:
+        mime = event.mimeData()
+        if self.ctx is None or not mime.hasUrls():
+            return []
+        return [u.toLocalFile() for u in mime.urls()
+                if u.isLocalFile() and u.toLocalFile().lower().endswith(DATASET_EXTENSIONS)]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if self._dropped_datasets(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if self._dropped_datasets(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = self._dropped_datasets(event)
+        if files:
+            event.acceptProposedAction()
+            self.set_page(DATASETS)
+            self.datasets_page.import_files(files)
+
+    def _import_dataset(self) -> None:
+        self.set_page(DATASETS)
+        self.datasets_page.choose_and_import()
+
+    # -- closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.close_project():
+            event.ignore()
+            return
+        settings.save_window_state(self.saveGeometry(), self.saveState(), self.current_page())
+        self._closing = True
+        shutdown_workers()
+        event.accept()

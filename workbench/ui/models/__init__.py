@@ -1,0 +1,1 @@
+"""Qt item models over store queries (rows fetched on demand, never all at once)."""

@@ -1,0 +1,48 @@
+"""The interface every page implements for the main window."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import QLabel, QWidget
+
+from workbench.ui.context import ProjectContext
+
+
+class Page(QWidget):
+    title = ""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.ctx: Optional[ProjectContext] = None
+
+    def set_context(self, ctx: Optional[ProjectContext]) -> None:
+        """Called when a project opens (ctx) or closes (None); subclasses refresh here."""
+        self.ctx = ctx
+
+    def page_shown(self) -> None:
+        """Called each time the page becomes the current one."""
+
+    def shutdown(self) -> None:
+        """Called before the project closes: stop timers, close clients."""
+
+    def theme_changed(self) -> None:
+        """Called after the light/dark theme changed (for colours not taken from the palette)."""
+
+
+def heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("pageHeading")
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.35)
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def hint(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    label.setEnabled(False)  # rendered in the palette's muted (disabled) text colour
+    return label

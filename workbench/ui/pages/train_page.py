@@ -1,0 +1,253 @@
+"""Train: choose a base model and a dataset version, set the LoRA options, start a run."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.records import TrainConfig
+from workbench.services.datasets import version_label
+from workbench.ui import theme
+from workbench.ui.context import ProjectContext
+from workbench.ui.errors import show_error
+from workbench.ui.pages.base import Page, heading, hint
+
+
+def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+class TrainPage(Page):
+    title = "Train"
+    run_started = Signal(str)  # run id
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        d = TrainConfig()
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("baseModelCombo")
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setObjectName("datasetCombo")
+        # Ranges admit invalid values on purpose: TrainConfig.validate() is the one judge and
+        # its messages, shown inline, tell the user what to change.
+        self.r_spin = _spin(0, 1024, d.r, "LoRA rank: the size of the low-rank update (4-64).")
+        self.alpha_spin = _spin(0, 4096, d.alpha, "LoRA alpha: scales the update (often 2 × r).")
+        self.dropout_spin = QDoubleSpinBox()
+        self.dropout_spin.setRange(0.0, 1.0)
+        self.dropout_spin.setSingleStep(0.05)
+        self.dropout_spin.setDecimals(2)
+        self.dropout_spin.setValue(d.dropout)
+        self.lr_edit = QLineEdit(f"{d.learning_rate:g}")
+        self.lr_edit.setToolTip("Learning rate, e.g. 2e-4.")
+        self.epochs_spin = QDoubleSpinBox()
+        self.epochs_spin.setRange(0.0, 1000.0)
+        self.epochs_spin.setSingleStep(0.5)
+        self.epochs_spin.setDecimals(2)
+        self.epochs_spin.setValue(d.epochs)
+        self.steps_spin = _spin(0, 10_000_000, d.max_steps, "When set, overrides epochs.")
+        self.steps_spin.setSpecialValueText("use epochs")
+        self.batch_spin = _spin(0, 4096, d.batch_size)
+        self.length_spin = _spin(0, 131072, d.max_length, "Longer conversations are truncated.")
+        self.length_spin.setSingleStep(64)
+        self.seed_spin = _spin(0, 2**31 - 1, d.seed)
+        self.name_edit = QLineEdit()
+        self.name_edit.setObjectName("runNameEdit")
+        self.name_edit.setPlaceholderText("automatic (model-dataset-N)")
+
+        data_box = QGroupBox("What to train")
+        data_form = QFormLayout(data_box)
+        data_form.addRow("Base model:", self.model_combo)
+        data_form.addRow("Dataset version:", self.dataset_combo)
+        data_form.addRow("Run name:", self.name_edit)
+        lora_box = QGroupBox("LoRA")
+        lora_form = QFormLayout(lora_box)
+        lora_form.addRow("Rank r:", self.r_spin)
+        lora_form.addRow("Alpha:", self.alpha_spin)
+        lora_form.addRow("Dropout:", self.dropout_spin)
+        opt_box = QGroupBox("Optimisation")
+        opt_form = QFormLayout(opt_box)
+        opt_form.addRow("Learning rate:", self.lr_edit)
+        opt_form.addRow("Epochs:", self.epochs_spin)
+        opt_form.addRow("Max steps:", self.steps_spin)
+        opt_form.addRow("Batch size:", self.batch_spin)
+        opt_form.addRow("Max length (tokens):", self.length_spin)
+        opt_form.addRow("Seed:", self.seed_spin)
+
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("estimate")
+        self.validation_label = QLabel()
+        self.validation_label.setObjectName("validation")
+        self.validation_label.setWordWrap(True)
+        self.validation_label.setTextFormat(Qt.TextFormat.RichText)
+        self.start_button = QPushButton("Start training")
+        self.start_button.setObjectName("primary")
+        self.start_button.setDefault(True)
+        self.start_button.setMinimumWidth(160)
+        self.start_button.clicked.connect(self.start)
+
+        columns = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(data_box)
+        left.addWidget(lora_box)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(opt_box)
+        right.addStretch(1)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+        actions = QHBoxLayout()
+        actions.addWidget(self.estimate_label, 1)
+        actions.addWidget(self.start_button)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.addWidget(heading("Train a LoRA adapter"))
+        body_layout.addWidget(hint("Training runs in a separate process: you can keep working, "
+                                   "close the window, and come back to it later."))
+        body_layout.addLayout(columns)
+        body_layout.addWidget(self.validation_label)
+        body_layout.addLayout(actions)
+        body_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+
+        for spin in (self.r_spin, self.alpha_spin, self.steps_spin, self.batch_spin,
+                     self.length_spin, self.seed_spin):
+            spin.valueChanged.connect(self.validate)
+        for dspin in (self.dropout_spin, self.epochs_spin):
+            dspin.valueChanged.connect(self.validate)
+        self.lr_edit.textChanged.connect(self.validate)
+        self.model_combo.currentIndexChanged.connect(self.validate)
+        self.dataset_combo.currentIndexChanged.connect(self.validate)
+        self.validate()
+
+    # -- project ---------------------------------------------------------------------------------
+    def set_context(self, ctx: Optional[ProjectContext]) -> None:
+        if self.ctx is not None:
+            for signal in (self.ctx.datasets_changed, self.ctx.models_changed):
+                try:
+                    signal.disconnect(self.refresh)
+                except (RuntimeError, TypeError):
+                    pass
+        super().set_context(ctx)
+        if ctx is not None:
+            ctx.datasets_changed.connect(self.refresh)
+            ctx.models_changed.connect(self.refresh)
+        self.refresh()
+
+    def page_shown(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        store = self.ctx.store if self.ctx else None
+        self._fill(self.model_combo,
+                   [(f"{m.name}  ({m.kind})", m.id) for m in store.list_base_models()] if store else [])
+        self._fill(self.dataset_combo,
+                   [(version_label(store, v), v.id) for v in store.list_versions()] if store else [])
+        self.validate()
+
+    @staticmethod
+    def _fill(combo: QComboBox, items: list[tuple[str, str]]) -> None:
+        keep = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        for text, value in items:
+            combo.addItem(text, value)
+        index = combo.findData(keep)
+        combo.setCurrentIndex(index if index >= 0 else (0 if items else -1))
+        combo.blockSignals(False)
+
+    # -- form ------------------------------------------------------------------------------------
+    def config(self) -> tuple[Optional[TrainConfig], list[str]]:
+        problems = []
+        try:
+            lr = float(self.lr_edit.text().strip())
+        except ValueError:
+            problems.append("Learning rate must be a number, e.g. 2e-4.")
+            lr = TrainConfig().learning_rate
+        config = TrainConfig(
+            r=self.r_spin.value(), alpha=self.alpha_spin.value(), dropout=self.dropout_spin.value(),
+            learning_rate=lr, epochs=self.epochs_spin.value(), max_steps=self.steps_spin.value(),
+            batch_size=self.batch_spin.value(), max_length=self.length_spin.value(),
+            seed=self.seed_spin.value(),
+        )
+        problems.extend(config.validate())
+        return (None if problems else config), problems
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.model_combo.currentData() is None:
+            problems.append("Add a base model on the Models page first.")
+        if self.dataset_combo.currentData() is None:
+            problems.append("Import a dataset on the Datasets page first.")
+        problems.extend(self.config()[1])
+        return problems
+
+    def validate(self) -> list[str]:
+        problems = self.problems()
+        color = theme.colors().error_text
+        if problems:
+            items = "".join(f"<li>{p}</li>" for p in problems)
+            self.validation_label.setText(f"<ul style='color:{color}; margin:0'>{items}</ul>")
+        self.validation_label.setVisible(bool(problems))
+        self.start_button.setEnabled(not problems and self.ctx is not None)
+        self.estimate_label.setText(self._estimate())
+        return problems
+
+    def _estimate(self) -> str:
+        if self.ctx is None or self.dataset_combo.currentData() is None:
+            return ""
+        try:
+            rows = self.ctx.store.get_version(self.dataset_combo.currentData()).row_count
+        except Exception:  # noqa: BLE001 - the estimate is a nicety
+            return ""
+        batch = max(self.batch_spin.value(), 1)
+        if self.steps_spin.value() > 0:
+            steps = self.steps_spin.value()
+        else:
+            steps = math.ceil(rows / batch * self.epochs_spin.value())
+        return f"{rows:,} conversations · about {steps:,} optimisation steps"
+
+    def theme_changed(self) -> None:
+        self.validate()
+
+    def start(self) -> Optional[str]:
+        """Start the run; returns its id (None when the form is invalid or starting failed)."""
+        config, problems = self.config()
+        if self.ctx is None or config is None or self.problems():
+            self.validate()
+            return None
+        try:
+            run = self.ctx.runs.start(self.dataset_combo.currentData(), self.model_combo.currentData(),
+                                      config, name=self.name_edit.text().strip() or None)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc, "Could not start training")
+            return None
+        self.name_edit.clear()
+        self.ctx.runs_changed.emit()
+        self.run_started.emit(run.id)
+        return run.id

@@ -1,0 +1,1 @@
+"""Reusable widgets (the loss plot, the chat transcript, the welcome screen)."""

@@ -1,0 +1,77 @@
+"""Render a conversation (list of {role, content}) as chat bubbles in a QTextBrowser."""
+
+from __future__ import annotations
+
+import html
+from typing import Iterable, Mapping, Optional
+
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QTextBrowser, QWidget
+
+from workbench.ui import theme
+
+_ROLE_LABEL = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+def _bubble(role: str, content: str, colors: theme.Colors, label: Optional[str] = None,
+            note: str = "") -> str:
+    background = {"user": colors.user_bubble, "assistant": colors.assistant_bubble}.get(
+        role, colors.system_bubble)
+    text = html.escape(content).replace("\n", "<br>") or "&nbsp;"
+    name = html.escape(label or _ROLE_LABEL.get(role, role.capitalize()))
+    extra = f" <span style='color:{colors.muted_text}'>{html.escape(note)}</span>" if note else ""
+    # Tables, not divs: Qt's rich text honours cell padding and background, not div styling.
+    return (
+        f"<table width='100%' cellspacing='0' cellpadding='8' style='margin-bottom:6px'>"
+        f"<tr><td style='background-color:{background}; color:{colors.bubble_text}'>"
+        f"<b>{name}</b>{extra}<br>{text}</td></tr></table>"
+    )
+
+
+def conversation_html(messages: Iterable[Mapping[str, str]], notes: Optional[dict[int, str]] = None) -> str:
+    colors = theme.colors()
+    notes = notes or {}
+    parts = [_bubble(str(m.get("role", "")), str(m.get("content", "")), colors, note=notes.get(i, ""))
+             for i, m in enumerate(messages)]
+    return "".join(parts)
+
+
+class ChatView(QTextBrowser):
+    """A read-only transcript; set_messages re-renders and keeps the view at the bottom."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setOpenExternalLinks(False)
+        self.setOpenLinks(False)
+        self._messages: list[dict[str, str]] = []
+        self._notes: dict[int, str] = {}
+        self._placeholder = ""
+
+    def set_placeholder(self, text: str) -> None:
+        self._placeholder = text
+        if not self._messages:
+            self._render()
+
+    def set_messages(self, messages: Iterable[Mapping[str, str]], notes: Optional[dict[int, str]] = None,
+                     follow: bool = True) -> None:
+        self._messages = [dict(m) for m in messages]
+        self._notes = dict(notes or {})
+        self._render(follow)
+
+    def messages(self) -> list[dict[str, str]]:
+        return [dict(m) for m in self._messages]
+
+    def rerender(self) -> None:
+        self._render(follow=False)
+
+    def _render(self, follow: bool = True) -> None:
+        bar = self.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        if self._messages:
+            self.setHtml(conversation_html(self._messages, self._notes))
+        else:
+            color = theme.colors().muted_text
+            self.setHtml(f"<p style='color:{color}'>{html.escape(self._placeholder)}</p>")
+        if follow and at_bottom:
+            self.moveCursor(QTextCursor.MoveOperation.End)
+            bar.setValue(bar.maximum())
