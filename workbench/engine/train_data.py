@@ -1,0 +1,192 @@
+"""Training data: Parquet conversations -> token ids with labels on assistant tokens only."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from workbench.engine.errors import BadConfigError, BadDataError
+from workbench.engine.messages import Message, check_messages
+
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class Example:
+    input_ids: list[int]
+    labels: list[int]
+
+
+@dataclass
+class TokenizedData:
+    examples: list[Example]
+    rows: int  # rows in the file
+    dropped_rows: int  # rows with no assistant token left (none at all, or truncated away)
+    truncated_rows: int  # rows longer than max_length (kept if an assistant token remains)
+    dropped_row_numbers: list[int] = field(default_factory=list)  # 1-based, first few only
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_parquet_conversations(path: str) -> list[list[Message]]:
+    """The `messages` column of a dataset Parquet file, validated row by row."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise BadDataError(
+            f"Cannot read the dataset file {path}.",
+            details=f"{type(exc).__name__}: {exc}",
+            advice="Check that the dataset version exists in the project and is a Parquet file.",
+        ) from exc
+    if "messages" not in table.column_names:
+        raise BadDataError(
+            f"The dataset file {path} has no `messages` column.",
+            details=f"Columns: {table.column_names}",
+            advice="Re-import the dataset so it is converted to conversations.",
+        )
+    return [
+        check_messages(value, f"row {i + 1} of {path}")
+        for i, value in enumerate(table.column("messages").to_pylist())
+    ]
+
+
+def _render(tokenizer, messages: list[Message], add_generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+
+
+def assistant_char_spans(tokenizer, messages: list[Message]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of assistant replies.
+
+    A reply's span runs from the end of the prefix rendered with the generation prompt to
+    the end of the prefix that includes the reply, so it covers the reply and the template's
+    end-of-turn marker (the model must learn to stop) but not the role header. This works for
+    any template that renders a conversation's prefixes as prefixes of the whole.
+    """
+    full = _render(tokenizer, messages, False)
+    spans = []
+    cursor = 0
+    for i, msg in enumerate(messages):
+        if msg["role"] != "assistant":
+            continue
+        head = _render(tokenizer, messages[:i], True) if i else ""
+        upto = _render(tokenizer, messages[: i + 1], False)
+        if full.startswith(upto) and upto.startswith(head) and len(head) >= cursor:
+            start, end = len(head), len(upto)
+        else:
+            # The template rewrites earlier turns: locate the reply text itself instead.
+            start = full.find(msg["content"], cursor)
+            if start < 0:
+                continue
+            end = start + len(msg["content"])
+            eos = tokenizer.eos_token or ""
+            if eos and full.startswith(eos, end):
+                end += len(eos)
+        if end > start:
+            spans.append((start, end))
+            cursor = end
+    return full, spans
+
+
+def tokenize_conversation(tokenizer, messages: list[Message], max_length: int) -> tuple[Example, bool]:
+    """(example, truncated). Labels are the token ids inside assistant spans, else -100."""
+    text, spans = assistant_char_spans(tokenizer, messages)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(enc["input_ids"])
+    labels = [IGNORE_INDEX] * len(ids)
+    for j, (start, _end) in enumerate(enc["offset_mapping"]):
+        if any(s <= start < e for s, e in spans):
+            labels[j] = ids[j]
+    truncated = len(ids) > max_length
+    return Example(ids[:max_length], labels[:max_length]), truncated
+
+
+def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int, source: str) -> TokenizedData:
+    examples, dropped = [], []
+    truncated_rows = 0
+    for i, messages in enumerate(conversations):
+        try:
+            example, truncated = tokenize_conversation(tokenizer, messages, max_length)
+        except Exception as exc:  # jinja errors from templates that reject a role order
+            if type(exc).__name__ not in ("TemplateError", "TemplateSyntaxError", "UndefinedError"):
+                raise
+            raise BadDataError(
+                f"Row {i + 1} of {source} cannot be rendered with the model's chat template.",
+                details=str(exc),
+                advice="This model's template rejects that conversation (often: roles must "
+                "alternate user/assistant, or no system role). Clean those rows or pick another base model.",
+            ) from exc
+        truncated_rows += truncated
+        if all(label == IGNORE_INDEX for label in example.labels):
+            dropped.append(i + 1)
+        else:
+            examples.append(example)
+    data = TokenizedData(examples, len(conversations), len(dropped), truncated_rows, dropped[:20])
+    if not examples:
+        raise BadDataError(
+            f"No row of {source} has an assistant reply to train on "
+            f"({len(conversations)} rows, all dropped).",
+            details=f"Dropped rows (first 20): {dropped[:20]}",
+            advice="Training learns the assistant turns: each row needs at least one message with "
+            "role 'assistant' that starts within the max length "
+            f"({max_length} tokens). Check the dataset's format or raise max length.",
+        )
+    return data
+
+
+class Collator:
+    """Pads a batch on the right: input_ids with the pad id, labels with -100."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: list[Any]) -> dict[str, Any]:
+        import torch
+
+        rows = [f if isinstance(f, Example) else Example(f["input_ids"], f["labels"]) for f in features]
+        width = max(len(r.input_ids) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, r in enumerate(rows):
+            n = len(r.input_ids)
+            ids[k, :n] = torch.tensor(r.input_ids, dtype=torch.long)
+            labels[k, :n] = torch.tensor(r.labels, dtype=torch.long)
+            mask[k, :n] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def pad_id_for(tokenizer) -> int:
+    pad: Optional[int] = tokenizer.pad_token_id
+    if pad is None:
+        pad = tokenizer.eos_token_id
+    if pad is None:
+        raise BadConfigError(
+            "The base model's tokenizer has neither a pad nor an end-of-sequence token.",
+            advice="Pick a chat model whose tokenizer defines eos_token.",
+        )
+    return int(pad)
+
+
+class ExampleDataset:
+    """A map-style dataset the Trainer's DataLoader can index."""
+
+    def __init__(self, examples: list[Example]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        ex = self.examples[i]
+        return {"input_ids": ex.input_ids, "labels": ex.labels}

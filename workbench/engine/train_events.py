@@ -1,0 +1,95 @@
+"""The TrainerCallback that turns Trainer state into protocol events and honours stop requests.
+
+Following transformers' design, the callback only changes `control` (and reports); it never
+reaches into the Trainer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Optional
+
+from transformers import TrainerCallback
+
+from workbench.engine.control import StopSignal
+from workbench.jobs.protocol import EventWriter
+
+LOG_SKIP = {"epoch", "step"}
+
+
+def count_params(model) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # 0-d tensors
+        except (TypeError, ValueError):
+            return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class EventCallback(TrainerCallback):
+    def __init__(self, writer: EventWriter, stop: StopSignal, started_extra: dict[str, Any]):
+        self.writer = writer
+        self.stop = stop
+        self.started_extra = started_extra
+        self.step = 0
+        self.total_steps = 0
+        self.first_loss: Optional[float] = None
+        self.last_loss: Optional[float] = None
+        self.stopped_early = False
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.step = state.global_step
+        self.total_steps = state.max_steps
+        trainable, total = count_params(model) if model is not None else (0, 0)
+        self.writer.emit(
+            "started",
+            total_steps=state.max_steps,
+            trainable_params=trainable,
+            total_params=total,
+            seed=args.seed,
+            start_step=state.global_step,
+            **self.started_extra,
+        )
+        return control
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.step = state.global_step
+        self.writer.emit(
+            "progress", step=state.global_step, total_steps=state.max_steps, epoch=state.epoch
+        )
+        if self.stop.requested() and state.global_step < state.max_steps:
+            self.stopped_early = True
+            control.should_training_stop = True
+            # Leave a checkpoint behind so a cancelled run can be resumed.
+            control.should_save = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        values = {}
+        for key, raw in (logs or {}).items():
+            if key in LOG_SKIP:
+                continue
+            number = _number(raw)
+            if number is not None:
+                values[key] = number
+        if not values:
+            return control
+        if "loss" in values:
+            if self.first_loss is None:
+                self.first_loss = values["loss"]
+            self.last_loss = values["loss"]
+        self.writer.emit("log", step=state.global_step, epoch=state.epoch, values=values)
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        self.writer.emit("checkpoint", step=state.global_step, path=os.path.abspath(path))
+        return control
