@@ -9,8 +9,7 @@ like one of its own.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, NamedTuple, Optional
 
 from workbench.core.errors import DataImportError
 from workbench.data.problems import Issue, ProblemKind
@@ -18,8 +17,9 @@ from workbench.data.problems import Issue, ProblemKind
 ROLES = ("system", "user", "assistant")
 
 
-@dataclass(frozen=True)
-class Turn:
+class Turn(NamedTuple):
+    """One normalised turn (a NamedTuple: built once per message, so cheap to create)."""
+
     role: str
     content: str
     field: str  # where the content came from, e.g. "messages[2].content" or "output"
@@ -129,9 +129,12 @@ class _ConversationFormat(RecordFormat):
                 issues.append(Issue(ProblemKind.NOT_AN_OBJECT, where,
                                     f"Turn {i} is {_kind_of(item)}, not an object.", self.advice()))
                 continue
-            role_key, content_key = next(
-                (pair for pair in self.key_pairs if pair[0] in item or pair[1] in item), self.key_pairs[0]
-            )
+            role_key, content_key = self.key_pairs[0]
+            if role_key not in item and content_key not in item:
+                for pair in self.key_pairs[1:]:
+                    if pair[0] in item or pair[1] in item:
+                        role_key, content_key = pair
+                        break
             role = item.get(role_key)
             if role is None:
                 issues.append(_missing(f"{where}.{role_key}", self))

@@ -21,7 +21,7 @@ from workbench.data.textsource import TextSource
 from workbench.data.validation import check_turns
 
 OnInvalid = Literal["abort", "skip"]
-_PROGRESS_EVERY = 512  # records between progress reports / cancel checks
+_PROGRESS_EVERY = 512  # records between progress reports (also every 1% of the bytes)
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,15 @@ def import_file(
             reader = open_reader(source)
             report(progress, 0.0, f"Reading {source.name}")
             fmt, records = _choose_format(reader.records(), format, source.name)
-            seen = 0
+            seen, reported = 0, 0.0
             for raw in records:
                 seen += 1
-                if seen % _PROGRESS_EVERY == 0:
-                    if cancel is not None:
-                        cancel.raise_if_cancelled()
-                    report(progress, 0.99 * source.fraction(), f"Read {seen:,} records")
+                if cancel is not None:
+                    cancel.raise_if_cancelled()  # an Event check: cheap enough per record
+                fraction = source.fraction()
+                if seen % _PROGRESS_EVERY == 0 or fraction - reported >= 0.01:
+                    reported = fraction
+                    report(progress, 0.99 * fraction, f"Read {seen:,} records")
                 record = normalise_record(raw, fmt, source.name)
                 if record.problems:
                     bad_records += 1
