@@ -1,0 +1,157 @@
+"""`train`: a real LoRA run on the tiny model, its adapter, stopping, resuming, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from demo_corpus import write_parquet
+from engine_helpers import LiveChild, events_key, journal_events, run_engine
+
+from workbench.core.records import TrainConfig
+from workbench.engine.train_data import sha256_file
+from workbench.jobs.specs import TrainSpec
+
+pytestmark = pytest.mark.slow
+
+
+def _losses(events):
+    return [e.payload["values"]["loss"] for e in events if e.kind == "log" and "loss" in e.payload["values"]]
+
+
+def test_training_lowers_the_loss(trained_run):
+    result = trained_run.result
+    kinds = [k for k in result.kinds() if k != "heartbeat"]
+    assert kinds[0] == "started" and kinds[-1] == "completed"
+    started = result.last("started").payload
+    assert started["total_steps"] == 30 and started["device"] == "cpu" and started["seed"] == 7
+    assert 0 < started["trainable_params"] < started["total_params"]
+    assert started["rows"] == 40 and started["dropped_rows"] == 0 and started["examples"] == 40
+    for key in ("python", "torch", "transformers", "peft", "device"):
+        assert started["environment"][key]
+    steps = [e.payload["step"] for e in result.events if e.kind == "progress"]
+    assert steps == list(range(1, 31))
+    losses = _losses(result.events)
+    done = result.last("completed").payload
+    assert done["steps"] == 30 and len(losses) == 30
+    assert done["first_loss"] == losses[0] and done["last_loss"] == losses[-1]
+    assert done["last_loss"] < 0.75 * done["first_loss"], losses
+    log = next(e.payload for e in result.events if e.kind == "log")
+    assert {"loss", "learning_rate", "grad_norm"} <= set(log["values"]) and log["epoch"] > 0
+
+
+def test_journal_holds_the_same_events_as_stdout(trained_run):
+    events = trained_run.result.events
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events_key(journal_events(trained_run.spec.journal_path)) == events_key(events)
+
+
+def test_adapter_is_a_plain_peft_folder_that_helps(trained_run):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter = trained_run.result.last("completed").payload["adapter_path"]
+    assert adapter == os.path.join(trained_run.spec.output_dir, "adapter")
+    assert {"adapter_model.safetensors", "adapter_config.json", "workbench_run.json"} <= set(os.listdir(adapter))
+    record = json.load(open(os.path.join(adapter, "workbench_run.json")))
+    assert record["dataset_sha256"] == sha256_file(trained_run.dataset_path)
+    assert record["config"]["learning_rate"] == 2e-3 and record["seed"] == 7
+    assert record["base_model_path"] == os.path.abspath(trained_run.spec.base_model_path)
+    assert record["environment"]["torch"] == torch.__version__ and record["device"] == "cpu"
+    assert json.load(open(os.path.join(adapter, "adapter_config.json")))["target_modules"] == ["c_attn"]
+
+    base_path = trained_run.spec.base_model_path
+    tok = AutoTokenizer.from_pretrained(base_path)
+    messages = [{"role": "user", "content": "My desk lamp order #4321 has not arrived yet."},
+                {"role": "assistant", "content": "TICKET #4321 | topic: late | item: desk lamp. "
+                 "Thank you for contacting ShopCo, we will fix this for you."}]
+    ids = torch.tensor([tok(tok.apply_chat_template(messages, tokenize=False), add_special_tokens=False)["input_ids"]])
+
+    def loss(model):
+        with torch.no_grad():
+            return float(model(input_ids=ids, labels=ids).loss)
+
+    base_loss = loss(AutoModelForCausalLM.from_pretrained(base_path).eval())
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_path), adapter).eval()
+    assert loss(tuned) < base_loss - 0.5
+
+
+def _spec(tmp_path, base, dataset, name, **overrides) -> TrainSpec:
+    run_dir = tmp_path / name
+    fields = dict(run_id=name, base_model_path=base, dataset_path=dataset, output_dir=str(run_dir),
+                  journal_path=str(tmp_path / "journal.jsonl"), stop_file=str(run_dir / "STOP"),
+                  config=TrainConfig(max_steps=2000, batch_size=4, max_length=96, learning_rate=1e-3))
+    fields.update(overrides)
+    return TrainSpec(**fields)
+
+
+def test_stop_file_cancels_then_resume_and_stop_on_stdin(tmp_path, tiny_model, trained_run):
+    first = _spec(tmp_path, tiny_model.path, trained_run.dataset_path, "first")
+    child = LiveChild("train", first, str(tmp_path / "first.json"))
+    try:
+        child.wait_for("progress", timeout=120)
+        open(first.stop_file, "w").close()
+        end = child.wait_for("cancelled", "completed", "failed", timeout=60)
+        assert end.kind == "cancelled", end.payload
+        assert child.finish() == 0
+    finally:
+        child.kill()
+    stopped_at = end.payload["step"]
+    assert 1 <= stopped_at < 2000
+    assert os.path.isfile(os.path.join(end.payload["adapter_path"], "adapter_model.safetensors"))
+    checkpoint = [e for e in child.events if e.kind == "checkpoint"][-1].payload
+    assert checkpoint["step"] == stopped_at and os.path.isdir(checkpoint["path"])
+
+    # Resume from that checkpoint into the same journal; stop with a line on stdin this time.
+    second = _spec(tmp_path, tiny_model.path, trained_run.dataset_path, "second",
+                   resume_from=checkpoint["path"])
+    child = LiveChild("train", second, str(tmp_path / "second.json"))
+    try:
+        started = child.wait_for("started", timeout=120)
+        assert started.payload["start_step"] == stopped_at
+        progress = child.wait_for("progress", timeout=60)
+        assert progress.payload["step"] > stopped_at
+        child.send("stop")
+        end = child.wait_for("cancelled", "completed", "failed", timeout=60)
+        assert end.kind == "cancelled" and end.payload["step"] > stopped_at
+        assert child.finish() == 0
+    finally:
+        child.kill()
+    seqs = [e.seq for e in journal_events(first.journal_path)]
+    assert seqs == list(range(1, len(seqs) + 1)), "a resumed run must continue the journal's numbering"
+
+
+def test_dataset_without_assistant_turns_fails_as_bad_data(tmp_path, tiny_model):
+    rows = [{"messages": [{"role": "user", "content": f"question {i}"}]} for i in range(5)]
+    dataset = write_parquet(rows, str(tmp_path / "no_answers.parquet"))
+    spec = _spec(tmp_path, tiny_model.path, dataset, "bad")
+    result = run_engine("train", spec, str(tmp_path / "bad.json"))
+    assert result.rc == 1
+    failed = result.last("failed").payload
+    assert failed["error_kind"] == "bad_data" and "5 rows" in failed["message"]
+    assert "assistant" in failed["advice"]
+    assert "started" not in result.kinds() and not os.path.exists(os.path.join(spec.output_dir, "adapter"))
+
+
+def test_malformed_row_is_named(tmp_path, tiny_model):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = json.dumps([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
+    path = str(tmp_path / "broken.parquet")
+    pq.write_table(pa.table({"messages": [good, good, '[{"role": "user"}]']}), path)
+    result = run_engine("train", _spec(tmp_path, tiny_model.path, path, "broken"), str(tmp_path / "b.json"))
+    assert result.rc == 1
+    failed = result.last("failed").payload
+    assert failed["error_kind"] == "bad_data" and "row 3" in failed["message"]
+
+
+def test_invalid_config_fails_before_loading_anything(tmp_path, tiny_model, trained_run):
+    spec = _spec(tmp_path, tiny_model.path, trained_run.dataset_path, "cfg",
+                 config=TrainConfig(learning_rate=0.0, batch_size=0))
+    result = run_engine("train", spec, str(tmp_path / "cfg.json"))
+    assert result.rc == 1
+    failed = result.last("failed").payload
+    assert failed["error_kind"] == "bad_config" and "Batch size" in failed["advice"]

@@ -1,0 +1,84 @@
+"""Label masking (assistant tokens only, for any chat template), truncation, padding, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.engine.errors import BadDataError, failure_payload, is_oom
+from workbench.engine.train_data import IGNORE_INDEX, Collator, Example, tokenize_all, tokenize_conversation
+
+CONVERSATION = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Where is order #1234?"},
+    {"role": "assistant", "content": "It ships today."},
+    {"role": "user", "content": "Thanks!"},
+    {"role": "assistant", "content": "You are welcome."},
+]
+
+# A template with different markers and no end-of-turn special token.
+PLAIN_TEMPLATE = (
+    "{% for m in messages %}### {{ m['role'] }}:\n{{ m['content'] }}\n\n{% endfor %}"
+    "{% if add_generation_prompt %}### assistant:\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model.path)
+
+
+def _trained_text(tok, example: Example) -> str:
+    return tok.decode([i for i, label in zip(example.input_ids, example.labels) if label != IGNORE_INDEX])
+
+
+def test_only_assistant_replies_and_their_end_marker_are_labelled(tokenizer):
+    example, truncated = tokenize_conversation(tokenizer, CONVERSATION, 256)
+    assert not truncated
+    assert _trained_text(tokenizer, example) == "It ships today.<|im_end|>\nYou are welcome.<|im_end|>\n"
+    assert all(label in (IGNORE_INDEX, tid) for tid, label in zip(example.input_ids, example.labels))
+
+
+def test_masking_follows_any_template(tokenizer):
+    original = tokenizer.chat_template
+    tokenizer.chat_template = PLAIN_TEMPLATE
+    try:
+        example, _ = tokenize_conversation(tokenizer, CONVERSATION, 256)
+    finally:
+        tokenizer.chat_template = original
+    assert _trained_text(tokenizer, example) == "It ships today.\n\nYou are welcome.\n\n"
+
+
+def test_truncation_and_dropping(tokenizer):
+    long_user = [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}]
+    no_answer = [{"role": "user", "content": "hello?"}]
+    data = tokenize_all(tokenizer, [CONVERSATION, long_user, no_answer], max_length=80, source="t.parquet")
+    assert data.rows == 3 and len(data.examples) == 1
+    assert data.dropped_rows == 2 and data.dropped_row_numbers == [2, 3] and data.truncated_rows == 1
+    assert all(len(e.input_ids) <= 80 for e in data.examples)
+
+
+def test_no_trainable_row_is_bad_data_with_advice(tokenizer):
+    with pytest.raises(BadDataError) as info:
+        tokenize_all(tokenizer, [[{"role": "user", "content": "hi"}]] * 3, 64, "x.parquet")
+    assert "3 rows" in info.value.user_message and "assistant" in info.value.advice
+    assert failure_payload(info.value)["error_kind"] == "bad_data"
+
+
+def test_collator_pads_ids_with_pad_and_labels_with_ignore():
+    batch = Collator(pad_id=3)([Example([5, 6, 7], [-100, 6, 7]), Example([8], [8])])
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 3, 3]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_oom_is_recognised_without_torch_types():
+    class OutOfMemoryError(RuntimeError):
+        pass
+
+    assert is_oom(OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_oom(RuntimeError("[enforce fail] DefaultCPUAllocator: can't allocate memory"))
+    assert not is_oom(ValueError("out of memory"))
+    payload = failure_payload(RuntimeError("CUDA error: out of memory"), oom_advice="lower batch size")
+    assert payload["error_kind"] == "oom" and payload["advice"] == "lower batch size"
