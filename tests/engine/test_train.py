@@ -27,7 +27,7 @@ def test_training_lowers_the_loss(trained_run):
     started = result.last("started").payload
     assert started["total_steps"] == 30 and started["device"] == "cpu" and started["seed"] == 7
     assert 0 < started["trainable_params"] < started["total_params"]
-    assert started["rows"] == 40 and started["dropped_rows"] == 0 and started["examples"] == 40
+    assert started["rows"] == 40 and started["dropped_rows"] == 0 and started["usable_rows"] == 40
     for key in ("python", "torch", "transformers", "peft", "device"):
         assert started["environment"][key]
     steps = [e.payload["step"] for e in result.events if e.kind == "progress"]
@@ -37,6 +37,8 @@ def test_training_lowers_the_loss(trained_run):
     assert done["steps"] == 30 and len(losses) == 30
     assert done["first_loss"] == losses[0] and done["last_loss"] == losses[-1]
     assert done["last_loss"] < 0.75 * done["first_loss"], losses
+    beats = [e.payload["step"] for e in result.events if e.kind == "heartbeat"]
+    assert beats and beats == sorted(beats)  # loading alone takes longer than one 2 s beat
     log = next(e.payload for e in result.events if e.kind == "log")
     assert {"loss", "learning_rate", "grad_norm"} <= set(log["values"]) and log["epoch"] > 0
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict
 from typing import Any
 
+from workbench.core.clock import now_iso
 from workbench.engine.control import Heartbeat, StopSignal
 from workbench.engine.errors import BadConfigError, ModelLoadError, failure_payload, is_oom
 from workbench.engine.model_files import atomic_folder
@@ -117,7 +117,7 @@ def _write_run_record(folder: str, spec: TrainSpec, env: dict[str, Any], result:
         "resumed_from": spec.resume_from,
         "environment": env,
         "device": env.get("device"),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "finished_at": now_iso(),
         **result,
     }
     with open(os.path.join(folder, RUN_RECORD), "w", encoding="utf-8") as f:
@@ -160,7 +160,7 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, live: dict[st
         "device": plan.device,
         "environment": env,
         "rows": data.rows,
-        "examples": len(data.examples),
+        "usable_rows": len(data.examples),
         "dropped_rows": data.dropped_rows,
         "truncated_rows": data.truncated_rows,
     })
@@ -193,7 +193,7 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, live: dict[st
         "first_loss": callback.first_loss,
         "last_loss": callback.last_loss,
         "rows": data.rows,
-        "examples": len(data.examples),
+        "usable_rows": len(data.examples),
     }
 
     def write(folder: str) -> None:

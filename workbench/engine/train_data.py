@@ -37,22 +37,24 @@ def sha256_file(path: str) -> str:
 
 def read_parquet_conversations(path: str) -> list[list[Message]]:
     """The `messages` column of a dataset Parquet file, validated row by row."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
-    except (OSError, ValueError) as exc:
+        columns = pq.ParquetFile(path).schema_arrow.names
+        if "messages" not in columns:
+            raise BadDataError(
+                f"The dataset file {path} has no `messages` column.",
+                details=f"Columns: {columns}",
+                advice="Re-import the dataset so it is converted to conversations.",
+            )
+        table = pq.read_table(path, columns=["messages"])  # skip the lineage columns
+    except (OSError, pa.ArrowException) as exc:
         raise BadDataError(
             f"Cannot read the dataset file {path}.",
             details=f"{type(exc).__name__}: {exc}",
             advice="Check that the dataset version exists in the project and is a Parquet file.",
         ) from exc
-    if "messages" not in table.column_names:
-        raise BadDataError(
-            f"The dataset file {path} has no `messages` column.",
-            details=f"Columns: {table.column_names}",
-            advice="Re-import the dataset so it is converted to conversations.",
-        )
     return [
         check_messages(value, f"row {i + 1} of {path}")
         for i, value in enumerate(table.column("messages").to_pylist())
