@@ -45,7 +45,8 @@ def _model(store, query: str):
 
 DEMO_CONFIGS = {
     # Tiny model: few steps, a high learning rate so the curve visibly falls within a minute.
-    "tiny": TrainConfig(r=8, alpha=16, learning_rate=3e-3, max_steps=40, batch_size=8, max_length=192),
+    "tiny": TrainConfig(r=16, alpha=32, learning_rate=5e-3, max_steps=60, batch_size=8, max_length=192,
+                        target_modules=["c_attn", "c_proj", "c_fc"]),
     "smollm2": TrainConfig(r=8, alpha=16, learning_rate=3e-4, max_steps=12, batch_size=2, max_length=256),
 }
 

@@ -1,5 +1,6 @@
 """The demo base model, built offline: a byte-level BPE tokenizer trained on a corpus of
-conversations, a small GPT-2, and a short causal-LM pretraining on the rendered corpus."""
+conversations, a small GPT-2, and a short causal-LM pretraining on the rendered corpus
+(without its assistant replies)."""
 
 from __future__ import annotations
 
@@ -139,7 +140,10 @@ def build_tiny(
 
     progress(0.02, "Training the tokenizer")
     tokenizer = train_tokenizer(conversations, shape.vocab_size)
-    ids = _token_stream(tokenizer, conversations)
+    # Pretraining sees the corpus without its assistant replies: the base model learns the
+    # language and the customers' questions, and fine-tuning has the replies left to teach, so
+    # a demo run's loss visibly falls and its chat answers change.
+    ids = _token_stream(tokenizer, [[m for m in c if m["role"] != "assistant"] for c in conversations])
 
     progress(0.08, "Creating the model")
     import torch
