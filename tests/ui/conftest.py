@@ -52,12 +52,13 @@ def window(qtbot):
     from workbench.ui.main_window import MainWindow
 
     win = MainWindow()
+    # Closing with active runs asks a modal question; tests stop their runs, never detach them.
+    # (Set now: pytest-qt closes added widgets before fixture teardown runs.)
+    win.ask_about_active_runs = lambda count: dialogs.STOP_RUNS
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
     yield win
-    # Tests that leave runs active want them stopped, never detached.
-    win.ask_about_active_runs = lambda count: dialogs.STOP_RUNS
     win.close()
 
 

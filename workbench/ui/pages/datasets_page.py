@@ -137,10 +137,10 @@ class DatasetsPage(Page):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(i, j, item)
         table.resizeColumnsToContents()
-        table.blockSignals(False)
         row = next((i for i, v in enumerate(self._versions) if v.id == select_id), 0 if self._versions else -1)
         if row >= 0:
             table.selectRow(row)
+        table.blockSignals(False)
         self._on_version_selected()
 
     def selected_version(self) -> Optional[DatasetVersion]:

@@ -1,0 +1,86 @@
+"""Datasets page: import through a worker, version list, rows fetched page by page, preview."""
+
+from __future__ import annotations
+
+import gzip
+
+from workbench.ui.errors import open_error_dialogs
+from workbench.ui.models.rows_model import PAGE_SIZE
+
+
+def _import(page, qtbot, path):
+    page.import_files([path])
+    assert page.import_task is not None
+    qtbot.waitUntil(lambda: page.import_task is None, timeout=30000)
+
+
+def test_import_lists_the_version_and_pages_rows(open_window, qtbot, make_jsonl):
+    page = open_window.datasets_page
+    rows = 2 * PAGE_SIZE + 37
+    _import(page, qtbot, make_jsonl(rows))
+    table = page.versions_table
+    assert table.rowCount() == 1
+    cells = [table.item(0, c).text() for c in range(table.columnCount())]
+    assert cells[0] == "chats" and cells[1] == f"{rows:,}" and cells[2] == "openai_messages"
+    assert cells[3] == "chats.jsonl" and cells[4] == "tester"
+
+    model = page.rows_model
+    assert model.rowCount() == PAGE_SIZE  # only the first page was read
+    assert model.fetch_calls == 1 and model.canFetchMore()
+    model.fetchMore()
+    assert model.rowCount() == 2 * PAGE_SIZE and model.fetch_calls == 2
+    # Scrolling the view to the end makes Qt itself ask for the rest.
+    page.rows_view.scrollToBottom()
+    qtbot.waitUntil(lambda: model.rowCount() == rows, timeout=5000)
+    assert not model.canFetchMore()
+    assert model.index(rows - 1, 0).data() == str(rows)
+    assert model.index(5, 1).data() == "S U A"
+    assert model.index(5, 2).data() == "q question 5"
+    assert model.index(5, 3).data() == "answer number 5"
+
+
+def test_selecting_a_row_shows_the_conversation(open_window, qtbot, make_jsonl):
+    page = open_window.datasets_page
+    _import(page, qtbot, make_jsonl(150))
+    text = page.conversation.toPlainText()
+    assert "q question 0" in text and "answer number 0" in text  # row 0 selected at once
+    page.rows_view.selectRow(3)
+    assert "q question 3" in page.conversation.toPlainText()
+    model = page.rows_model
+    calls = model.fetch_calls
+    page.rows_view.selectRow(4)  # served from the cached page
+    assert model.fetch_calls == calls
+    model.fetchMore()  # rows 100..149 become the cached page
+    page.rows_view.selectRow(2)  # re-read on demand
+    assert "q question 2" in page.conversation.toPlainText()
+    assert model.fetch_calls == calls + 2
+
+
+def test_gzip_and_second_dataset(open_window, qtbot, make_jsonl, tmp_path):
+    page = open_window.datasets_page
+    _import(page, qtbot, make_jsonl(5, name="a.jsonl"))
+    plain = make_jsonl(7, name="b.jsonl", prefix="b")
+    gz = tmp_path / "b2.jsonl.gz"
+    with open(plain, "rb") as src, gzip.open(gz, "wb") as dst:
+        dst.write(src.read())
+    _import(page, qtbot, str(gz))
+    assert page.versions_table.rowCount() == 2
+    assert page.selected_version().row_count == 7  # the new version is selected
+    assert "b question 0" in page.conversation.toPlainText()
+
+
+def test_bad_file_shows_an_error_dialog(open_window, qtbot, tmp_path):
+    page = open_window.datasets_page
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{not json\n', encoding="utf-8")
+    _import(page, qtbot, str(bad))
+    boxes = open_error_dialogs()
+    assert boxes, "no error dialog"
+    assert "broken.jsonl" in boxes[0].text() + boxes[0].informativeText() + boxes[0].detailedText()
+    assert page.versions_table.rowCount() == 0
+    assert page.import_button.isEnabled()
+
+
+def test_train_page_sees_new_datasets(open_window, qtbot, make_jsonl):
+    _import(open_window.datasets_page, qtbot, make_jsonl(3))
+    assert open_window.train_page.dataset_combo.count() == 1

@@ -1,0 +1,152 @@
+"""Runs page: a live run re-attached through its journal shows its status and a growing loss
+curve; Cancel asks the child to stop cooperatively (STOP file), and the page follows it.
+
+The child here is a small stand-in for a training process that speaks the real protocol (it
+sleeps, and answers the STOP file with a `cancelled` event), so the test exercises the real
+store, RunManager re-attach, ingest, poll timer and plot without loading torch."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from workbench.core.clock import new_id, now_iso
+from workbench.core.records import TrainConfig
+from workbench.jobs.protocol import EventWriter
+from workbench.services import datasets
+from workbench.store import ProjectStore
+from workbench.ui.main_window import CHAT, RUNS
+
+CHILD = textwrap.dedent("""
+    import json, os, sys, time
+    spec, journal, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+    deadline = time.time() + 60
+    while time.time() < deadline and not os.path.exists(stop):
+        time.sleep(0.05)
+    with open(journal, "a") as f:
+        f.write(json.dumps({"seq": 1000, "kind": "cancelled", "t": time.time(),
+                            "payload": {"adapter_path": None, "step": 0}}) + "\\n")
+""")
+
+
+@pytest.fixture
+def live_run(tmp_path, make_jsonl):
+    """A project holding a run whose 'child' is alive and writes the run's journal."""
+    store = ProjectStore.create(str(tmp_path / "Live.wbproj"))
+    version = datasets.import_dataset(store, make_jsonl(20))
+    model = store.add_base_model("tiny", "tiny", str(tmp_path / "model"), "a" * 64)
+    run_id = new_id()
+    work_rel = os.path.join("runs", run_id)
+    work = store.abspath(work_rel)
+    os.makedirs(work)
+    spec, journal, stop = (os.path.join(work, n) for n in ("train.spec.json", "journal.jsonl", "STOP"))
+    with open(spec, "w") as f:
+        f.write("{}")
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, spec, journal, stop])
+    store.add_run(id=run_id, name="live-run", dataset_version_id=version.id, base_model_id=model.id,
+                  config=dataclasses.asdict(TrainConfig(max_steps=40)), status="running",
+                  work_dir=work_rel, pid=proc.pid, started_at=now_iso())
+    writer = EventWriter(None, journal)
+    writer.emit("started", total_steps=40, device="cpu", seed=42)
+    for step in (1, 2, 3):
+        writer.emit("progress", step=step, total_steps=40, epoch=0.1 * step)
+        writer.emit("log", step=step, values={"loss": 3.0 - 0.1 * step, "learning_rate": 2e-4})
+    path = store.path
+    store.close()
+    yield path, run_id, writer, proc
+    writer.close()
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+
+
+def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
+    path, run_id, writer, proc = live_run
+    assert window.open_project(path)  # RunManager re-attaches through the journal
+    window.set_page(RUNS)
+    page = window.runs_page
+    assert page.plot.built
+    assert page.table.rowCount() == 1
+    row = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
+    assert row[0] == "live-run" and row[1] == "running" and row[3] == "3 / 40"
+    assert row[4] == "2.9000" and row[5] == "2.7000" and row[6] == "tiny"
+    assert page.selected_run().id == run_id
+    qtbot.waitUntil(lambda: [y for _, y in page.plot.points] == pytest.approx([2.9, 2.8, 2.7]),
+                    timeout=3000)
+    # The status bar follows the running job.
+    assert window.job_progress.isVisible()
+    assert (window.job_progress.value(), window.job_progress.maximum()) == (3, 40)
+    assert "live-run" in window.job_label.text()
+
+    # New points arrive while the page is open: the curve grows on the next timer tick.
+    for step in range(4, 12):
+        writer.emit("progress", step=step, total_steps=40, epoch=0.1 * step)
+        writer.emit("log", step=step, values={"loss": 3.0 - 0.1 * step})
+    writer.close()
+    qtbot.waitUntil(lambda: len(page.plot.points) == 11, timeout=5000)
+    xs, ys = page.plot._curve.getData()
+    assert list(xs) == list(range(1, 12)) and ys[-1] == pytest.approx(1.9)
+    qtbot.waitUntil(lambda: page.table.item(0, 3).text() == "11 / 40", timeout=3000)
+    assert window.job_progress.value() == 11
+
+    # Nothing new: the timer does not redraw.
+    redraws = page.plot.redraws
+    qtbot.wait(600)
+    assert page.plot.redraws == redraws
+
+    # Cancel: the child sees the STOP file, reports `cancelled`, exits; the page follows.
+    assert page.cancel_button.isEnabled()
+    assert not page.chat_button.isEnabled()
+    page.cancel_button.click()
+    qtbot.waitUntil(lambda: page.table.item(0, 1).text() == "cancelled", timeout=15000)
+    assert proc.wait(5) == 0
+    assert not page.cancel_button.isEnabled()
+    assert window.job_progress.isHidden()
+    assert "cancelled" in page.details.toPlainText()
+    assert "live-run" in page.details.toPlainText()
+
+
+def test_dead_child_is_shown_interrupted_with_advice(window, qtbot, live_run):
+    path, run_id, writer, proc = live_run
+    proc.kill()
+    proc.wait(5)
+    assert window.open_project(path)
+    window.set_page(RUNS)
+    page = window.runs_page
+    assert page.table.item(0, 1).text() == "interrupted"
+    details = page.details.toPlainText()
+    assert "ended while Workbench was closed" in details and "Resume" in details
+    assert page.resume_button.isEnabled() and not page.cancel_button.isEnabled()
+    # The curve recorded before the crash is still there.
+    qtbot.waitUntil(lambda: len(page.plot.points) == 3, timeout=3000)
+    # No checkpoint exists: resuming explains why instead of failing silently.
+    from workbench.ui.errors import open_error_dialogs
+
+    page.resume_button.click()
+    boxes = open_error_dialogs()
+    assert boxes and "no checkpoint" in boxes[0].text()
+
+
+def test_plot_is_not_built_before_the_page_shows(window, live_run):
+    path, *_ = live_run
+    window.set_page(0)
+    window.open_project(path)
+    assert not window.runs_page.plot.built
+
+
+def test_chat_button_is_for_finished_runs_only(window, qtbot, live_run):
+    path, run_id, writer, proc = live_run
+    window.open_project(path)
+    window.set_page(RUNS)
+    assert not window.runs_page.chat_button.isEnabled()
+    window.set_page(CHAT)
+    assert window.chat_page.select_run(run_id, load=False) is False  # no adapter: not offered
+    window.ctx.runs.cancel(run_id)
+    qtbot.waitUntil(lambda: window.ctx.active_run_ids() == [], timeout=15000)
+    proc.wait(5)
