@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
     def _on_run_started(self, run_id: str) -> None:
         self.set_page(RUNS)
         self.runs_page.select_run(run_id)
+        self._update_job_status()
 
     def _on_chat_requested(self, run_id: str) -> None:
         self.set_page(CHAT)

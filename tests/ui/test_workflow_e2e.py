@@ -1,0 +1,57 @@
+"""The whole loop through the GUI with the real engine: train from the Train page, watch the
+curve grow on the Runs page, then chat with the new adapter."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.ui.main_window import CHAT, RUNS, TRAIN
+
+pytestmark = pytest.mark.slow
+
+
+def test_train_watch_and_chat_with_the_adapter(window, qtbot, demo_store):
+    assert window.open_project(demo_store.path)
+    window.set_page(TRAIN)
+    form = window.train_page
+    form.r_spin.setValue(16)
+    form.alpha_spin.setValue(32)
+    form.lr_edit.setText("5e-3")
+    form.steps_spin.setValue(12)
+    form.batch_spin.setValue(8)
+    form.length_spin.setValue(160)
+    form.name_edit.setText("ui-e2e")
+    assert form.validate() == []
+    form.start_button.click()
+    assert window.current_page() == RUNS
+    runs = window.runs_page
+    assert runs.selected_run().name == "ui-e2e"
+    assert runs.cancel_button.isEnabled()
+    assert window.job_label.isVisible()
+
+    # The curve grows while the child trains (seen at least once before it completes).
+    seen_partial = []
+    qtbot.waitUntil(lambda: (seen_partial.append(len(runs.plot.points))
+                             or runs.table.item(0, 1).text() == "completed"), timeout=300000)
+    run = window.ctx.store.get_run(runs.selected_run().id)
+    assert run.status == "completed", run.error
+    qtbot.waitUntil(lambda: len(runs.plot.points) == 12, timeout=3000)
+    assert any(0 < n < 12 for n in seen_partial), "the curve only appeared at the end"
+    assert [s for s, _ in runs.plot.points] == list(range(1, 13))
+    assert runs.table.item(0, 3).text() == "12 / 12"
+    assert "adapter" in runs.details.toPlainText().lower()
+    assert window.job_progress.isHidden()
+
+    # Chat with this run: the Chat page selects the adapter and loads it.
+    assert runs.chat_button.isEnabled()
+    runs.chat_button.click()
+    chat = window.chat_page
+    assert window.current_page() == CHAT
+    assert chat.model_combo.currentData() == (run.base_model_id, run.id)
+    assert chat.client is not None and chat.client.run.id == run.id
+    qtbot.waitUntil(lambda: chat.state == "ready", timeout=120000)
+    chat.max_tokens_spin.setValue(12)
+    chat.input.setPlainText("Where is my order?")
+    chat.send_button.click()
+    qtbot.waitUntil(lambda: chat.state == "ready" and bool(chat.messages[-1]["content"]), timeout=60000)
+    assert chat.messages[-1]["role"] == "assistant"
