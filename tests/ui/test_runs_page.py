@@ -138,6 +138,8 @@ def test_plot_is_not_built_before_the_page_shows(window, live_run):
     window.set_page(0)
     window.open_project(path)
     assert not window.runs_page.plot.built
+    # The Train form starts from the newest run's settings.
+    assert window.train_page.steps_spin.value() == 40
 
 
 def test_chat_button_is_for_finished_runs_only(window, qtbot, live_run):

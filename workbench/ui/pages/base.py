@@ -44,5 +44,4 @@ def hint(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("hint")
     label.setWordWrap(True)
-    label.setEnabled(False)  # rendered in the palette's muted (disabled) text colour
-    return label
+    return label  # the stylesheets colour QLabel#hint as muted text

@@ -103,7 +103,8 @@ class DatasetsPage(Page):
         splitter.addWidget(self.versions_table)
         splitter.addWidget(bottom)
         splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(1, 4)
+        splitter.setSizes([150, 600])  # a few versions; the rows deserve the room
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -136,7 +137,8 @@ class DatasetsPage(Page):
                 if j == 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(i, j, item)
-        table.resizeColumnsToContents()
+        for col in range(table.columnCount() - 1):  # the last one stretches
+            table.resizeColumnToContents(col)
         row = next((i for i, v in enumerate(self._versions) if v.id == select_id), 0 if self._versions else -1)
         if row >= 0:
             table.selectRow(row)

@@ -7,6 +7,7 @@ import json
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -65,6 +66,7 @@ class RunsPage(Page):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._runs: list[Run] = []
+        self._plotted: Optional[str] = None  # the run whose series the plot follows
         self._model_names: dict[str, str] = {}
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runsTable")
@@ -105,7 +107,8 @@ class RunsPage(Page):
         splitter.addWidget(self.table)
         splitter.addWidget(lower)
         splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(1, 5)
+        splitter.setSizes([180, 520])
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(splitter, 1)
@@ -155,19 +158,18 @@ class RunsPage(Page):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             table.item(i, PROGRESS_COL).setData(Qt.ItemDataRole.UserRole, run.progress)
             table.item(i, 1).setForeground(self._status_color(run.status))
-        table.blockSignals(False)
-        if table.columnWidth(0) < 60 or not keep:
-            table.resizeColumnsToContents()
-            table.setColumnWidth(PROGRESS_COL, max(table.columnWidth(PROGRESS_COL), 120))
         row = next((i for i, r in enumerate(self._runs) if r.id == keep), 0 if self._runs else -1)
-        if row >= 0 and (keep is None or self.selected_run() is None or self.selected_run().id != keep):
+        if row >= 0:
             table.selectRow(row)
+        table.blockSignals(False)
+        # Statuses and numbers change width as a run goes; the last column stretches.
+        for col in range(len(COLUMNS) - 1):
+            table.resizeColumnToContents(col)
+        table.setColumnWidth(PROGRESS_COL, max(table.columnWidth(PROGRESS_COL), 120))
         self._show_run(self.selected_run(), reset_plot=False)
 
     @staticmethod
-    def _status_color(status: str):
-        from PySide6.QtGui import QBrush, QColor
-
+    def _status_color(status: str) -> QBrush:
         colors = {"running": "#2563eb", "queued": "#2563eb", "completed": "#16a34a",
                   "failed": "#dc2626", "interrupted": "#d97706", "cancelled": "#6b7280"}
         return QBrush(QColor(colors.get(status, "#6b7280")))
@@ -195,7 +197,7 @@ class RunsPage(Page):
             self.plot.set_source(None)
             self._plotted = None
             return
-        if reset_plot or getattr(self, "_plotted", None) != run.id:
+        if reset_plot or self._plotted != run.id:
             store, run_id = self.ctx.store, run.id
             self._plotted = run_id
             self.plot.set_source(lambda: store.metric_series(run_id, "loss"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Optional
 
@@ -22,11 +23,21 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.records import TrainConfig
-from workbench.services.datasets import version_label
 from workbench.ui import theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.pages.base import Page, heading, hint
+
+
+FIELD_WIDTH = 170  # numbers need no more; stretched spin boxes read badly
+
+TIPS = (
+    "<b>Rank r</b> sets the adapter's capacity: 8–16 suits a few hundred conversations. "
+    "<b>Alpha</b> scales its update; 2 × r is a good start.<br><br>"
+    "<b>Learning rate</b>: 1e-4–5e-4 for real models; the tiny demo model likes 5e-3.<br><br>"
+    "<b>Max steps</b> overrides epochs. The loss curve on the Runs page shows whether more "
+    "steps help; stop a run any time, its adapter is saved."
+)
 
 
 def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
@@ -34,7 +45,13 @@ def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
     box.setRange(lo, hi)
     box.setValue(value)
     box.setToolTip(tip)
+    box.setMaximumWidth(FIELD_WIDTH)
     return box
+
+
+def _version_text(store, version) -> str:
+    created = version.created_at[:16].replace("T", " ")
+    return f"{store.dataset_name(version.dataset_id)} · {version.row_count:,} rows · {created}"
 
 
 class TrainPage(Page):
@@ -57,13 +74,16 @@ class TrainPage(Page):
         self.dropout_spin.setSingleStep(0.05)
         self.dropout_spin.setDecimals(2)
         self.dropout_spin.setValue(d.dropout)
+        self.dropout_spin.setMaximumWidth(FIELD_WIDTH)
         self.lr_edit = QLineEdit(f"{d.learning_rate:g}")
         self.lr_edit.setToolTip("Learning rate, e.g. 2e-4.")
+        self.lr_edit.setMaximumWidth(FIELD_WIDTH)
         self.epochs_spin = QDoubleSpinBox()
         self.epochs_spin.setRange(0.0, 1000.0)
         self.epochs_spin.setSingleStep(0.5)
         self.epochs_spin.setDecimals(2)
         self.epochs_spin.setValue(d.epochs)
+        self.epochs_spin.setMaximumWidth(FIELD_WIDTH)
         self.steps_spin = _spin(0, 10_000_000, d.max_steps, "When set, overrides epochs.")
         self.steps_spin.setSpecialValueText("use epochs")
         self.batch_spin = _spin(0, 4096, d.batch_size)
@@ -110,8 +130,15 @@ class TrainPage(Page):
         left.addWidget(data_box)
         left.addWidget(lora_box)
         left.addStretch(1)
+        tips_box = QGroupBox("Tips")
+        tips = QLabel(TIPS)
+        tips.setObjectName("hint")
+        tips.setWordWrap(True)
+        tips.setTextFormat(Qt.TextFormat.RichText)
+        QVBoxLayout(tips_box).addWidget(tips)
         right = QVBoxLayout()
         right.addWidget(opt_box)
+        right.addWidget(tips_box)
         right.addStretch(1)
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
@@ -157,6 +184,9 @@ class TrainPage(Page):
         if ctx is not None:
             ctx.datasets_changed.connect(self.refresh)
             ctx.models_changed.connect(self.refresh)
+            # Iterating is the common case: start from the newest run's settings.
+            runs = ctx.store.list_runs()
+            self.load_config(runs[0].train_config if runs else TrainConfig())
         self.refresh()
 
     def page_shown(self) -> None:
@@ -167,7 +197,7 @@ class TrainPage(Page):
         self._fill(self.model_combo,
                    [(f"{m.name}  ({m.kind})", m.id) for m in store.list_base_models()] if store else [])
         self._fill(self.dataset_combo,
-                   [(version_label(store, v), v.id) for v in store.list_versions()] if store else [])
+                   [(_version_text(store, v), v.id) for v in store.list_versions()] if store else [])
         self.validate()
 
     @staticmethod
@@ -182,6 +212,17 @@ class TrainPage(Page):
         combo.blockSignals(False)
 
     # -- form ------------------------------------------------------------------------------------
+    def load_config(self, config: TrainConfig) -> None:
+        self.r_spin.setValue(config.r)
+        self.alpha_spin.setValue(config.alpha)
+        self.dropout_spin.setValue(config.dropout)
+        self.lr_edit.setText(f"{config.learning_rate:g}")
+        self.epochs_spin.setValue(config.epochs)
+        self.steps_spin.setValue(config.max_steps)
+        self.batch_spin.setValue(config.batch_size)
+        self.length_spin.setValue(config.max_length)
+        self.seed_spin.setValue(config.seed)
+
     def config(self) -> tuple[Optional[TrainConfig], list[str]]:
         problems = []
         try:
@@ -211,7 +252,7 @@ class TrainPage(Page):
         problems = self.problems()
         color = theme.colors().error_text
         if problems:
-            items = "".join(f"<li>{p}</li>" for p in problems)
+            items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
             self.validation_label.setText(f"<ul style='color:{color}; margin:0'>{items}</ul>")
         self.validation_label.setVisible(bool(problems))
         self.start_button.setEnabled(not problems and self.ctx is not None)
