@@ -84,3 +84,22 @@ def test_bad_file_shows_an_error_dialog(open_window, qtbot, tmp_path):
 def test_train_page_sees_new_datasets(open_window, qtbot, make_jsonl):
     _import(open_window.datasets_page, qtbot, make_jsonl(3))
     assert open_window.train_page.dataset_combo.count() == 1
+
+
+def test_invalid_rows_can_be_skipped_from_the_error_dialog(open_window, qtbot, tmp_path, make_jsonl):
+    from PySide6.QtWidgets import QPushButton
+
+    page = open_window.datasets_page
+    good = open(make_jsonl(6)).read()
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(good + '{"messages": [{"role": "user", "content": ""}]}\n', encoding="utf-8")
+    _import(page, qtbot, str(mixed))
+    boxes = open_error_dialogs()
+    assert boxes and "nothing was imported" in boxes[0].text()
+    assert page.versions_table.rowCount() == 0
+    skip = next(b for b in boxes[0].findChildren(QPushButton) if b.text() == "Import Skipping Invalid Rows")
+    skip.click()
+    qtbot.waitUntil(lambda: page.import_task is None and page.versions_table.rowCount() == 1, timeout=20000)
+    version = page.selected_version()
+    assert version.row_count == 6 and version.options["skipped_rows"] == 1
+    assert "1 invalid row skipped" in open_window.statusBar().currentMessage()

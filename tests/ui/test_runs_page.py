@@ -107,7 +107,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
     qtbot.waitUntil(lambda: page.table.item(0, 1).text() == "cancelled", timeout=15000)
     assert proc.wait(5) == 0
     assert not page.cancel_button.isEnabled()
-    assert window.job_progress.isHidden()
+    assert window.job_status.isHidden()
     assert "cancelled" in page.details.toPlainText()
     assert "live-run" in page.details.toPlainText()
 

@@ -40,7 +40,7 @@ def test_train_watch_and_chat_with_the_adapter(window, qtbot, demo_store):
     assert [s for s, _ in runs.plot.points] == list(range(1, 13))
     assert runs.table.item(0, 3).text() == "12 / 12"
     assert "adapter" in runs.details.toPlainText().lower()
-    assert window.job_progress.isHidden()
+    assert window.job_status.isHidden()
 
     # Chat with this run: the Chat page selects the adapter and loads it.
     assert runs.chat_button.isEnabled()

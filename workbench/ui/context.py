@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.services.runs import RunManager
-from workbench.store import ProjectStore
+if TYPE_CHECKING:  # the store pulls in sqlite-utils (and pandas): only once a project opens
+    from workbench.services.runs import RunManager
+    from workbench.store import ProjectStore
 
 # Event kinds after which a run's row (status, step, losses) has changed.
 _RUN_ROW_KINDS = {"started", "progress", "log", "completed", "cancelled", "failed", "checkpoint",
@@ -28,10 +29,14 @@ class ProjectContext(QObject):
     run_events = Signal(object)  # list[tuple[run_id, Event]] from one poll
     poll_failed = Signal(object)  # exception raised by RunManager.poll()
 
-    def __init__(self, store: ProjectStore, run_manager: Optional[RunManager] = None) -> None:
+    def __init__(self, store: "ProjectStore", run_manager: Optional["RunManager"] = None) -> None:
         super().__init__()
+        if run_manager is None:
+            from workbench.services.runs import RunManager
+
+            run_manager = RunManager(store)
         self.store = store
-        self.runs = run_manager if run_manager is not None else RunManager(store)
+        self.runs = run_manager
         self._closed = False
         self._last_active: tuple[str, ...] = tuple(self.runs.active_run_ids())
 

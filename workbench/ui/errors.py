@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import traceback
 from types import TracebackType
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -32,8 +32,12 @@ def describe(exc: BaseException) -> tuple[str, str, str]:
     return message, advice, tb
 
 
-def show_error(parent: Optional[QWidget], exc: BaseException, title: str = "Workbench") -> QMessageBox:
-    """Show `exc` in a (window-modal, non-blocking) dialog and return the dialog."""
+def show_error(parent: Optional[QWidget], exc: BaseException, title: str = "Workbench",
+               actions: Sequence[tuple[str, Callable[[], None]]] = ()) -> QMessageBox:
+    """Show `exc` in a (window-modal, non-blocking) dialog and return the dialog.
+
+    `actions` adds buttons that offer a way out (label, callback run after the dialog closes).
+    """
     message, advice, details = describe(exc)
     box = QMessageBox(parent)
     box.setObjectName("errorDialog")
@@ -47,6 +51,9 @@ def show_error(parent: Optional[QWidget], exc: BaseException, title: str = "Work
     if details:
         box.setDetailedText(details)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    for label, callback in actions:
+        button = box.addButton(label, QMessageBox.ButtonRole.AcceptRole)
+        button.clicked.connect(callback)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     _open_dialogs.add(box)
     box.finished.connect(lambda _result, b=box: _open_dialogs.discard(b))

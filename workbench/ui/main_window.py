@@ -14,13 +14,10 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
-    QProgressBar,
     QStackedWidget,
     QWidget,
 )
 
-from workbench.core.errors import WorkbenchError
-from workbench.services import projects
 from workbench.ui import dialogs, settings, theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
@@ -30,6 +27,7 @@ from workbench.ui.pages.datasets_page import DATASET_EXTENSIONS, DatasetsPage
 from workbench.ui.pages.models_page import ModelsPage
 from workbench.ui.pages.runs_page import RunsPage
 from workbench.ui.pages.train_page import TrainPage
+from workbench.ui.widgets.job_status import JobStatus
 from workbench.ui.widgets.welcome import WelcomeWidget
 from workbench.ui.workers import Task, progress_dialog, run_task, shutdown_workers
 
@@ -39,6 +37,8 @@ POLL_INTERVAL_MS = 250
 
 def _prepare_demo(folder: Optional[str], progress=None, cancel=None) -> str:
     """Worker: create/complete the demo project; the GUI thread then opens it by path."""
+    from workbench.services import projects
+
     store = projects.open_or_create_demo_project(folder, progress=progress, cancel=cancel)
     path = store.path
     store.close()
@@ -154,17 +154,10 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         self.project_label = QLabel("No project open")
         self.project_label.setObjectName("statusProject")
-        self.job_label = QLabel()
-        self.job_label.setObjectName("statusJob")
-        self.job_progress = QProgressBar()
-        self.job_progress.setObjectName("statusJobProgress")
-        self.job_progress.setFixedWidth(220)
-        self.job_progress.setFormat("step %v / %m")
+        self.job_status = JobStatus()
+        self.job_label, self.job_progress = self.job_status.label, self.job_status.progress
         status.addWidget(self.project_label)
-        status.addPermanentWidget(self.job_label)
-        status.addPermanentWidget(self.job_progress)
-        self.job_label.hide()
-        self.job_progress.hide()
+        status.addPermanentWidget(self.job_status)
 
     # -- navigation ------------------------------------------------------------------------------
     def _on_nav(self, row: int) -> None:
@@ -241,6 +234,8 @@ class MainWindow(QMainWindow):
         if not self.close_project():
             return False
         try:
+            from workbench.services import projects  # not at start-up: see app.py
+
             store = projects.create_project(path)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, exc)
@@ -255,6 +250,8 @@ class MainWindow(QMainWindow):
         if not self.close_project():
             return False
         try:
+            from workbench.services import projects
+
             store = projects.open_project(path)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, exc)
@@ -324,16 +321,24 @@ class MainWindow(QMainWindow):
         # Workers may be using the store (an import): cancel and join them before closing it.
         shutdown_workers()
         self.ctx = None
+        stopping = answer == dialogs.STOP_RUNS
+        if stopping:  # each run saves its adapter first: this can take a few seconds
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            self.statusBar().showMessage("Stopping training runs…")
+            QApplication.processEvents()
         try:
-            ctx.close(stop_runs=answer == dialogs.STOP_RUNS)
+            ctx.close(stop_runs=stopping)
         except Exception as exc:  # noqa: BLE001
             show_error(self, exc)
+        finally:
+            if stopping:
+                QApplication.restoreOverrideCursor()
+                self.statusBar().clearMessage()
         for page in self.pages:
             page.set_context(None)
         self.setWindowTitle("Workbench")
         self.project_label.setText("No project open")
-        self.job_label.hide()
-        self.job_progress.hide()
+        self.job_status.hide()
         self._show_workspace(False)
         self.project_changed.emit(None)
         return True
@@ -346,21 +351,7 @@ class MainWindow(QMainWindow):
         self._update_job_status()
 
     def _update_job_status(self) -> None:
-        active = self.ctx.active_run_ids() if self.ctx else []
-        if not active:
-            self.job_label.hide()
-            self.job_progress.hide()
-            return
-        try:
-            run = self.ctx.store.get_run(active[0])  # type: ignore[union-attr]
-        except WorkbenchError:
-            return
-        more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
-        self.job_label.setText(f"Training {run.name} — {run.status}{more}")
-        self.job_progress.setMaximum(max(run.total_steps, 1) if run.total_steps else 0)
-        self.job_progress.setValue(run.step)
-        self.job_label.show()
-        self.job_progress.show()
+        self.job_status.update_from(self.ctx)
 
     def _on_poll_failed(self, exc: BaseException) -> None:
         # The timer keeps polling; one dialog per project is enough, later ones go to stderr.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -18,11 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.services.chat import ChatClient
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.pages.base import Page, heading
 from workbench.ui.widgets.chat_view import ChatView
+
+if TYPE_CHECKING:
+    from workbench.services.chat import ChatClient
 
 POLL_MS = 50
 CHATTABLE = ("completed", "cancelled")
@@ -46,7 +48,7 @@ class ChatPage(Page):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.client: Optional[ChatClient] = None
+        self.client: Optional["ChatClient"] = None
         self.messages: list[dict[str, str]] = []
         self._notes: dict[int, str] = {}
         self._tokens_seen = 0
@@ -178,6 +180,8 @@ class ChatPage(Page):
         self.close_client()
         base_id, run_id = data
         try:
+            from workbench.services.chat import ChatClient
+
             client = ChatClient(self.ctx.store, base_id, run_id)
             client.start()
         except Exception as exc:  # noqa: BLE001 - shown to the user

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import DataImportError
 from workbench.core.records import DatasetVersion
-from workbench.services import datasets as dataset_service
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.models.rows_model import RowsModel
@@ -41,7 +41,7 @@ class DatasetsPage(Page):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.import_task: Optional[Task] = None
-        self._queue: list[str] = []
+        self._queue: list[tuple[str, str]] = []  # (path, on_invalid)
         self._versions: list[DatasetVersion] = []
 
         self.import_button = QPushButton("Import…")
@@ -158,6 +158,8 @@ class DatasetsPage(Page):
             self.rows_model.reset(None, 0)
             self.rows_label.setText("Rows")
             return
+        from workbench.services import datasets as dataset_service
+
         store = self.ctx.store
         self.rows_model.reset(lambda off, lim: dataset_service.read_rows(store, version.id, off, lim),
                               version.row_count)
@@ -191,24 +193,39 @@ class DatasetsPage(Page):
         if files:
             self.import_files(files)
 
-    def import_files(self, files: list[str]) -> None:
-        """Import each file in turn (one worker at a time, the page stays usable)."""
-        self._queue.extend(files)
+    def import_files(self, files: list[str], on_invalid: str = "abort") -> None:
+        """Import each file in turn (one worker at a time, the page stays usable).
+
+        on_invalid="abort" refuses a file with invalid rows (the error offers to skip them);
+        "skip" imports the valid rows and reports how many were skipped.
+        """
+        self._queue.extend((f, on_invalid) for f in files)
         if self.import_task is None:
             self._start_next()
 
     def _start_next(self) -> None:
         if not self._queue or self.ctx is None:
             return
-        path = self._queue.pop(0)
-        task = run_task(dataset_service.import_dataset, self.ctx.store, path, name=f"import {path}")
+        path, on_invalid = self._queue.pop(0)
+        from workbench.services import datasets as dataset_service
+
+        task = run_task(dataset_service.import_dataset, self.ctx.store, path, on_invalid=on_invalid,
+                        name=f"import {path}")
         self.import_task = task
         self.import_button.setEnabled(False)
         self.progress.follow(task, f"Importing {os.path.basename(path)}…")
         task.finished.connect(self._on_imported)
-        task.failed.connect(lambda exc: show_error(self, exc, "Import failed"))
+        task.failed.connect(lambda exc: self._on_import_failed(path, on_invalid, exc))
         task.cancelled.connect(self._queue.clear)
         task.done.connect(self._on_import_done)
+
+    def _on_import_failed(self, path: str, on_invalid: str, exc: BaseException) -> None:
+        actions = []
+        # The data layer refuses a file with invalid rows and advises skipping them: offer it.
+        if (on_invalid == "abort" and isinstance(exc, DataImportError)
+                and "skipping invalid rows" in (exc.advice or "")):
+            actions.append(("Import Skipping Invalid Rows", lambda: self.import_files([path], "skip")))
+        show_error(self, exc, "Import failed", actions=actions)
 
     def _on_imported(self, version: DatasetVersion) -> None:
         if self.ctx is None:
@@ -216,7 +233,7 @@ class DatasetsPage(Page):
         self.refresh(select_id=version.id)
         self.ctx.datasets_changed.emit()
         skipped = (version.options or {}).get("skipped_rows") or 0
-        note = f", {skipped} invalid rows skipped" if skipped else ""
+        note = f", {skipped} invalid row{'s' if skipped != 1 else ''} skipped" if skipped else ""
         window = self.window()
         if hasattr(window, "statusBar"):
             window.statusBar().showMessage(

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.records import BaseModel
-from workbench.services import models as model_service
 from workbench.ui import theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
@@ -37,13 +36,20 @@ KIND_LABELS = {"tiny": "tiny demo", "smollm2": "SmolLM2", "hf_folder": "local fo
 BUILTIN_TITLES = {"tiny": "Tiny demo model", "smollm2": "SmolLM2-135M-Instruct"}
 
 
+def _service():
+    # Imported when first needed: the store behind it is not for start-up (see app.py).
+    from workbench.services import models
+
+    return models
+
+
 def _add_local(store, folder: str, progress=None, cancel=None) -> BaseModel:
     # Hashing the config and listing weights is quick, but a folder on a slow disk is not.
-    return model_service.add_local_model(store, folder)
+    return _service().add_local_model(store, folder)
 
 
 def _builtin_cached(kind: str) -> bool:
-    return os.path.isfile(os.path.join(model_service.builtin_model_dir(kind), "config.json"))
+    return os.path.isfile(os.path.join(_service().builtin_model_dir(kind), "config.json"))
 
 
 def model_facts(path: str) -> list[tuple[str, str]]:
@@ -105,7 +111,6 @@ class ModelsPage(Page):
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
             self.builtin_status[kind] = label
-            button.setToolTip(model_service.BUILTIN_MODELS[kind])
             button.clicked.connect(lambda _=False, k=kind: self.ensure_builtin(k))
             grid.addWidget(label, row, 0)
             grid.addWidget(button, row, 1, Qt.AlignmentFlag.AlignTop)
@@ -172,8 +177,11 @@ class ModelsPage(Page):
         return self._models[rows[0].row()]
 
     def _show_builtin_status(self) -> None:
+        if self.ctx is None:
+            return
         kinds_here = {m.kind for m in self._models}
         muted = theme.colors().muted_text
+        descriptions = _service().BUILTIN_MODELS
         for kind, label in self.builtin_status.items():
             if kind in kinds_here:
                 status = "In this project."
@@ -182,7 +190,7 @@ class ModelsPage(Page):
             else:
                 status = ("Not built yet (about 20 seconds)." if kind == "tiny"
                           else "Not converted yet (a minute or two, once per machine).")
-            label.setText(f"<b>{BUILTIN_TITLES[kind]}</b><br>{html.escape(model_service.BUILTIN_MODELS[kind])}"
+            label.setText(f"<b>{BUILTIN_TITLES[kind]}</b><br>{html.escape(descriptions[kind])}"
                           f"<br><span style='color:{muted}'>{status}</span>")
 
     def _show_details(self) -> None:
@@ -222,7 +230,7 @@ class ModelsPage(Page):
         if self.ctx is None or self.task is not None:
             return None
         label = "Building the tiny demo model…" if kind == "tiny" else "Converting SmolLM2-135M-Instruct…"
-        return self._run(model_service.ensure_builtin_model, kind, label=label)
+        return self._run(_service().ensure_builtin_model, kind, label=label)
 
     def choose_local_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a Hugging Face model folder")
