@@ -5,6 +5,7 @@
     workbench train --project PATH [--dataset NAME|ID] [--model KIND|NAME|ID] [options]
     workbench runs --project PATH [--json]
     workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
+    workbench data import|list|show|clean|split|leakage|render|export ... (see cli_data.py)
     workbench gui [PROJECT]
 """
 
@@ -230,12 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--run")
     c.add_argument("--max-new-tokens", type=int, default=128)
     c.add_argument("--temperature", type=float, default=0.7)
+    from workbench.cli_data import add_data_parser
+
+    add_data_parser(sub, project)
     g = sub.add_parser("gui", help="open the desktop app")
     g.add_argument("project_path", nargs="?")
     return p
 
 
-COMMANDS = {"demo": cmd_demo, "import": cmd_import, "train": cmd_train, "runs": cmd_runs, "chat": cmd_chat}
+def cmd_data(args) -> dict[str, Any]:
+    from workbench.cli_data import run
+
+    return run(args)
+
+
+COMMANDS = {"demo": cmd_demo, "import": cmd_import, "train": cmd_train, "runs": cmd_runs, "chat": cmd_chat,
+            "data": cmd_data}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -269,6 +280,10 @@ def _print_human(verb: str, result: Any) -> None:
         for r in result:
             loss = f"{r['first_loss']:.3f} -> {r['last_loss']:.3f}" if r.get("last_loss") is not None else "-"
             print(f"{r['id'][:8]}  {r['status']:<11} {r['step']}/{r['total_steps']:<5} loss {loss:<17} {r['name']}")
+    elif verb == "data":
+        from workbench.cli_data import print_human
+
+        print_human(result)
     elif verb != "chat":
         for k, v in (result.items() if isinstance(result, dict) else []):
             print(f"{k}: {v}")
