@@ -242,3 +242,35 @@ def test_close_asks_when_runs_are_active(open_window, monkeypatch, answer, close
     assert win.close_project() is closes
     assert asked == [1]
     assert (win.ctx is None) is closes
+
+
+@pytest.mark.slow
+def test_open_demo_project_in_a_worker(window, qtbot, tmp_path, tiny_model_dir):
+    """The demo project is prepared on a worker (progress dialog) and then opened."""
+    folder = str(tmp_path / "Demo.wbproj")
+    task = window.open_demo_project(folder)
+    assert not window.demo_action.isEnabled() and not window.welcome.demo_button.isEnabled()
+    with qtbot.waitSignal(task.done, timeout=120000):
+        pass
+    assert task.outcome == "finished", task.error
+    assert window.ctx is not None and window.ctx.path == folder
+    assert window.datasets_page.versions_table.rowCount() == 1
+    assert [m.kind for m in window.ctx.store.list_base_models()] == ["tiny"]
+    assert window.demo_action.isEnabled()
+    assert settings.recent_projects()[0] == folder
+
+
+def test_initial_project_argv_then_last(window, project_path, tmp_path):
+    from workbench.store import ProjectStore
+    from workbench.ui import app
+
+    other = ProjectStore.create(str(tmp_path / "Other.wbproj"))
+    other_path = other.path
+    other.close()
+    app.open_initial_project(window, app.parse_args([other_path]))
+    assert window.ctx.path == other_path
+    window.close_project()
+    settings.add_recent_project(project_path)
+    app.open_initial_project(window, app.parse_args([]))  # no argv: the last project
+    assert window.ctx.path == project_path
+    assert app.parse_args(["--demo", "-platform", "offscreen"]).demo  # Qt options pass through
