@@ -41,6 +41,14 @@ class ChatClient:
         self._child = ChildProcess("chat", spec_path, os.path.join(self._work, "chat.log")).start()
         self.state = "starting"
 
+    def new_session(self) -> ChatSession:
+        """Start a fresh conversation with the same loaded model (no reload)."""
+        if self.state == "generating":
+            raise WorkbenchError("Stop the current reply before starting a new chat.")
+        self.session = self.store.add_chat_session(self.session.title, self.model.id,
+                                                   self.run.id if self.run else None)
+        return self.session
+
     def history(self) -> list[dict[str, str]]:
         return [{"role": m.role, "content": m.content} for m in self.store.chat_messages(self.session.id)]
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 
-import platformdirs
-
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def user_data_dir() -> str:
     """WORKBENCH_DATA_DIR, else the platform's user data folder (~/.local/share/workbench)."""
-    path = os.environ.get("WORKBENCH_DATA_DIR") or platformdirs.user_data_dir("workbench", "Workbench")
+    path = os.environ.get("WORKBENCH_DATA_DIR")
+    if not path:
+        import platformdirs  # imported on use: the GUI reads resource paths before its window shows
+
+        path = platformdirs.user_data_dir("workbench", "Workbench")
     os.makedirs(path, exist_ok=True)
     return path
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-from importlib import metadata
 from typing import Optional
 
 from PySide6.QtCore import Qt, __version__ as qt_version
@@ -93,6 +92,8 @@ class NewProjectDialog(QDialog):
 
 def library_versions() -> list[tuple[str, str]]:
     """Versions of the libraries the GUI process uses, read from metadata (nothing imported)."""
+    from importlib import metadata  # slow to import; only the About box needs it
+
     rows = [("Python", platform.python_version()), ("Qt", qt_version)]
     for dist in ("PySide6-Essentials", "pyqtgraph", "sqlite-utils", "pyarrow", "torch",
                  "transformers", "peft"):

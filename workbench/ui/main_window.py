@@ -22,16 +22,20 @@ from workbench.ui import dialogs, settings, theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.pages.base import Page
-from workbench.ui.pages.chat_page import ChatPage
-from workbench.ui.pages.datasets_page import DATASET_EXTENSIONS, DatasetsPage
-from workbench.ui.pages.models_page import ModelsPage
-from workbench.ui.pages.runs_page import RunsPage
-from workbench.ui.pages.train_page import TrainPage
 from workbench.ui.widgets.job_status import JobStatus
 from workbench.ui.widgets.welcome import WelcomeWidget
 from workbench.ui.workers import Task, progress_dialog, run_task, shutdown_workers
 
 DATASETS, MODELS, TRAIN, RUNS, CHAT = range(5)
+# (title, module, class). Pages are built the first time they are needed, so the window shows
+# before their modules (and what those import) are loaded: start-up stays close to a bare window.
+PAGE_SPECS = (
+    ("Datasets", "workbench.ui.pages.datasets_page", "DatasetsPage"),
+    ("Models", "workbench.ui.pages.models_page", "ModelsPage"),
+    ("Train", "workbench.ui.pages.train_page", "TrainPage"),
+    ("Runs", "workbench.ui.pages.runs_page", "RunsPage"),
+    ("Chat", "workbench.ui.pages.chat_page", "ChatPage"),
+)
 POLL_INTERVAL_MS = 250
 
 
@@ -71,18 +75,12 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
-        self.nav.setCurrentRow(page if 0 <= page < len(self.pages) else 0)
+        self.nav.setCurrentRow(page if 0 <= page < len(PAGE_SPECS) else 0)
         self._show_workspace(False)
 
     # -- construction ----------------------------------------------------------------------------
     def _build_pages(self) -> None:
-        self.datasets_page = DatasetsPage()
-        self.models_page = ModelsPage()
-        self.train_page = TrainPage()
-        self.runs_page = RunsPage()
-        self.chat_page = ChatPage()
-        self.pages: list[Page] = [self.datasets_page, self.models_page, self.train_page,
-                                  self.runs_page, self.chat_page]
+        self._pages: list[Optional[Page]] = [None] * len(PAGE_SPECS)
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(150)
@@ -90,9 +88,9 @@ class MainWindow(QMainWindow):
         self.nav.setSpacing(2)
         self.stack = QStackedWidget()
         self.stack.setObjectName("pages")
-        for page in self.pages:
-            self.nav.addItem(page.title)
-            self.stack.addWidget(page)
+        for title, _module, _cls in PAGE_SPECS:
+            self.nav.addItem(title)
+            self.stack.addWidget(QWidget())  # placeholder until the page is first needed
         self.nav.currentRowChanged.connect(self._on_nav)
         workspace = QWidget()
         layout = QHBoxLayout(workspace)
@@ -109,8 +107,40 @@ class MainWindow(QMainWindow):
         self.outer.addWidget(self.welcome)
         self.outer.addWidget(workspace)
         self.setCentralWidget(self.outer)
-        self.train_page.run_started.connect(self._on_run_started)
-        self.runs_page.chat_requested.connect(self._on_chat_requested)
+
+    def page(self, index: int) -> Page:
+        """The page at `index`, built (and given the open project) on first use."""
+        page = self._pages[index]
+        if page is None:
+            import importlib
+
+            _title, module, cls = PAGE_SPECS[index]
+            page = getattr(importlib.import_module(module), cls)()
+            self._pages[index] = page
+            placeholder = self.stack.widget(index)
+            current = self.stack.currentIndex()
+            self.stack.insertWidget(index, page)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+            self.stack.setCurrentIndex(current)
+            if index == TRAIN:
+                page.run_started.connect(self._on_run_started)
+            elif index == RUNS:
+                page.chat_requested.connect(self._on_chat_requested)
+            if self.ctx is not None:
+                page.set_context(self.ctx)
+        return page
+
+    @property
+    def pages(self) -> list[Page]:
+        """The pages built so far (the others have nothing to refresh or shut down)."""
+        return [p for p in self._pages if p is not None]
+
+    datasets_page = property(lambda self: self.page(DATASETS))
+    models_page = property(lambda self: self.page(MODELS))
+    train_page = property(lambda self: self.page(TRAIN))
+    runs_page = property(lambda self: self.page(RUNS))
+    chat_page = property(lambda self: self.page(CHAT))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -135,8 +165,8 @@ class MainWindow(QMainWindow):
 
         view_menu = bar.addMenu("&View")
         self.page_actions: list[QAction] = []
-        for i, page in enumerate(self.pages):
-            action = view_menu.addAction(page.title, lambda i=i: self.set_page(i))
+        for i, (title, _module, _cls) in enumerate(PAGE_SPECS):
+            action = view_menu.addAction(title, lambda i=i: self.set_page(i))
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             self.page_actions.append(action)
         view_menu.addSeparator()
@@ -161,10 +191,13 @@ class MainWindow(QMainWindow):
 
     # -- navigation ------------------------------------------------------------------------------
     def _on_nav(self, row: int) -> None:
-        if 0 <= row < len(self.pages):
-            self.stack.setCurrentIndex(row)
+        if 0 <= row < len(PAGE_SPECS):
             if self.ctx is not None:
-                self.pages[row].page_shown()
+                page = self.page(row)
+                self.stack.setCurrentIndex(row)
+                page.page_shown()
+            else:
+                self.stack.setCurrentIndex(row)
 
     def set_page(self, index: int) -> None:
         self.nav.setCurrentRow(index)
@@ -276,7 +309,9 @@ class MainWindow(QMainWindow):
         for page in self.pages:
             page.set_context(ctx)
         self._show_workspace(True)
-        self.pages[self.current_page()].page_shown()
+        current = self.page(self.current_page())
+        self.stack.setCurrentIndex(self.current_page())
+        current.page_shown()
         self.poll_timer.start()
         self.project_changed.emit(ctx)
         self.poll()
@@ -364,6 +399,8 @@ class MainWindow(QMainWindow):
         mime = event.mimeData()
         if self.ctx is None or not mime.hasUrls():
             return []
+        from workbench.ui.pages.datasets_page import DATASET_EXTENSIONS
+
         return [u.toLocalFile() for u in mime.urls()
                 if u.isLocalFile() and u.toLocalFile().lower().endswith(DATASET_EXTENSIONS)]
 

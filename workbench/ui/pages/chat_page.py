@@ -212,8 +212,7 @@ class ChatPage(Page):
         """Start a fresh conversation (a new chat session) with the loaded model."""
         if self.client is not None and self.client.state == "ready" and self.ctx is not None:
             # Keep the loaded child; only the persisted session (and so the history) changes.
-            old = self.client.session
-            self.client.session = self.ctx.store.add_chat_session(old.title, old.base_model_id, old.run_id)
+            self.client.new_session()
             self.messages, self._notes = [], {}
             self.transcript.set_messages([])
             self.input.setFocus()
