@@ -11,7 +11,7 @@ from workbench.core.records import ChatSession
 from workbench.jobs.launch import ChildProcess
 from workbench.jobs.protocol import Event
 from workbench.jobs.specs import ChatSpec, write_spec
-from workbench.services.jobs_wait import _tail
+from workbench.services.jobs_wait import log_tail
 from workbench.store import ProjectStore
 
 
@@ -88,7 +88,7 @@ class ChatClient:
         if self.state in ("starting", "ready", "generating") and not self._child.alive() and not events:
             self.state = "failed"
             self.error = self.error or JobError(
-                "The chat process ended unexpectedly.", details=_tail(os.path.join(self._work, "chat.log")),
+                "The chat process ended unexpectedly.", details=log_tail(os.path.join(self._work, "chat.log")),
                 advice="If this keeps happening the model may not fit in memory.")
         return events
 

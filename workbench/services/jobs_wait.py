@@ -64,12 +64,12 @@ def run_child_to_end(
     if completed is None or rc != 0:
         raise JobError(
             f"The {verb} process ended without finishing (exit code {rc}).",
-            details=_tail(os.path.join(work_dir, f"{verb}.log")),
+            details=log_tail(os.path.join(work_dir, f"{verb}.log")),
         )
     return completed
 
 
-def _tail(path: str, size: int = 4000) -> str:
+def log_tail(path: str, size: int = 4000) -> str:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)

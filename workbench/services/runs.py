@@ -15,7 +15,7 @@ from workbench.core.records import ACTIVE_STATUSES, Run, TrainConfig
 from workbench.jobs.launch import ChildProcess, pid_alive
 from workbench.jobs.protocol import Event, read_journal
 from workbench.jobs.specs import TrainSpec, write_spec
-from workbench.services.jobs_wait import _tail
+from workbench.services.jobs_wait import log_tail
 from workbench.services.run_ingest import ingest, terminal_kind
 from workbench.store import ProjectStore
 
@@ -182,7 +182,7 @@ class RunManager:
                 error=f"The training process exited unexpectedly (exit code {rc}).",
                 advice="It was killed by the system, most likely for running out of memory: lower the batch "
                        "size or max length." if killed else "See the details for the process output.",
-                details=_tail(tracked.log_path),
+                details=log_tail(tracked.log_path),
             )
 
     def _finish(self, tracked: _Tracked, status: str, error: Optional[str] = None,
