@@ -203,10 +203,12 @@ class _Pii(_Op):
     def decide(self, rows):
         out: list[Optional[_Decision]] = []
         for row in rows:
+            if not self.scrubber.may_hold_pii(row.messages_json) and not self.scrubber.may_hold_pii(row.source_json):
+                out.append(None)
+                continue
             counts = ScrubCounts()
-            msgs = row.messages
             new = []
-            for m in msgs:
+            for m in row.messages:
                 if m.get("role") in self.params.roles:
                     text, c = self.scrubber.scrub(m.get("content", ""))
                     counts.add(c)
@@ -214,9 +216,10 @@ class _Pii(_Op):
                 else:
                     new.append(m)
             # The stored original record is scrubbed too, or the blob would still hold the PII.
-            source = self.scrubber.scrub_value(row.source, ScrubCounts())
+            original = row.source
+            source = self.scrubber.scrub_value(original, ScrubCounts())
             self.total.luhn_invalid += counts.luhn_invalid
-            if counts.replaced == 0 and source == row.source:
+            if counts.replaced == 0 and source == original:
                 out.append(None)
                 continue
             self.total.add(ScrubCounts(counts.email, counts.phone, counts.card))

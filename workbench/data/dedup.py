@@ -13,6 +13,8 @@ and B~C but not A~C, only B goes). Memory: 4 bytes per permutation per row for s
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -24,7 +26,6 @@ from workbench.core.progress import CancelToken
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_PRIME = np.uint64(4294967291)  # largest prime < 2**32: a*x + b stays below 2**64
 _MASK32 = np.uint64(0xFFFFFFFF)
 _FNV = np.uint64(0x100000001B3)
 MAX_GROUP_COMPARE = 64  # each bucket member is checked against at most this many earlier ones
@@ -37,13 +38,8 @@ def normalise_text(text: str, case_sensitive: bool = False) -> str:
 
 def exact_key(messages: list[dict[str, str]], case_sensitive: bool = False) -> bytes:
     """16-byte digest of a conversation after normalisation (roles and order kept)."""
-    h = hashlib.blake2b(digest_size=16)
-    for m in messages:
-        for part in (m.get("role", ""), normalise_text(m.get("content", ""), case_sensitive)):
-            data = part.encode("utf-8")
-            h.update(len(data).to_bytes(8, "big"))
-            h.update(data)
-    return h.digest()
+    norm = [[m.get("role", ""), normalise_text(m.get("content", ""), case_sensitive)] for m in messages]
+    return hashlib.blake2b(json.dumps(norm, ensure_ascii=False).encode("utf-8"), digest_size=16).digest()
 
 
 def exact_keys(batch: list[list[dict[str, str]]], case_sensitive: bool = False) -> np.ndarray:
@@ -66,48 +62,74 @@ def conversation_text(messages: list[dict[str, str]], include_system: bool = Fal
     return "\n".join(m.get("content", "") for m in messages if include_system or m.get("role") != "system")
 
 
+def batch_shingles(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """All texts' 32-bit word `size`-gram hashes concatenated, and how many each text has.
+
+    A text shorter than `size` words is one shingle of all its words; an empty text is one
+    shingle shared by every empty text. Repeats inside a text are kept (MinHash ignores them).
+    """
+    words = [_WORD.findall(t.casefold()) for t in texts]
+    lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    flat = list(itertools.chain.from_iterable(words))
+    w = np.fromiter(map(zlib.crc32, map(str.encode, flat)), dtype=np.uint64, count=len(flat))
+    starts = np.cumsum(lens) - lens
+    m = max(0, len(w) - size + 1)
+    h = w[:m].copy()
+    for j in range(1, size):
+        h = (h * _FNV) ^ w[j:m + j]  # uint64 wraps: a fixed mixing function
+    long = lens >= size
+    counts = np.where(long, lens - size + 1, 1)
+    offsets = np.cumsum(counts) - counts
+    out = np.empty(int(counts.sum()), dtype=np.uint64)
+    if long.any():
+        n_long = counts[long]
+        within = np.arange(int(n_long.sum())) - np.repeat(np.cumsum(n_long) - n_long, n_long)
+        out[np.repeat(offsets[long], n_long) + within] = h[np.repeat(starts[long], n_long) + within]
+    for r in np.flatnonzero(~long):  # short texts: rare, one shingle each
+        v = 0
+        for x in w[starts[r]:starts[r] + lens[r]].tolist():
+            v = ((v * int(_FNV)) ^ x) & 0xFFFFFFFFFFFFFFFF  # the same mixing as above, in Python ints
+        out[offsets[r]] = v
+    return (out ^ (out >> np.uint64(32))) & _MASK32, counts
+
+
 def shingle_hashes(text: str, size: int) -> np.ndarray:
-    """Distinct 32-bit hashes of the word `size`-grams of text (whole text when shorter)."""
-    words = _WORD.findall(text.casefold())
-    if not words:
-        return np.zeros(1, dtype=np.uint64)  # every empty text shares one shingle
-    w = np.fromiter((zlib.crc32(x.encode("utf-8")) for x in words), dtype=np.uint64, count=len(words))
-    k = min(size, len(w))
-    h = w[: len(w) - k + 1].copy()
-    for j in range(1, k):
-        h = (h * _FNV) ^ w[j: len(w) - k + 1 + j]  # uint64 wraps: a fixed mixing function
-    h = (h ^ (h >> np.uint64(32))) & _MASK32
-    return np.unique(h)
+    """Distinct shingle hashes of one text (the set MinHash estimates Jaccard over)."""
+    return np.unique(batch_shingles([text], size)[0])
 
 
 @dataclass(frozen=True)
 class MinHasher:
+    """Multiply-shift hashing ((a*x + b) mod 2**64) >> 32 with odd 64-bit a: a universal
+    family that needs no modulo, so numpy hashes 128 permutations of 8k shingles at a time quickly."""
+
     num_perm: int = 128
     shingle_size: int = 3
     seed: int = 1
 
     def __post_init__(self) -> None:
         rng = np.random.Generator(np.random.PCG64(self.seed))
-        object.__setattr__(self, "_a", rng.integers(1, int(_PRIME), self.num_perm, dtype=np.uint64))
-        object.__setattr__(self, "_b", rng.integers(0, int(_PRIME), self.num_perm, dtype=np.uint64))
+        a = rng.integers(0, 2**63, self.num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        object.__setattr__(self, "_a", a)
+        object.__setattr__(self, "_b", rng.integers(0, 2**63, self.num_perm, dtype=np.uint64))
 
-    def signatures(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), num_perm) uint32 MinHash signatures, computed in chunks of shingles."""
+    def signatures(self, texts: list[str], chunk: int = 8192) -> np.ndarray:
+        """(len(texts), num_perm) uint32 MinHash signatures, computed ~`chunk` shingles at a time."""
         out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
-        parts = [shingle_hashes(t, self.shingle_size) for t in texts]
-        chunk: list[np.ndarray] = []
-        rows: list[int] = []
-        size = 0
-        for i, p in enumerate(parts):
-            chunk.append(p)
-            rows.append(i)
-            size += len(p)
-            if size >= 65536 or i == len(parts) - 1:
-                allh = np.concatenate(chunk)
-                starts = np.cumsum([0] + [len(c) for c in chunk[:-1]])
-                hv = (self._a[:, None] * allh[None, :] + self._b[:, None]) % _PRIME  # type: ignore[attr-defined]
-                out[rows] = np.minimum.reduceat(hv, starts, axis=1).T.astype(np.uint32)
-                chunk, rows, size = [], [], 0
+        if not texts:
+            return out
+        hashes, counts = batch_shingles(texts, self.shingle_size)
+        ends = np.cumsum(counts)
+        a, b = self._a[:, None], self._b[:, None]  # type: ignore[attr-defined]
+        row = 0
+        while row < len(texts):
+            first = int(ends[row - 1]) if row else 0
+            stop = max(row + 1, int(np.searchsorted(ends, first + chunk, side="right")))
+            part = hashes[first:int(ends[stop - 1])]
+            hv = ((a * part[None, :] + b) >> np.uint64(32)).astype(np.uint32)
+            starts = (ends[row:stop] - counts[row:stop]) - first
+            out[row:stop] = np.minimum.reduceat(hv, starts, axis=1).T
+            row = stop
         return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.data import dedup
+from workbench.data.parquet_io import count_rows
 from workbench.data.rowio import DataOpError, VersionWriter, WrittenBlob, iter_message_batches, iter_rows
 
 SPLITS = ("train", "validation", "test")
@@ -117,26 +118,29 @@ class SplitPlan:
 
 def plan_split(path: str | Path, spec: SplitSpec, cancel: Optional[CancelToken] = None) -> SplitPlan:
     spec.check()
+    codes: dict[str, int] = {}
     if spec.stratify_by:
-        labels = [_label(json.loads(r.source_json), spec.stratify_by)
-                  for r in iter_rows(path, columns=("source",), cancel=cancel)]
+        # One small int per row (labels interned), not one string per row.
+        labels = np.fromiter((codes.setdefault(_label(json.loads(r.source_json), spec.stratify_by), len(codes))
+                              for r in iter_rows(path, columns=("source",), cancel=cancel)), dtype=np.int32)
     else:
-        labels = [""] * sum(1 for _ in iter_rows(path, columns=("source_row",), cancel=cancel))
+        labels = np.zeros(count_rows(path), dtype=np.int32)
+        codes[""] = 0
     n = len(labels)
     targets = _targets(spec, n)
-    order = sorted(set(labels))
-    if spec.stratify_by and order == [MISSING_LABEL]:
+    if spec.stratify_by and list(codes) == [MISSING_LABEL]:
         raise DataOpError(f"No row's source record has a field '{spec.stratify_by}'.",
                           advice="Stratify by a field the imported records have, or split without it.")
-    groups = {lab: [] for lab in order}
-    for i, lab in enumerate(labels):
-        groups[lab].append(i)
+    order = sorted(codes)  # strata in label order: the same split whatever order rows came in
+    by_code = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[by_code], np.arange(len(codes) + 1))
+    groups = {lab: by_code[bounds[codes[lab]]:bounds[codes[lab] + 1]] for lab in order}
     table = _apportion([len(groups[lab]) for lab in order], [targets[s] for s in SPLITS])
     rng = np.random.Generator(np.random.PCG64(spec.seed))
     assignment = np.full(n, -1, dtype=np.int8)
     strata: dict[str, dict[str, int]] = {}
     for h, lab in enumerate(order):
-        members = np.array(groups[lab], dtype=np.int64)[rng.permutation(len(groups[lab]))]
+        members = groups[lab][rng.permutation(len(groups[lab]))]
         pos = 0
         for s, _name in enumerate(SPLITS):
             assignment[members[pos:pos + table[h, s]]] = s
