@@ -236,3 +236,26 @@ def test_unknown_operation_is_a_user_error(store, import_records):
     with pytest.raises(WorkbenchError, match="Unknown cleaning operation") as err:
         dataset_ops.preview_clean(store, v.id, "shrink")
     assert "exact_dedup" in err.value.advice
+
+
+def test_progress_and_cancel_leave_nothing_behind(store, import_records):
+    import os
+
+    from workbench.core.progress import CancelToken, Cancelled
+
+    v = import_records([chat(f"question {i}", f"answer {i}") for i in range(30)])
+    seen: list[float] = []
+    dataset_ops.preview_clean(store, v.id, "near_dedup", progress=lambda f, m: seen.append(f))
+    assert seen[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in seen) and len(seen) >= 3
+    blob_dir = store.abspath("blobs/datasets")
+    before = sorted(os.listdir(blob_dir))
+    token = CancelToken()
+    token.cancel()
+    for call in (lambda: dataset_ops.apply_clean(store, v.id, "pii", cancel=token),
+                 lambda: dataset_ops.make_split(store, v.id, cancel=token),
+                 lambda: dataset_ops.export_version(store, v.id, str(store.abspath("out.jsonl")), cancel=token)):
+        with pytest.raises(Cancelled):
+            call()
+    assert sorted(os.listdir(blob_dir)) == before and len(store.list_versions()) == 1
+    assert not os.path.exists(store.abspath("out.jsonl"))
+    assert not [n for n in os.listdir(store.path) if n.endswith(".tmp")]

@@ -17,6 +17,7 @@ import numpy as np
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.data import dedup
 from workbench.data.clean_params import params_dict, resolve_params
+from workbench.data.parquet_io import count_rows
 from workbench.data.pii import ScrubCounts, Scrubber
 from workbench.data.rowio import BATCH_ROWS, DataOpError, StoredRow, VersionWriter, iter_message_batches, iter_rows
 from workbench.data.tokens import LengthCounter, counter_for
@@ -89,7 +90,10 @@ class _ExactDedup(_Op):
     global_pass = True
 
     def prepare(self, path, progress, cancel):
-        keys = [dedup.exact_keys(b, self.params.case_sensitive) for b in iter_message_batches(path, cancel=cancel)]
+        keys, total = [], count_rows(path)
+        for batch in iter_message_batches(path, cancel=cancel):
+            keys.append(dedup.exact_keys(batch, self.params.case_sensitive))
+            report(progress, 0.4 * len(keys) * BATCH_ROWS / max(1, total), "Hashing rows")
         report(progress, 0.4, "Comparing rows")
         first = dedup.first_occurrences(np.concatenate(keys) if keys else np.zeros((0, 2), np.uint64))
         self.first = first
@@ -110,8 +114,11 @@ class _NearDedup(_Op):
         p = self.params
         hasher = dedup.MinHasher(p.num_perm, p.shingle_size, p.seed)
         parts = []
+        total, done = count_rows(path), 0
         for batch in iter_message_batches(path, cancel=cancel):
             parts.append(hasher.signatures(dedup.texts_of(batch, p.include_system)))
+            done += len(batch)
+            report(progress, 0.35 * done / max(1, total), f"MinHash signatures: {done:,}/{total:,} rows")
         sigs = np.concatenate(parts) if parts else np.zeros((0, p.num_perm), np.uint32)
         report(progress, 0.35, "Finding similar rows")
         matches = dedup.near_duplicates(sigs, p.threshold, cancel)

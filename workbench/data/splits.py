@@ -197,13 +197,15 @@ def leakage(paths: dict[str, str | Path], *, threshold: float = 0.8, num_perm: i
     names = list(paths)
     hasher = dedup.MinHasher(num_perm, shingle_size)
     keys, sigs, group, local = [], [], [], []
+    total, done = sum(count_rows(paths[name]) for name in names), 0
     for g, name in enumerate(names):
-        report(progress, 0.8 * g / max(1, len(names)), f"Reading {name}")
         count = 0
         for batch in iter_message_batches(paths[name], cancel=cancel):
             keys.append(dedup.exact_keys(batch))
             sigs.append(hasher.signatures(dedup.texts_of(batch, include_system)))
             count += len(batch)
+            done += len(batch)
+            report(progress, 0.85 * done / max(1, total), f"Hashing {name}: {done:,}/{total:,} rows")
         group.append(np.full(count, g, dtype=np.int64))
         local.append(np.arange(count, dtype=np.int64))
     rows = {name: int(len(gr)) for name, gr in zip(names, group)}
