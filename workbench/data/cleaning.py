@@ -90,10 +90,11 @@ class _ExactDedup(_Op):
     global_pass = True
 
     def prepare(self, path, progress, cancel):
-        keys, total = [], count_rows(path)
+        keys, total, done = [], count_rows(path), 0
         for batch in iter_message_batches(path, cancel=cancel):
             keys.append(dedup.exact_keys(batch, self.params.case_sensitive))
-            report(progress, 0.4 * len(keys) * BATCH_ROWS / max(1, total), "Hashing rows")
+            done += len(batch)
+            report(progress, 0.4 * done / max(1, total), f"Hashing rows: {done:,}/{total:,}")
         report(progress, 0.4, "Comparing rows")
         first = dedup.first_occurrences(np.concatenate(keys) if keys else np.zeros((0, 2), np.uint64))
         self.first = first
