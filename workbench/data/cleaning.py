@@ -19,7 +19,8 @@ from workbench.data import dedup
 from workbench.data.clean_params import params_dict, resolve_params
 from workbench.data.parquet_io import count_rows
 from workbench.data.pii import ScrubCounts, Scrubber
-from workbench.data.rowio import BATCH_ROWS, DataOpError, StoredRow, VersionWriter, iter_message_batches, iter_rows
+from workbench.data.rowio import (BATCH_ROWS, DataOpError, StoredRow, VersionWriter, WrittenBlob, iter_message_batches,
+                                  iter_rows)
 from workbench.data.tokens import LengthCounter, counter_for
 
 Message = dict[str, str]
@@ -298,7 +299,7 @@ def run_clean(path: str | Path, op: str, params: Any = None, *, writer: Optional
 
 def apply_clean(path: str | Path, dest_dir: str | Path, op: str, params: Any = None, *,
                 max_examples: int = 50, progress: Optional[ProgressCallback] = None,
-                cancel: Optional[CancelToken] = None):
+                cancel: Optional[CancelToken] = None) -> tuple[CleanReport, WrittenBlob]:
     """Write the cleaned rows as <content_hash>.parquet in dest_dir: (report, written blob).
     Refuses to write a version with no rows."""
     writer = VersionWriter(dest_dir)

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.core.records import Dataset, DatasetVersion
 from workbench.store import ProjectStore
+
+if TYPE_CHECKING:  # the data modules load pyarrow/numpy: imported when first used
+    from workbench.data.cleaning import CleanReport
+    from workbench.data.export import ExportResult
+    from workbench.data.splits import LeakageReport
+    from workbench.data.stats import VersionStats
+    from workbench.data.template import RenderedRow
 
 DATASET_BLOBS = os.path.join("blobs", "datasets")
 
@@ -63,7 +70,7 @@ def _resolved(store: ProjectStore, op: str, params: Optional[Mapping[str, Any]])
 
 def preview_clean(store: ProjectStore, version_id: str, op: str, params: Optional[Mapping[str, Any]] = None, *,
                   max_examples: int = 200, progress: Optional[ProgressCallback] = None,
-                  cancel: Optional[CancelToken] = None):
+                  cancel: Optional[CancelToken] = None) -> "CleanReport":
     """What `op` would remove or change (-> workbench.data.cleaning.CleanReport); writes nothing."""
     from workbench.data.cleaning import run_clean
 
@@ -158,7 +165,7 @@ def split_versions(store: ProjectStore, ref: str) -> dict[str, DatasetVersion]:
 def leakage_report(store: ProjectStore, versions: str | Mapping[str, str], *, threshold: float = 0.8,
                    num_perm: int = 128, shingle_size: int = 3, include_system: bool = False,
                    max_pairs: int = 1000, progress: Optional[ProgressCallback] = None,
-                   cancel: Optional[CancelToken] = None):
+                   cancel: Optional[CancelToken] = None) -> "LeakageReport":
     """Exact and near duplicates across splits (-> workbench.data.splits.LeakageReport).
     `versions`: a split id, any version of a split, or {name: version_id}."""
     from workbench.data.splits import SPLITS, leakage
@@ -175,7 +182,8 @@ def leakage_report(store: ProjectStore, versions: str | Mapping[str, str], *, th
 # -- what the model sees ---------------------------------------------------------------------
 def version_stats(store: ProjectStore, version_id: str, *, tokenizer: Optional[str] = None,
                   max_length: Optional[int] = None, measure: str = "auto", bins: int = 20,
-                  progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None):
+                  progress: Optional[ProgressCallback] = None,
+                  cancel: Optional[CancelToken] = None) -> "VersionStats":
     """-> workbench.data.stats.VersionStats. `tokenizer`: model folder or base model id/name."""
     from workbench.data.stats import compute_stats
 
@@ -186,7 +194,7 @@ def version_stats(store: ProjectStore, version_id: str, *, tokenizer: Optional[s
 
 
 def render_row(store: ProjectStore, version_id: str, row_index: int, tokenizer: str, *,
-               max_length: Optional[int] = None):
+               max_length: Optional[int] = None) -> "RenderedRow":
     """One row rendered with the model's chat template, tokens flagged trained or not
     (-> workbench.data.template.RenderedRow)."""
     from workbench.data import read_rows
@@ -203,7 +211,8 @@ def render_row(store: ProjectStore, version_id: str, row_index: int, tokenizer: 
 
 
 def export_version(store: ProjectStore, version_id: str, path: str, format: str = "jsonl", style: str = "openai",
-                   *, progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None):
+                   *, progress: Optional[ProgressCallback] = None,
+                   cancel: Optional[CancelToken] = None) -> "ExportResult":
     """-> workbench.data.export.ExportResult."""
     from workbench.data.export import export
 
