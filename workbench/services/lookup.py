@@ -23,7 +23,8 @@ def _pick(items: Sequence[T], query: str, keys: Callable[[T], list[str]], what: 
 
 
 def find_version(store: ProjectStore, query: Optional[str]) -> DatasetVersion:
-    versions = store.list_versions()
+    # Newest first, but a dataset's name means its newest whole version, not one part of a split.
+    versions = sorted(store.list_versions(), key=lambda v: "split" in (v.options or {}))
     if not versions:
         raise WorkbenchError("This project has no dataset yet.", advice="Import one first (workbench import FILE).")
     if not query:
