@@ -1,11 +1,11 @@
-"""Datasets page: import through a worker, version list, rows fetched page by page, preview."""
+"""Datasets page: import through a worker, version list, rows read block by block, preview."""
 
 from __future__ import annotations
 
 import gzip
 
 from workbench.ui.errors import open_error_dialogs
-from workbench.ui.models.rows_model import PAGE_SIZE
+from workbench.ui.models.virtual_rows_model import BLOCK_ROWS
 
 
 def _import(page, qtbot, path):
@@ -14,26 +14,25 @@ def _import(page, qtbot, path):
     qtbot.waitUntil(lambda: page.import_task is None, timeout=30000)
 
 
-def test_import_lists_the_version_and_pages_rows(open_window, qtbot, make_jsonl):
+def test_import_lists_the_version_and_reads_rows_in_blocks(open_window, qtbot, make_jsonl):
     page = open_window.datasets_page
-    rows = 2 * PAGE_SIZE + 37
+    rows = 2 * BLOCK_ROWS + 37
     _import(page, qtbot, make_jsonl(rows))
     table = page.versions_table
     assert table.rowCount() == 1
     cells = [table.item(0, c).text() for c in range(table.columnCount())]
-    assert cells[0] == "chats" and cells[1] == f"{rows:,}" and cells[2] == "openai_messages"
-    assert cells[3] == "chats.jsonl" and cells[4] == "tester"
+    assert cells[0] == "chats" and cells[1] == f"{rows:,}" and cells[3] == "openai_messages"
+    assert cells[2] == "imported from chats.jsonl (openai_messages)" and cells[4] == "tester"
 
     model = page.rows_model
-    assert model.rowCount() == PAGE_SIZE  # only the first page was read
-    assert model.fetch_calls == 1 and model.canFetchMore()
-    model.fetchMore()
-    assert model.rowCount() == 2 * PAGE_SIZE and model.fetch_calls == 2
-    # Scrolling the view to the end makes Qt itself ask for the rest.
+    assert model.rowCount() == rows  # every row at once; only the first block was read
+    assert model.fetch_calls == 1 and model.cached_blocks() == [0]
+    assert model.index(BLOCK_ROWS + 1, 2).data() == f"q question {BLOCK_ROWS + 1}"
+    assert model.fetch_calls == 2
     page.rows_view.scrollToBottom()
-    qtbot.waitUntil(lambda: model.rowCount() == rows, timeout=5000)
-    assert not model.canFetchMore()
     assert model.index(rows - 1, 0).data() == str(rows)
+    assert model.index(rows - 1, 3).data() == f"answer number {rows - 1}"
+    assert model.fetch_calls == 3 and model.cached_blocks() == [0, 1, 2]
     assert model.index(5, 1).data() == "S U A"
     assert model.index(5, 2).data() == "q question 5"
     assert model.index(5, 3).data() == "answer number 5"
@@ -41,19 +40,18 @@ def test_import_lists_the_version_and_pages_rows(open_window, qtbot, make_jsonl)
 
 def test_selecting_a_row_shows_the_conversation(open_window, qtbot, make_jsonl):
     page = open_window.datasets_page
-    _import(page, qtbot, make_jsonl(150))
+    _import(page, qtbot, make_jsonl(BLOCK_ROWS + 50))
     text = page.conversation.toPlainText()
     assert "q question 0" in text and "answer number 0" in text  # row 0 selected at once
     page.rows_view.selectRow(3)
     assert "q question 3" in page.conversation.toPlainText()
     model = page.rows_model
     calls = model.fetch_calls
-    page.rows_view.selectRow(4)  # served from the cached page
+    page.rows_view.selectRow(4)  # served from the cached block
     assert model.fetch_calls == calls
-    model.fetchMore()  # rows 100..149 become the cached page
-    page.rows_view.selectRow(2)  # re-read on demand
-    assert "q question 2" in page.conversation.toPlainText()
-    assert model.fetch_calls == calls + 2
+    page.rows_view.selectRow(BLOCK_ROWS + 2)  # the next block is read on demand
+    assert f"q question {BLOCK_ROWS + 2}" in page.conversation.toPlainText()
+    assert model.fetch_calls == calls + 1
 
 
 def test_gzip_and_second_dataset(open_window, qtbot, make_jsonl, tmp_path):

@@ -222,7 +222,11 @@ def test_drop_a_dataset_file_imports_it(open_window, qtbot, make_jsonl):
     win.set_page(TRAIN)
     win.dropEvent(event)
     assert win.current_page() == DATASETS
-    qtbot.waitUntil(lambda: win.datasets_page.import_task is None, timeout=20000)
+    dialog = win.datasets_page.dialog  # the import dialog, previewing the dropped file
+    assert dialog is not None and dialog.path == path
+    qtbot.waitUntil(lambda: dialog.import_button.isEnabled(), timeout=20000)
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20000)
     assert win.datasets_page.versions_table.rowCount() == 1
     assert win.datasets_page.rows_model.rowCount() == 12
 

@@ -399,10 +399,9 @@ class MainWindow(QMainWindow):
         mime = event.mimeData()
         if self.ctx is None or not mime.hasUrls():
             return []
-        from workbench.ui.pages.datasets_page import DATASET_EXTENSIONS
+        from workbench.ui.pages.datasets_page import droppable  # files of known types, folders
 
-        return [u.toLocalFile() for u in mime.urls()
-                if u.isLocalFile() and u.toLocalFile().lower().endswith(DATASET_EXTENSIONS)]
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and droppable(u.toLocalFile())]
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
         if self._dropped_datasets(event):
@@ -419,7 +418,7 @@ class MainWindow(QMainWindow):
         if files:
             event.acceptProposedAction()
             self.set_page(DATASETS)
-            self.datasets_page.import_files(files)
+            self.datasets_page.import_dropped(files)  # the import dialog, one per path
 
     def _import_dataset(self) -> None:
         self.set_page(DATASETS)

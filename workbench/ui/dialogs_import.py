@@ -1,0 +1,474 @@
+"""Import a dataset: choose a file or folder → preview (file kind, encoding, detected format,
+the first records as chat turns; format, encoding and text-mode overrides) → a column mapping
+when detection fails or the user asks → import in a worker with progress and Cancel → when rows
+are invalid, their problems in a table: Abort, or import only the valid rows (report savable)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.ui import theme
+from workbench.ui.import_mapping import MappingPanel
+from workbench.ui.task_dialog import TaskDialog
+from workbench.ui.widgets.records_preview import RecordsPreview
+
+FILE_FILTER = ("Datasets (*.jsonl *.ndjson *.json *.csv *.tsv *.txt *.md *.parquet *.arrow *.gz);;"
+               "All files (*)")
+PREVIEW, MAPPING, PROBLEMS, RESULT = range(4)
+MAP_COLUMNS = "__map__"
+ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1", "shift_jis", "gb18030", "big5", "koi8-r")
+TEXT_MODES = (("paragraph", "One record per paragraph (blank-line separated)"),
+              ("line", "One record per line"), ("file", "One record per file"))
+TEXT_KINDS = ("text", "folder")
+PROBLEM_COLUMNS = ("File", "Where", "Field", "Problem", "What to do")
+MAPPING_DELAY_MS = 300
+
+
+def _preview(path: str, options: Any, progress=None, cancel=None):
+    from workbench.services import dataset_view
+
+    return dataset_view.preview(path, options)
+
+
+def dataset_stem(path: str) -> str:
+    name = os.path.basename(path.rstrip("/\\"))
+    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".md"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    return name or "dataset"
+
+
+class ImportDialog(TaskDialog):
+    imported = Signal(object, bool)  # DatasetVersion, reused (an identical import existed)
+
+    def __init__(self, store: Any, path: str = "", parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.setObjectName("importDialog")
+        self.setWindowTitle("Import Dataset")
+        self.resize(1000, 680)
+        self.path = ""
+        self.preview_result: Any = None  # ImportPreview of the preview step
+        self.mapping_preview: Any = None  # ImportPreview through the mapping
+        self.attempt: Any = None  # the last ImportAttempt
+        self.result_version: Any = None
+        self.reused = False
+        self._options_sent: Any = None
+
+        self.path_edit = QLineEdit()
+        self.path_edit.setReadOnly(True)
+        self.path_edit.setPlaceholderText("Choose a dataset file or a folder (text files, a saved Hugging Face dataset)")
+        self.file_button = QPushButton("File…")
+        self.folder_button = QPushButton("Folder…")
+        self.file_button.clicked.connect(self._choose_file)
+        self.folder_button.clicked.connect(self._choose_folder)
+        source = QHBoxLayout()
+        source.addWidget(QLabel("Source:"))
+        source.addWidget(self.path_edit, 1)
+        source.addWidget(self.file_button)
+        source.addWidget(self.folder_button)
+
+        self.steps = QStackedWidget()
+        self.steps.addWidget(self._build_preview_step())
+        self.steps.addWidget(self._build_mapping_step())
+        self.steps.addWidget(self._build_problems_step())
+        self.steps.addWidget(self._build_result_step())
+
+        self.back_button = QPushButton("Back")
+        self.back_button.clicked.connect(self.back)
+        self.map_button = QPushButton("Map Columns…")
+        self.map_button.clicked.connect(self.show_mapping)
+        self.save_report_button = QPushButton("Save Report…")
+        self.save_report_button.clicked.connect(self._choose_report_path)
+        self.close_button = QPushButton("Cancel")
+        self.close_button.clicked.connect(self.reject)
+        self.skip_button = QPushButton("Import Valid Rows Only")
+        self.skip_button.clicked.connect(lambda: self.import_valid_only())
+        self.import_button = QPushButton("Import")
+        self.import_button.setObjectName("primary")
+        self.import_button.setDefault(True)
+        self.import_button.clicked.connect(lambda: self.start_import())
+        buttons = QHBoxLayout()
+        for b in (self.back_button, self.map_button, self.save_report_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        for b in (self.close_button, self.skip_button, self.import_button):
+            buttons.addWidget(b)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(source)
+        layout.addWidget(self.steps, 1)
+        layout.addWidget(self.progress)
+        layout.addLayout(buttons)
+        self._mapping_timer = QTimer(self)
+        self._mapping_timer.setSingleShot(True)
+        self._mapping_timer.setInterval(MAPPING_DELAY_MS)
+        self._mapping_timer.timeout.connect(self.refresh_mapping_preview)
+        self._update_buttons()
+        if path:
+            self.set_path(path)
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _build_preview_step(self) -> QWidget:
+        self.info_label = QLabel("Choose a file or folder to see how it will be read.")
+        self.info_label.setObjectName("importInfo")
+        self.info_label.setWordWrap(True)
+        self.info_label.setTextFormat(Qt.TextFormat.RichText)
+        self.format_combo = QComboBox()
+        self.format_combo.setObjectName("formatCombo")
+        self.encoding_combo = QComboBox()
+        self.encoding_combo.addItem("Detect", None)
+        for enc in ENCODINGS:
+            self.encoding_combo.addItem(enc, enc)
+        self.text_mode_combo = QComboBox()
+        for key, label in TEXT_MODES:
+            self.text_mode_combo.addItem(label, key)
+        self.split_combo = QComboBox()
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("dataset name")
+        form = QFormLayout()
+        form.addRow("Format:", self.format_combo)
+        form.addRow("Encoding:", self.encoding_combo)
+        self.text_mode_label = QLabel("Plain text:")
+        form.addRow(self.text_mode_label, self.text_mode_combo)
+        self.split_label = QLabel("Split:")
+        form.addRow(self.split_label, self.split_combo)
+        form.addRow("Dataset name:", self.name_edit)
+        self.fields_label = QLabel()
+        self.fields_label.setObjectName("hint")
+        self.fields_label.setWordWrap(True)
+        self.records = RecordsPreview()
+        self.format_combo.activated.connect(self._format_chosen)
+        for combo in (self.encoding_combo, self.text_mode_combo, self.split_combo):
+            combo.activated.connect(lambda _i: self.refresh_preview())
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.info_label)
+        layout.addLayout(form)
+        layout.addWidget(self.fields_label)
+        layout.addWidget(self.records, 1)
+        return box
+
+    def _build_mapping_step(self) -> QWidget:
+        self.mapping_info = QLabel("Map the file's columns to the roles of a conversation.")
+        self.mapping_info.setObjectName("mappingInfo")
+        self.mapping_info.setWordWrap(True)
+        self.mapping_panel = MappingPanel()
+        self.mapping_panel.changed.connect(self._mapping_timer_start)
+        self.mapping_status = QLabel()
+        self.mapping_status.setObjectName("mappingStatus")
+        self.mapping_status.setWordWrap(True)
+        self.mapping_records = RecordsPreview()
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.mapping_info)
+        layout.addWidget(self.mapping_panel)
+        layout.addWidget(self.mapping_status)
+        layout.addWidget(self.mapping_records, 1)
+        return box
+
+    def _build_problems_step(self) -> QWidget:
+        self.problems_label = QLabel()
+        self.problems_label.setObjectName("problemsSummary")
+        self.problems_label.setWordWrap(True)
+        self.problems_table = QTableWidget(0, len(PROBLEM_COLUMNS))
+        self.problems_table.setObjectName("problemsTable")
+        self.problems_table.setHorizontalHeaderLabels(PROBLEM_COLUMNS)
+        self.problems_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.problems_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.problems_table.verticalHeader().hide()
+        self.problems_table.setWordWrap(False)
+        header = self.problems_table.horizontalHeader()
+        for col in range(3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.report_label = QLabel()
+        self.report_label.setObjectName("hint")
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.problems_label)
+        layout.addWidget(self.problems_table, 1)
+        layout.addWidget(self.report_label)
+        return box
+
+    def _build_result_step(self) -> QWidget:
+        self.result_label = QLabel()
+        self.result_label.setObjectName("importResult")
+        self.result_label.setWordWrap(True)
+        self.result_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        return self.result_label
+
+    def step(self) -> int:
+        return self.steps.currentIndex()
+
+    def _go(self, step: int) -> None:
+        self.steps.setCurrentIndex(step)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        step, busy, have = self.step(), self.busy, bool(self.path)
+        ready = have and self.preview_result is not None
+        self.back_button.setVisible(step in (MAPPING, PROBLEMS))
+        self.map_button.setVisible(step == PREVIEW)
+        self.save_report_button.setVisible(step == PROBLEMS)
+        self.skip_button.setVisible(step == PROBLEMS)
+        self.import_button.setVisible(step in (PREVIEW, MAPPING))
+        self.close_button.setText("Close" if step == RESULT else "Abort" if step == PROBLEMS else "Cancel")
+        self.map_button.setEnabled(ready and not busy)
+        self.back_button.setEnabled(not busy)
+        self.skip_button.setEnabled(not busy and self.attempt is not None and self.attempt.valid_rows > 0)
+        can_import = ready and not busy and (
+            self.mapping_preview is not None if step == MAPPING else bool(self.preview_result.format))
+        self.import_button.setEnabled(bool(can_import))
+        self.file_button.setEnabled(not busy and step != RESULT)
+        self.folder_button.setEnabled(not busy and step != RESULT)
+
+    def busy_changed(self, busy: bool) -> None:
+        self._update_buttons()
+
+    # -- source ----------------------------------------------------------------------------------
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import Dataset", os.path.dirname(self.path), FILE_FILTER)
+        if path:
+            self.set_path(path)
+
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Import a Folder (text files or a saved dataset)",
+                                                os.path.dirname(self.path))
+        if path:
+            self.set_path(path)
+
+    def set_path(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.path_edit.setText(self.path)
+        self.name_edit.setText(dataset_stem(self.path))
+        self.preview_result = self.mapping_preview = self.attempt = None
+        self.encoding_combo.setCurrentIndex(0)
+        self.format_combo.clear()
+        self._go(PREVIEW)
+        self.refresh_preview()
+
+    # -- preview ---------------------------------------------------------------------------------
+    def options(self, mapped: Optional[bool] = None) -> Any:
+        """The ImportOptions the dialog's choices stand for (mapped: use the column mapping)."""
+        from workbench.services.dataset_view import ImportOptions
+
+        mapped = self.step() == MAPPING if mapped is None else mapped
+        fmt = self.format_combo.currentData()
+        kind = self.preview_result.file_kind if self.preview_result is not None else ""
+        return ImportOptions(
+            format=fmt if fmt not in (None, MAP_COLUMNS) and not mapped else None,
+            mapping=self.mapping_panel.mapping() if mapped else None,
+            text_mode=self.text_mode_combo.currentData() if kind in TEXT_KINDS else None,
+            encoding=self.encoding_combo.currentData(),
+            split=self.split_combo.currentData() if self.split_combo.count() else None,
+            name=self.name_edit.text().strip() or None,
+        )
+
+    def refresh_preview(self) -> None:
+        if not self.path:
+            return
+        options = self.options(mapped=False)
+        self.start_task(_preview, self.path, options, label="Reading the first records…",
+                        on_result=self._show_preview, on_error=self._preview_failed)
+
+    def _preview_failed(self, exc: BaseException) -> None:
+        from workbench.ui.errors import describe
+
+        message, advice, _details = describe(exc)
+        self.preview_result = None
+        self.info_label.setText(f"<span style='color:{theme.colors().error_text}'>{message}</span> {advice}")
+        self.records.set_records([])
+        self._update_buttons()
+
+    def _show_preview(self, preview: Any) -> None:
+        from workbench.services.dataset_view import format_choices
+
+        self.preview_result = preview
+        chosen = self.format_combo.currentData()
+        self.format_combo.clear()
+        detected = dict(format_choices()).get(preview.detected_format, "")
+        self.format_combo.addItem(f"Detect automatically ({detected or 'not recognised'})", None)
+        for name, label in format_choices():
+            self.format_combo.addItem(label, name)
+        self.format_combo.addItem("Map columns…", MAP_COLUMNS)
+        if chosen not in (None, MAP_COLUMNS) and self.format_combo.findData(chosen) >= 0:
+            self.format_combo.setCurrentIndex(self.format_combo.findData(chosen))
+        text_kind = preview.file_kind in TEXT_KINDS
+        for w in (self.text_mode_label, self.text_mode_combo):
+            w.setVisible(text_kind)
+        if preview.splits:
+            current = self.split_combo.currentData()
+            self.split_combo.clear()
+            for s in preview.splits:
+                self.split_combo.addItem(s, s)
+            self.split_combo.setCurrentIndex(max(0, self.split_combo.findData(current or preview.split)))
+        else:
+            self.split_combo.clear()
+        for w in (self.split_label, self.split_combo):
+            w.setVisible(bool(preview.splits))
+        colors = theme.colors()
+        kind = f"{preview.file_kind.upper()}" + (f", {preview.encoding}" if preview.encoding else "")
+        if preview.format:
+            label = dict(format_choices()).get(preview.format, preview.format)
+            how = "chosen" if chosen not in (None, MAP_COLUMNS) else "detected"
+            bad = sum(1 for r in preview.records if r.problems)
+            note = (f" <span style='color:{colors.error_text}'>{bad} of the first {len(preview.records)} "
+                    "records have problems.</span>" if bad else "")
+            self.info_label.setText(f"<b>{kind}</b> — format: <b>{label}</b> ({how}).{note}")
+        else:
+            self.info_label.setText(f"<b>{kind}</b> — <span style='color:{colors.error_text}'>"
+                                    f"{preview.detection_error or 'The format is not recognised.'}</span> "
+                                    "Map the columns to roles instead.")
+        self.fields_label.setText("Fields: " + ", ".join(preview.fields) if preview.fields else "")
+        self.records.set_records(preview.records)
+        self.mapping_panel.set_fields(preview.fields, preview.nested_fields, [r.source for r in preview.records])
+        self._update_buttons()
+        if not preview.format and preview.fields:
+            self.show_mapping()  # detection failed: mapping is the way forward
+
+    def _format_chosen(self, _index: int) -> None:
+        if self.format_combo.currentData() == MAP_COLUMNS:
+            self.show_mapping()
+        else:
+            self.refresh_preview()
+
+    # -- mapping ---------------------------------------------------------------------------------
+    def show_mapping(self) -> None:
+        if self.preview_result is None:
+            return
+        self._go(MAPPING)
+        self.refresh_mapping_preview()
+
+    def _mapping_timer_start(self) -> None:
+        self.mapping_preview = None
+        self._update_buttons()
+        self._mapping_timer.start()
+
+    def refresh_mapping_preview(self) -> None:
+        self._mapping_timer.stop()
+        if self.step() != MAPPING or not self.path:
+            return
+        self.mapping_preview = None
+        self.start_task(_preview, self.path, self.options(mapped=True), label="Reading through the mapping…",
+                        on_result=self._show_mapping_preview, on_error=self._mapping_failed)
+
+    def _show_mapping_preview(self, preview: Any) -> None:
+        self.mapping_preview = preview
+        bad = sum(1 for r in preview.records if r.problems)
+        n = len(preview.records)
+        self.mapping_status.setText(f"{n - bad} of the first {n} records read as conversations"
+                                    + (f"; {bad} have problems (see the table)." if bad else "."))
+        self.mapping_records.set_records(preview.records)
+        self._update_buttons()
+
+    def _mapping_failed(self, exc: BaseException) -> None:
+        from workbench.ui.errors import describe
+
+        message, advice, _ = describe(exc)
+        self.mapping_preview = None
+        self.mapping_status.setText(f"<span style='color:{theme.colors().error_text}'>{message}</span> {advice}")
+        self.mapping_records.set_records([])
+        self._update_buttons()
+
+    def back(self) -> None:
+        if self.step() == PROBLEMS and self._options_sent is not None and self._options_sent.mapping:
+            self._go(MAPPING)
+        else:
+            if self.format_combo.currentData() == MAP_COLUMNS:
+                self.format_combo.setCurrentIndex(0)
+            self._go(PREVIEW)
+
+    # -- import ----------------------------------------------------------------------------------
+    def start_import(self, on_invalid: str = "abort") -> None:
+        from workbench.services import dataset_view
+
+        if on_invalid == "abort":
+            self._options_sent = self.options()
+        options = self._options_sent
+        label = "Importing the valid rows…" if on_invalid == "skip" else f"Importing {os.path.basename(self.path)}…"
+        self.start_task(dataset_view.import_checked, self.store, self.path, options, on_invalid,
+                        label=label, on_result=self._import_done)
+
+    def import_valid_only(self) -> None:
+        self.start_import("skip")
+
+    def _import_done(self, attempt: Any) -> None:
+        self.attempt = attempt
+        if attempt.version is None:
+            self._show_problems(attempt)
+            return
+        self.result_version, self.reused = attempt.version, attempt.reused
+        self.imported.emit(attempt.version, attempt.reused)
+        if attempt.reused:
+            v = attempt.version
+            self.result_label.setText(
+                f"<h3>Already imported</h3><p>{os.path.basename(self.path)} was imported before with the "
+                f"same options: the existing version ({v.row_count:,} rows, {v.created_at[:16].replace('T', ' ')}, "
+                f"by {v.created_by}) is reused and selected. Nothing new was written.</p>")
+            self._go(RESULT)
+        else:
+            self.accept()
+
+    def _show_problems(self, attempt: Any) -> None:
+        listed = len(attempt.problems)
+        more = (f" The table lists the first {listed:,} of {attempt.problem_count:,} problems."
+                if attempt.problem_count > listed else "")
+        self.problems_label.setText(
+            f"<b>{attempt.bad_records:,} record{'s' if attempt.bad_records != 1 else ''} cannot be imported</b> "
+            f"({attempt.problem_count:,} problem{'s' if attempt.problem_count != 1 else ''}); "
+            f"{attempt.valid_rows:,} records are valid. Nothing has been imported yet: Abort, or import only "
+            f"the valid rows.{more}")
+        table = self.problems_table
+        table.setRowCount(listed)
+        for i, p in enumerate(attempt.problems):
+            for j, text in enumerate((p.file, p.where(), p.field or "", p.message, p.advice)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                table.setItem(i, j, item)
+        self.report_label.setText("")
+        self._go(PROBLEMS)
+
+    def _choose_report_path(self) -> None:
+        start = os.path.join(os.path.dirname(self.path), f"{dataset_stem(self.path)}-problems.jsonl")
+        path, _ = QFileDialog.getSaveFileName(self, "Save Problem Report", start,
+                                              "JSON Lines (*.jsonl);;CSV (*.csv)")
+        if path:
+            self.save_report(path)
+
+    def save_report(self, path: str) -> Optional[str]:
+        from workbench.services import dataset_view
+        from workbench.ui.errors import show_error
+
+        if self.attempt is None:
+            return None
+        try:
+            written = dataset_view.save_problem_report(self.attempt.problems, path)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc, "Save Report")
+            return None
+        self.report_label.setText(f"Report saved: {written}")
+        return str(written)
