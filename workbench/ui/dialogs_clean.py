@@ -100,26 +100,32 @@ def example_html(change: Any) -> str:
         lines.append(f" (length {change.length:,})")
     lines.append("</p>")
     after = change.after
+    if after is None:  # removed: the whole conversation, struck out
+        for m in change.before:
+            lines.append(f"<p><b>{html.escape(str(m.get('role', '')))}</b>: <span style='color:{colors.muted_text}'>"
+                         f"<s>{html.escape(str(m.get('content', ''))).replace(chr(10), '<br>')}</s></span></p>")
+        return "".join(lines)
+    # Changed: the changed and dropped messages first (with their edits marked), then how
+    # many stayed as they were.
+    same = 0
     for i, m in enumerate(change.before):
         role = html.escape(str(m.get("role", "")))
         text = str(m.get("content", ""))
-        if after is None:
-            lines.append(f"<p><b>{role}</b>: <span style='color:{colors.muted_text}'><s>"
-                         f"{html.escape(text).replace(chr(10), '<br>')}</s></span></p>")
-            continue
         if len(after) == len(change.before):
             new = str(after[i].get("content", ""))
         else:
             new = text if m in after else None  # drop_message: kept as they were, or dropped
         if new is None:
-            lines.append(f"<p><b>{role}</b>: <span style='background-color:{removed_bg}'>"
-                         f"{html.escape(text) or '(empty)'}</span> <i>dropped</i></p>")
+            lines.append(f"<p><b>{role}</b> (message {i + 1}) dropped: <span style='background-color:{removed_bg}'>"
+                         f"{html.escape(text) or '(empty)'}</span></p>")
         elif new == text:
-            lines.append(f"<p><b>{role}</b>: {html.escape(text).replace(chr(10), '<br>')}</p>")
+            same += 1
         else:
             start, end_b, end_a = changed_part(text, new)
-            lines.append(f"<p><b>{role}</b> before: {_marked(text, start, end_b, removed_bg)}<br>"
-                         f"<b>{role}</b> after: {_marked(new, start, end_a, added_bg)}</p>")
+            lines.append(f"<p><b>{role}</b> (message {i + 1}) before:<br>{_marked(text, start, end_b, removed_bg)}"
+                         f"<br><b>after:</b><br>{_marked(new, start, end_a, added_bg)}</p>")
+    if same:
+        lines.append(f"<p style='color:{colors.muted_text}'>{same} other message(s) unchanged.</p>")
     return "".join(lines)
 
 

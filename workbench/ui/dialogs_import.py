@@ -360,6 +360,16 @@ class ImportDialog(TaskDialog):
     def show_mapping(self) -> None:
         if self.preview_result is None:
             return
+        preview = self.preview_result
+        fields = ", ".join(preview.fields[:12]) + ("…" if len(preview.fields) > 12 else "")
+        if preview.format:
+            why = "The mapping replaces the detected format."
+        else:
+            why = (f"<span style='color:{theme.colors().error_text}'><b>The format was not recognised</b></span> "
+                   f"(fields: {fields}).")
+        self.mapping_info.setText(f"{why} Say which columns hold the system prompt, the user message and the "
+                                  "assistant reply (or which column holds the list of turns); the preview "
+                                  "below follows your choices.")
         self._go(MAPPING)
         self.refresh_mapping_preview()
 

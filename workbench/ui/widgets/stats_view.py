@@ -96,8 +96,8 @@ class StatsView(QWidget):
         self.token_plot = pg.PlotWidget()
         self.token_plot.setObjectName("tokenHistogram")
         for plot, title, unit in ((self.char_plot, "Characters per row", "characters"),
-                                  (self.token_plot, "Tokens per row", "tokens")):
-            plot.setMinimumHeight(170)
+                                  (self.token_plot, "Tokens per row (what training sees)", "tokens")):
+            plot.setMinimumHeight(140)
             plot.setMenuEnabled(False)
             item = plot.getPlotItem()
             item.setTitle(title)
@@ -106,14 +106,15 @@ class StatsView(QWidget):
             item.setMouseEnabled(x=False, y=False)
             item.hideButtons()
         self.max_line = pg.InfiniteLine(angle=90, movable=False, label="max length",
-                                        labelOpts={"position": 0.9, "anchors": [(1, 0), (1, 0)]})
+                                        labelOpts={"position": 0.92, "anchors": [(0, 0), (0, 0)]})
+        self.max_line.setZValue(10)  # above the bars, label included
         self.token_plot.addItem(self.max_line)
         inner = QWidget()
         layout = QVBoxLayout(inner)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.truncation_label)
+        layout.addWidget(self.token_plot, 1)  # first: it is what training truncates
         layout.addWidget(self.char_plot, 1)
-        layout.addWidget(self.token_plot, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
@@ -174,5 +175,6 @@ class StatsView(QWidget):
             item.titleLabel.setText(item.titleLabel.text, color=colors.plot_foreground)
         self.max_line.setPen(pg.mkPen(colors.error_text, width=2, style=Qt.PenStyle.DashLine))
         self.max_line.label.setColor(colors.error_text)
+        self.max_line.label.fill = pg.mkBrush(colors.plot_background)
         if self.stats is not None:
             self.set_stats(self.stats)
