@@ -134,3 +134,15 @@ def test_versions_show_lineage(open_window, qtbot):
     assert table.item(1, 2).text() == "exact_dedup: -15 rows"
     assert base.id in table.item(1, 0).toolTip()  # the parent
     assert page.selected_version().id == cleaned.id
+
+
+def test_search_stops_at_the_match_limit(big_window, qtbot):
+    from workbench.services.dataset_view import MAX_SEARCH_MATCHES
+
+    win, page, version = big_window
+    search = page.search
+    search.edit.setText("ANSWER")  # every row: the search stops at the limit
+    search.find_next()
+    qtbot.waitUntil(lambda: search.task is None, timeout=20000)
+    assert len(search.matches) == MAX_SEARCH_MATCHES and search.truncated
+    assert search.count_label.text() == f"1 of {MAX_SEARCH_MATCHES:,}+ matches"

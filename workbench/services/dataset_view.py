@@ -18,7 +18,7 @@ from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.core.records import DatasetVersion
 from workbench.store import ProjectStore
 
-MAX_SEARCH_MATCHES = 1_000_000
+MAX_SEARCH_MATCHES = 100_000  # beyond: "100,000+ matches" (memory stays small)
 
 
 # -- importing -----------------------------------------------------------------------------------

@@ -10,24 +10,21 @@ from typing import Any, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.ui import theme
 from workbench.ui.import_mapping import MappingPanel
+from workbench.ui.import_problems import ProblemsPanel
 from workbench.ui.task_dialog import TaskDialog
 from workbench.ui.widgets.records_preview import RecordsPreview
 
@@ -39,7 +36,6 @@ ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1", "shift_jis", "gb18030", "bi
 TEXT_MODES = (("paragraph", "One record per paragraph (blank-line separated)"),
               ("line", "One record per line"), ("file", "One record per file"))
 TEXT_KINDS = ("text", "folder")
-PROBLEM_COLUMNS = ("File", "Where", "Field", "Problem", "What to do")
 MAPPING_DELAY_MS = 300
 
 
@@ -140,6 +136,7 @@ class ImportDialog(TaskDialog):
         for enc in ENCODINGS:
             self.encoding_combo.addItem(enc, enc)
         self.text_mode_combo = QComboBox()
+        self.text_mode_combo.addItem("Default (a folder: one record per file; a file: per paragraph)", None)
         for key, label in TEXT_MODES:
             self.text_mode_combo.addItem(label, key)
         self.split_combo = QComboBox()
@@ -189,30 +186,10 @@ class ImportDialog(TaskDialog):
         return box
 
     def _build_problems_step(self) -> QWidget:
-        self.problems_label = QLabel()
-        self.problems_label.setObjectName("problemsSummary")
-        self.problems_label.setWordWrap(True)
-        self.problems_table = QTableWidget(0, len(PROBLEM_COLUMNS))
-        self.problems_table.setObjectName("problemsTable")
-        self.problems_table.setHorizontalHeaderLabels(PROBLEM_COLUMNS)
-        self.problems_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.problems_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.problems_table.verticalHeader().hide()
-        self.problems_table.setWordWrap(False)
-        header = self.problems_table.horizontalHeader()
-        for col in range(3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        self.report_label = QLabel()
-        self.report_label.setObjectName("hint")
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.problems_label)
-        layout.addWidget(self.problems_table, 1)
-        layout.addWidget(self.report_label)
-        return box
+        self.problems = ProblemsPanel()
+        self.problems_label, self.problems_table = self.problems.summary, self.problems.table
+        self.report_label = self.problems.report_label
+        return self.problems
 
     def _build_result_step(self) -> QWidget:
         self.result_label = QLabel()
@@ -444,22 +421,7 @@ class ImportDialog(TaskDialog):
             self.accept()
 
     def _show_problems(self, attempt: Any) -> None:
-        listed = len(attempt.problems)
-        more = (f" The table lists the first {listed:,} of {attempt.problem_count:,} problems."
-                if attempt.problem_count > listed else "")
-        self.problems_label.setText(
-            f"<b>{attempt.bad_records:,} record{'s' if attempt.bad_records != 1 else ''} cannot be imported</b> "
-            f"({attempt.problem_count:,} problem{'s' if attempt.problem_count != 1 else ''}); "
-            f"{attempt.valid_rows:,} records are valid. Nothing has been imported yet: Abort, or import only "
-            f"the valid rows.{more}")
-        table = self.problems_table
-        table.setRowCount(listed)
-        for i, p in enumerate(attempt.problems):
-            for j, text in enumerate((p.file, p.where(), p.field or "", p.message, p.advice)):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                table.setItem(i, j, item)
-        self.report_label.setText("")
+        self.problems.show_attempt(attempt)
         self._go(PROBLEMS)
 
     def _choose_report_path(self) -> None:

@@ -54,7 +54,6 @@ class DatasetsPage(Page):
 
         self.import_button = QPushButton("Import…")
         self.import_button.setObjectName("primary")
-        self.import_button.setShortcut("Ctrl+Shift+I")
         self.import_button.clicked.connect(self.choose_and_import)
         self.clean_button = QPushButton("Clean…")
         self.clean_button.clicked.connect(self.clean_selected)

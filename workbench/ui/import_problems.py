@@ -1,0 +1,64 @@
+"""The invalid-rows step of the import dialog: how many records cannot be imported and why,
+one row per problem (file, line/row, field, message, advice); nothing is imported until the
+user chooses Abort or Import Valid Rows Only."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+PROBLEM_COLUMNS = ("File", "Where", "Field", "Problem", "What to do")
+
+
+class ProblemsPanel(QWidget):
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel()
+        self.summary.setObjectName("problemsSummary")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, len(PROBLEM_COLUMNS))
+        self.table.setObjectName("problemsTable")
+        self.table.setHorizontalHeaderLabels(PROBLEM_COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        for col in range(3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.report_label = QLabel()
+        self.report_label.setObjectName("hint")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.report_label)
+
+    def show_attempt(self, attempt: Any) -> None:
+        """An ImportAttempt refused for invalid rows (services.dataset_view)."""
+        listed = len(attempt.problems)
+        more = (f" The table lists the first {listed:,} of {attempt.problem_count:,} problems."
+                if attempt.problem_count > listed else "")
+        bad, total = attempt.bad_records, attempt.problem_count
+        self.summary.setText(
+            f"<b>{bad:,} record{'s' if bad != 1 else ''} cannot be imported</b> "
+            f"({total:,} problem{'s' if total != 1 else ''}); {attempt.valid_rows:,} records are valid. "
+            f"Nothing has been imported yet: Abort, or import only the valid rows.{more}")
+        self.table.setRowCount(listed)
+        for i, p in enumerate(attempt.problems):
+            for j, text in enumerate((p.file, p.where(), p.field or "", p.message, p.advice)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(i, j, item)
+        self.report_label.setText("")
