@@ -27,9 +27,9 @@ def jsonl(records) -> str:
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
-    """2,500 records: three row groups of the written Parquet."""
+    """25,000 records: three row groups (10,000 rows each) of the written Parquet."""
     path = tmp_path_factory.mktemp("big") / "big.jsonl"
-    path.write_text(jsonl(record(i) for i in range(2500)), encoding="utf-8")
+    path.write_text(jsonl(record(i) for i in range(25_000)), encoding="utf-8")
     return path
 
 
@@ -126,28 +126,29 @@ def test_progress_is_by_bytes_and_monotonic(big, dest):
     import_file(big, dest_dir=dest, progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert len(fractions) >= 4  # reported while reading, not only at the ends
-    assert "2,500" in seen[-1][1]
+    assert len(fractions) >= 20  # reported while reading (about every 1%), not only at the ends
+    assert "25,000" in seen[-1][1]
 
 
 def test_read_rows_pages_and_reads_only_needed_row_groups(big, dest, monkeypatch):
     outcome = import_file(big, dest_dir=dest)
-    assert count_rows(outcome.parquet_path) == 2500
-    assert pq.ParquetFile(outcome.parquet_path).metadata.num_row_groups == 3
+    assert count_rows(outcome.parquet_path) == 25_000
+    meta = pq.ParquetFile(outcome.parquet_path).metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [10_000, 10_000, 5_000]
 
     asked = []
     original = pq.ParquetFile.read_row_groups
     monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
                         lambda self, groups, *a, **k: asked.append(list(groups)) or original(self, groups, *a, **k))
-    page = read_rows(outcome.parquet_path, 1020, 10)  # spans groups 0 and 1
-    assert [r["index"] for r in page] == list(range(1020, 1030))
-    assert page[5]["messages"] == record(1025)["messages"]
-    assert page[5]["source"] == record(1025) and page[5]["source_row"] == 1026
-    assert read_rows(outcome.parquet_path, 2048, 5)[0]["messages"] == record(2048)["messages"]
+    page = read_rows(outcome.parquet_path, 9995, 10)  # spans groups 0 and 1
+    assert [r["index"] for r in page] == list(range(9995, 10005))
+    assert page[5]["messages"] == record(10000)["messages"]
+    assert page[5]["source"] == record(10000) and page[5]["source_row"] == 10001
+    assert read_rows(outcome.parquet_path, 20_480, 5)[0]["messages"] == record(20_480)["messages"]
     assert asked == [[0, 1], [2]]
-    assert len(read_rows(outcome.parquet_path, 2490, 100)) == 10
-    assert read_rows(outcome.parquet_path, 5000, 10) == []
-    assert sum(1 for _ in iter_messages(outcome.parquet_path)) == 2500
+    assert len(read_rows(outcome.parquet_path, 24_990, 100)) == 10
+    assert read_rows(outcome.parquet_path, 50_000, 10) == []
+    assert sum(1 for _ in iter_messages(outcome.parquet_path)) == 25_000
 
 
 def test_memory_does_not_grow_with_file_size(tmp_path, dest):

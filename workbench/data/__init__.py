@@ -1,26 +1,26 @@
-"""Dataset import: readers per file type, format detection and normalisation, validation,
+"""Dataset import: inputs per file type (text, Parquet, Arrow, Hugging Face folders, folders of
+text files), format detection and normalisation, column mapping, validation, problem reports,
 and the normalised Parquet files (Qt-free, torch-free).
 
 The public surface other layers use is re-exported here.
 """
 
 from workbench.data.formats import FORMATS, RecordFormat, Turn, detect_format, get_format, register_format
-from workbench.data.importer import (
-    ImportOutcome,
-    ImportPreview,
-    NormalisedRecord,
-    import_file,
-    normalise_record,
-    preview_file,
-)
-from workbench.data.parquet_io import SCHEMA, count_rows, iter_messages, read_rows
+from workbench.data.importer import ImportOutcome, ImportPreview, import_file, preview_file
+from workbench.data.input_base import ReadOptions
+from workbench.data.mapping import ColumnMapping
+from workbench.data.normalise import NormalisedRecord, normalise_record
+from workbench.data.parquet_io import ROW_GROUP_ROWS, SCHEMA, count_rows, iter_messages, read_rows
+from workbench.data.partials import clean_stale_partials
 from workbench.data.problems import Issue, Location, Problem, ProblemKind
-from workbench.data.readers import SUPPORTED_EXTENSIONS, RawRecord, RecordReader, register_reader
+from workbench.data.readers import SUPPORTED_EXTENSIONS, TEXT_MODES, RawRecord, RecordReader, register_reader
+from workbench.data.report import write_problems
 
 __all__ = [
     "FORMATS", "RecordFormat", "Turn", "detect_format", "get_format", "register_format",
     "ImportOutcome", "ImportPreview", "NormalisedRecord", "import_file", "normalise_record",
-    "preview_file", "SCHEMA", "count_rows", "iter_messages", "read_rows",
-    "Issue", "Location", "Problem", "ProblemKind",
-    "SUPPORTED_EXTENSIONS", "RawRecord", "RecordReader", "register_reader",
+    "preview_file", "ReadOptions", "ColumnMapping", "ROW_GROUP_ROWS", "SCHEMA", "count_rows",
+    "iter_messages", "read_rows", "clean_stale_partials", "Issue", "Location", "Problem",
+    "ProblemKind", "SUPPORTED_EXTENSIONS", "TEXT_MODES", "RawRecord", "RecordReader",
+    "register_reader", "write_problems",
 ]

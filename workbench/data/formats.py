@@ -48,6 +48,10 @@ class RecordFormat:
     def advice(self) -> str:
         return f"A {self.label} record looks like {self.example}"
 
+    def list_field(self, record: dict[str, Any]) -> str:
+        """The field problems about the conversation as a whole point at."""
+        return next((k for k in ("messages", "conversations", "conversation") if k in record), "messages")
+
 
 def _missing(field: str, fmt: RecordFormat) -> Issue:
     return Issue(ProblemKind.MISSING_FIELD, field, f"Field '{field}' is missing.", fmt.advice())
@@ -95,10 +99,10 @@ def _turn_list(record: dict[str, Any], key: str, fmt: RecordFormat) -> tuple[Opt
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
             return None, Issue(
                 ProblemKind.MALFORMED_JSON, key,
-                f"The text is not a JSON list of turns ({exc.msg}).", fmt.advice(),
+                f"The text is not a JSON list of turns ({getattr(exc, 'msg', None) or exc}).", fmt.advice(),
             )
     if not isinstance(value, list):
         return None, Issue(

@@ -1,27 +1,38 @@
-"""Import a dataset file: read → detect format → normalise → validate → write Parquet.
+"""Import a dataset file or folder: read → detect the format (or apply a column mapping) →
+normalise → validate → write Parquet.
 
 A pure function of its inputs (no Qt, no store): services call it in a worker thread with a
-progress callback and a CancelToken, then record the outcome as a DatasetVersion.
+progress callback and a CancelToken, then record the outcome as a DatasetVersion. Whatever
+happens (cancel, a bad file, the source changing or vanishing mid-import, an exception), the
+destination folder ends up with a complete `<content_hash>.parquet` or with nothing new.
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal, Optional
+from typing import Any, Iterable, Literal, Optional
+
+import pyarrow as pa
 
 from workbench.core.errors import DataImportError
-from workbench.core.progress import CancelToken, ProgressCallback, report
+from workbench.core.progress import CancelToken, Cancelled, ProgressCallback, report
 from workbench.data.formats import DETECT_SAMPLE, RecordFormat, detect_format, get_format
+from workbench.data.input_base import DatasetInput, ReadOptions
+from workbench.data.inputs import open_input
+from workbench.data.jsonl_fast import FastRows
+from workbench.data.mapping import ColumnMapping, has_key
+from workbench.data.normalise import NormalisedRecord, normalise_record, record_fields, source_json
 from workbench.data.parquet_io import DatasetWriter, dumps
-from workbench.data.problems import Issue, Location, Problem, ProblemKind, ProblemLog
-from workbench.data.readers import RawRecord, open_reader
-from workbench.data.textsource import TextSource
-from workbench.data.validation import check_turns
+from workbench.data.problems import Issue, Problem, ProblemKind, ProblemLog
+from workbench.data.readers import RawRecord
+from workbench.data.report import ProblemReport
 
 OnInvalid = Literal["abort", "skip"]
-_PROGRESS_EVERY = 512  # records between progress reports (also every 1% of the bytes)
+# Failures of reading that are the file's fault, not ours: reported as DataImportError.
+_READ_ERRORS = (OSError, EOFError, zlib.error, pa.ArrowException, UnicodeError)
 
 
 @dataclass(frozen=True)
@@ -29,23 +40,20 @@ class ImportOutcome:
     parquet_path: Path
     content_hash: str  # sha256 of the normalised rows; the file is <content_hash>.parquet
     row_count: int
-    format: str
+    format: str  # a format name, or "mapped" (a column mapping)
     source_name: str
     source_size: int
-    source_hash: str  # sha256 of the raw file as it is on disk
+    source_hash: str  # sha256 of the raw file as it is on disk (of all files, for a folder)
     problems: list[Problem] = field(default_factory=list)  # the first ones (skip mode)
     skipped_count: int = 0  # records left out because of problems
     problem_count: int = 0  # all problems, also those beyond `problems`
-    file_kind: str = ""  # reader used: jsonl, json, csv, tsv
+    file_kind: str = ""  # jsonl, json, csv, tsv, text, parquet, arrow, hf_dataset, folder
     encoding: str = ""
-
-
-@dataclass(frozen=True)
-class NormalisedRecord:
-    location: Location
-    messages: list[dict[str, str]]  # empty when problems is not
-    source: Any
-    problems: list[Problem]
+    mapping: Optional[dict[str, Any]] = None  # ColumnMapping.to_dict() when one was used
+    # What shaped the import besides format / on_invalid (text_mode, encoding, split, mapping),
+    # JSON-ready for the dataset version's options.
+    options: dict[str, Any] = field(default_factory=dict)
+    problems_path: Optional[Path] = None  # the full problem report, when one was asked for
 
 
 @dataclass(frozen=True)
@@ -54,45 +62,121 @@ class ImportPreview:
 
     file_kind: str
     encoding: str
-    format: str
+    format: str  # "" when detection failed and neither a format nor a mapping was given
     detected_format: str
-    records: list[NormalisedRecord]
-    fields: list[str]
+    records: list[NormalisedRecord]  # unnormalised (no messages, no problems) when format is ""
+    fields: list[str]  # top-level fields of the first records, for a column-mapping UI
+    nested_fields: dict[str, list[str]] = field(default_factory=dict)  # keys inside list/object fields
+    detection_error: str = ""  # why detection failed (the message import_file would raise)
+    splits: tuple[str, ...] = ()  # a DatasetDict folder's splits
+    split: Optional[str] = None  # the split shown
+    mapping: Optional[dict[str, Any]] = None
 
 
-def normalise_record(raw: RawRecord, fmt: RecordFormat, file_name: str) -> NormalisedRecord:
-    """One raw record → chat messages, or the problems that keep it out."""
-    if raw.issue is not None:
-        return NormalisedRecord(raw.location, [], None, [Problem.at(raw.issue, file_name, raw.location)])
-    if not isinstance(raw.value, dict):
-        issue = Issue(ProblemKind.NOT_AN_OBJECT, None,
-                      f"The record is {type(raw.value).__name__}, not an object with fields.",
-                      fmt.advice())
-        return NormalisedRecord(raw.location, [], raw.value, [Problem.at(issue, file_name, raw.location)])
-    turns, issues = fmt.normalise(raw.value)
-    if not issues:
-        list_field = next((k for k in ("messages", "conversations", "conversation") if k in raw.value), "messages")
-        issues = check_turns(turns, assistant_only=fmt.assistant_only, list_field=list_field)
-    problems = [Problem.at(issue, file_name, raw.location) for issue in issues]
-    messages = [] if problems else [{"role": t.role, "content": t.content} for t in turns]
-    return NormalisedRecord(raw.location, messages, raw.value, problems)
+def _no_records(name: str) -> DataImportError:
+    return DataImportError(f"{name} holds no records.", advice="Choose a file with at least one record.")
 
 
-def _no_records(file_name: str) -> DataImportError:
-    return DataImportError(f"{file_name} holds no records.",
-                           advice="Choose a file with at least one record.")
+def _read_failed(inp: Optional[DatasetInput], name: str, exc: BaseException) -> BaseException:
+    """The error to raise for a failure while reading: 'the file changed' when it did (that
+    explains any other error), a DataImportError for bad input, else the exception itself."""
+    if inp is not None:
+        try:
+            inp.check_unchanged()
+        except DataImportError as changed:
+            return changed
+    if isinstance(exc, _READ_ERRORS):
+        return DataImportError(f"{name} cannot be read: {exc}", details=f"{type(exc).__name__}: {exc}",
+                               advice="Check that the file is complete and not in use, then try again.")
+    return exc
 
 
-def _choose_format(records: Iterator[RawRecord], format: Optional[str], file_name: str) -> tuple[RecordFormat, Iterator[RawRecord]]:
-    """The format (given, or detected from the first records) and all records again."""
-    head = list(itertools.islice(records, DETECT_SAMPLE))
+def _head(path: Path, read: ReadOptions, count: int) -> tuple[list[RawRecord], DatasetInput]:
+    """The first `count` records (the input is closed again; its attributes stay usable)."""
+    inp = open_input(path, read)
+    try:
+        return list(itertools.islice(inp.records(), count)), inp
+    except Exception as exc:
+        raise _read_failed(inp, path.name, exc) from exc
+    finally:
+        inp.close()
+
+
+def _choose_format(head: list[RawRecord], name: str, format: Optional[str],
+                   mapping: Optional[ColumnMapping]) -> RecordFormat:
     if not head:
-        raise _no_records(file_name)
+        raise _no_records(name)
+    if mapping is not None:
+        if format and format != "mapped":
+            raise DataImportError("Choose a dataset format or a column mapping, not both.",
+                                  advice="Leave the format empty when you map columns.")
+        fmt = mapping.as_format()
+        objects = [r.value for r in head if isinstance(r.value, dict)]
+        absent = [c for c in mapping.columns() if not any(has_key(o, c) for o in objects)]
+        if absent:
+            fields, _ = record_fields(head)
+            raise DataImportError(
+                f"{name}: the column mapping names {', '.join(repr(c) for c in absent)}, which the "
+                f"first records do not have (fields seen: {', '.join(fields[:20]) or 'none'}).",
+                advice="Map the columns the file has.",
+            )
+        return fmt
     if format:
-        fmt = get_format(format)
-    else:
-        fmt = detect_format((r.value for r in head if r.issue is None), file_name)
-    return fmt, itertools.chain(head, records)
+        return get_format(format)
+    return detect_format((r.value for r in head if r.issue is None), name)
+
+
+class _Run:
+    """One import's running state: normalises blocks and feeds the writer."""
+
+    def __init__(self, fmt: RecordFormat, name: str, abort: bool, writer: DatasetWriter, log: ProblemLog) -> None:
+        self.fmt, self.name, self.abort, self.writer, self.log = fmt, name, abort, writer, log
+        self.seen = 0
+        self.bad = 0
+
+    def _reject(self, problems: list[Problem]) -> None:
+        self.bad += 1
+        self.log.add(problems)
+
+    def python_block(self, records: Iterable[RawRecord]) -> None:
+        messages: list[str] = []
+        sources: list[str] = []
+        rows: list[int] = []
+        for raw in records:
+            self.seen += 1
+            record = normalise_record(raw, self.fmt, self.name)
+            if record.problems:
+                self._reject(record.problems)
+                continue
+            if self.bad and self.abort:
+                continue  # keep counting problems; the file will not be written
+            text, source = dumps(record.messages), source_json(raw)
+            try:
+                text.encode("utf-8")
+                source.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate from a "\ud800" JSON escape
+                self._reject([Problem.at(Issue(
+                    ProblemKind.INVALID_TEXT, None,
+                    f"The text holds an invalid character ({exc.object[exc.start:exc.end]!r}, half of a "
+                    "UTF-16 surrogate pair).", "Remove the character or write it as a whole pair.",
+                ), self.name, raw.location, raw.raw)])
+                continue
+            messages.append(text)
+            sources.append(source)
+            rows.append(raw.location.number)
+        if messages and not (self.bad and self.abort):
+            self.writer.add_rows(messages, sources, rows)
+
+    def fast_block(self, block: FastRows) -> None:
+        rejected = [normalise_record(raw, self.fmt, self.name) for raw in block.rejected]
+        if any(not record.problems for record in rejected) and block.fallback is not None:
+            self.python_block(block.fallback())  # the fast checks were stricter: redo in Python
+            return
+        self.seen += block.line_count
+        for record in rejected:
+            self._reject(record.problems)
+        if not (self.bad and self.abort):
+            self.writer.add_arrays(block.messages, block.source, block.source_row)
 
 
 def import_file(
@@ -103,105 +187,171 @@ def import_file(
     dest_dir: str | Path,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    mapping: Optional[ColumnMapping] = None,
+    text_mode: Optional[str] = None,
+    encoding: Optional[str] = None,
+    split: Optional[str] = None,
+    problems_path: Optional[str | Path] = None,
 ) -> ImportOutcome:
-    """Import `path` into dest_dir as <content_hash>.parquet.
+    """Import a dataset file or folder into dest_dir as <content_hash>.parquet.
 
     on_invalid="abort": any problem raises DataImportError (first problems listed, total
     counted) and nothing is written. "skip": valid records are imported, the problems are
-    returned. A cancel raises core.progress.Cancelled; any failure leaves nothing behind.
+    returned. mapping: read the records through a ColumnMapping instead of a format.
+    text_mode: 'file' | 'paragraph' | 'line' for plain text (.txt/.md, folders of them).
+    encoding: the text encoding of a file that is not UTF-8 (or UTF-16 with a BOM), e.g. cp1252.
+    split: the split of a Hugging Face DatasetDict folder (default 'train').
+    problems_path: write every problem (with the row's original text) to this .jsonl/.csv
+    report, also when the import aborts because of problems.
+    A cancel raises core.progress.Cancelled; any failure leaves nothing behind in dest_dir.
     """
     if on_invalid not in ("abort", "skip"):
         raise ValueError(f"on_invalid must be 'abort' or 'skip', not {on_invalid!r}")
     path = Path(path)
-    if not path.is_file():
-        raise DataImportError(f"{path} does not exist or is not a file.",
-                              advice="Choose an existing dataset file.")
-    log = ProblemLog()
-    bad_records = 0
+    read = ReadOptions(text_mode=text_mode, encoding=encoding, split=split)
+    head, probe = _head(path, read, DETECT_SAMPLE)
+    fmt = _choose_format(head, probe.name, format, mapping)
+    del head
     writer = DatasetWriter(dest_dir)
+    problem_report = ProblemReport(problems_path) if problems_path is not None else None
     try:
-        with TextSource(path) as source:
-            reader = open_reader(source)
-            report(progress, 0.0, f"Reading {source.name}")
-            fmt, records = _choose_format(reader.records(), format, source.name)
-            seen, reported = 0, 0.0
-            for raw in records:
-                seen += 1
-                if cancel is not None:
-                    cancel.raise_if_cancelled()  # an Event check: cheap enough per record
-                fraction = source.fraction()
-                if seen % _PROGRESS_EVERY == 0 or fraction - reported >= 0.01:
-                    reported = fraction
-                    report(progress, 0.99 * fraction, f"Read {seen:,} records")
-                record = normalise_record(raw, fmt, source.name)
-                if record.problems:
-                    bad_records += 1
-                    log.add(record.problems)
-                    continue
-                if bad_records and on_invalid == "abort":
-                    continue  # keep counting problems, the file will not be written
-                writer.add(dumps(record.messages), dumps(record.source), record.location.number)
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            if bad_records and on_invalid == "abort":
-                raise log.abort_error(source.name, bad_records)
-            if writer.row_count == 0:
-                raise DataImportError(
-                    f"{source.name}: none of its {seen:,} records is valid; nothing was imported.",
-                    details="\n".join(f"  - {p}" for p in log.kept[:10]),
-                    advice=f"Check that the file is in {fmt.label} format: {fmt.example}",
-                )
-            source_hash = source.source_hash()
-            parquet_path, content_hash = writer.commit()
-            report(progress, 1.0, f"Imported {writer.row_count:,} records")
-            return ImportOutcome(
-                parquet_path=parquet_path,
-                content_hash=content_hash,
-                row_count=writer.row_count,
-                format=fmt.name,
-                source_name=source.name,
-                source_size=source.size,
-                source_hash=source_hash,
-                problems=list(log.kept),
-                skipped_count=bad_records,
-                problem_count=log.total,
-                file_kind=reader.kind,
-                encoding=source.encoding,
-            )
+        outcome = _import(path, read, fmt, on_invalid, writer, problem_report, progress, cancel)
     except BaseException:
         writer.discard()
+        if problem_report is not None:
+            problem_report.discard()
         raise
+    return outcome
 
 
-def preview_file(path: str | Path, *, format: Optional[str] = None, limit: int = 20) -> ImportPreview:
-    """Detect the file type, encoding and format; normalise the first `limit` records."""
+def _import(path: Path, read: ReadOptions, fmt: RecordFormat, on_invalid: str, writer: DatasetWriter,
+            problem_report: Optional[ProblemReport], progress: Optional[ProgressCallback],
+            cancel: Optional[CancelToken]) -> ImportOutcome:
+    log = ProblemLog(sink=problem_report.add if problem_report is not None else None)
+    inp = open_input(path, read)
+    try:
+        run = _Run(fmt, inp.name, on_invalid == "abort", writer, log)
+        report(progress, 0.0, f"Reading {inp.name}")
+        reported = 0.0
+        for block in inp.blocks(fmt):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if isinstance(block, FastRows):
+                run.fast_block(block)
+            else:
+                run.python_block(block)
+            fraction = inp.fraction()
+            if fraction > reported or fraction >= 1.0:
+                reported = fraction
+                report(progress, 0.99 * fraction, f"Read {run.seen:,} records")
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        inp.check_unchanged()
+        if run.seen == 0:
+            raise _no_records(inp.name)
+        if run.bad and on_invalid == "abort":
+            error = log.abort_error(inp.name, run.bad)
+            _keep_report(problem_report, error)
+            raise error
+        if writer.row_count == 0:
+            error = DataImportError(
+                f"{inp.name}: none of its {run.seen:,} records is valid; nothing was imported.",
+                details="\n".join(f"  - {p}" for p in log.kept[:10]),
+                advice=f"Check that the file is in {fmt.label} format: {fmt.example}",
+            )
+            _keep_report(problem_report, error)
+            raise error
+        source_hash = inp.source_hash()
+        inp.check_unchanged()  # hashing read the rest of the file: still the same file?
+        parquet_path, content_hash = writer.commit()
+    except Cancelled:
+        raise
+    except Exception as exc:
+        error = _read_failed(inp, inp.name, exc)
+        if error is exc:
+            raise
+        raise error from exc
+    finally:
+        inp.close()
+    report_path = problem_report.commit() if problem_report is not None else None
+    report(progress, 1.0, f"Imported {writer.row_count:,} records")
+    mapping_dict = fmt.mapping.to_dict() if hasattr(fmt, "mapping") else None
+    options = read.to_dict()
+    for name in ("split", "text_mode"):  # the defaults that applied, so a re-import matches
+        if getattr(inp, name) is not None:
+            options[name] = getattr(inp, name)
+    if mapping_dict is not None:
+        options["mapping"] = mapping_dict
+    return ImportOutcome(
+        parquet_path=parquet_path,
+        content_hash=content_hash,
+        row_count=writer.row_count,
+        format=fmt.name,
+        source_name=inp.name,
+        source_size=inp.size,
+        source_hash=source_hash,
+        problems=list(log.kept),
+        skipped_count=run.bad,
+        problem_count=log.total,
+        file_kind=inp.kind,
+        encoding=inp.encoding,
+        mapping=mapping_dict,
+        options=options,
+        problems_path=report_path,
+    )
+
+
+def _keep_report(problem_report: Optional[ProblemReport], error: DataImportError) -> None:
+    """An import refused because of its problems still leaves the report of them."""
+    if problem_report is not None:
+        path = problem_report.commit()
+        error.details = f"All {problem_report.count:,} problems are listed in {path}.\n" + error.details
+        error.advice += f" The rows and their problems are in {path}."
+
+
+def preview_file(
+    path: str | Path,
+    *,
+    format: Optional[str] = None,
+    limit: int = 20,
+    mapping: Optional[ColumnMapping] = None,
+    text_mode: Optional[str] = None,
+    encoding: Optional[str] = None,
+    split: Optional[str] = None,
+) -> ImportPreview:
+    """Detect the file type, encoding and format; normalise the first `limit` records (through
+    the mapping when given). When detection fails and no format or mapping is given, the raw
+    records come back with `detection_error` set, so a UI can offer a column mapping."""
     path = Path(path)
-    if not path.is_file():
-        raise DataImportError(f"{path} does not exist or is not a file.",
-                              advice="Choose an existing dataset file.")
-    with TextSource(path) as source:
-        reader = open_reader(source)
-        records = reader.records()
-        head = list(itertools.islice(records, max(limit, DETECT_SAMPLE)))
-        if not head:
-            raise _no_records(source.name)
-        try:
-            detected = detect_format((r.value for r in head if r.issue is None), source.name).name
-        except DataImportError:
-            if not format:
-                raise
-            detected = ""  # the user's choice stands even when detection finds nothing
+    read = ReadOptions(text_mode=text_mode, encoding=encoding, split=split)
+    head, inp = _head(path, read, max(limit, DETECT_SAMPLE))
+    if not head:
+        raise _no_records(inp.name)
+    fields, nested = record_fields(head)
+    detected, detection_error = "", ""
+    try:
+        detected = detect_format((r.value for r in head if r.issue is None), inp.name).name
+    except DataImportError as exc:
+        detection_error = exc.user_message
+    fmt: Optional[RecordFormat] = None
+    if mapping is not None:
+        fmt = mapping.as_format()
+    elif format or detected:
         fmt = get_format(format or detected)
-        fields: list[str] = []
-        for raw in head:
-            if isinstance(raw.value, dict):
-                fields.extend(k for k in raw.value if k not in fields)
-        return ImportPreview(
-            file_kind=reader.kind,
-            encoding=source.encoding,
-            format=fmt.name,
-            detected_format=detected,
-            records=[normalise_record(raw, fmt, source.name) for raw in head[:limit]],
-            fields=fields,
-        )
-
+    if fmt is not None:
+        records = [normalise_record(raw, fmt, inp.name) for raw in head[:limit]]
+    else:
+        records = [NormalisedRecord(raw.location, [], raw.value, []) for raw in head[:limit]]
+    return ImportPreview(
+        file_kind=inp.kind,
+        encoding=inp.encoding,
+        format=fmt.name if fmt else "",
+        detected_format=detected,
+        records=records,
+        fields=fields,
+        nested_fields=nested,
+        detection_error=detection_error,
+        splits=inp.splits,
+        split=inp.split,
+        mapping=mapping.to_dict() if mapping is not None else None,
+    )

@@ -92,6 +92,10 @@ class JsonStream:
                     continue
                 self._pos = exc.pos
                 raise self._error(exc.msg.lower()) from exc
+            except RecursionError as exc:
+                raise self._error("a value nested too deeply to read") from exc
+            except ValueError as exc:  # e.g. an integer with more than 4300 digits
+                raise self._error(f"a value that cannot be read ({exc})") from exc
             if end == len(self._buf) and not isinstance(value, (dict, list, str)) and self._fill():
                 continue  # a number or literal may go on in the next chunk
             self._pos = end

@@ -6,9 +6,9 @@ what to do, so the UI can list them in a table and the CLI can print them one pe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from workbench.core.errors import DataImportError
 
@@ -17,6 +17,9 @@ from workbench.core.errors import DataImportError
 MAX_KEPT_PROBLEMS = 1000
 # How many problems an abort message lists before "... and N more".
 ABORT_LISTED = 10
+# The raw text of a kept problem's record is cut to this many characters in memory (a report
+# streamed to a file during the import gets it whole).
+RAW_KEPT_CHARS = 65_536
 
 
 class ProblemKind(StrEnum):
@@ -29,6 +32,7 @@ class ProblemKind(StrEnum):
     UNKNOWN_ROLE = "unknown_role"
     ROLE_ORDER = "role_order"
     NON_TEXT = "non_text"
+    INVALID_TEXT = "invalid_text"
 
 
 @dataclass(frozen=True)
@@ -36,32 +40,36 @@ class Location:
     """Where a record starts in its source file.
 
     index: 0-based position among the file's records (always set).
-    line: 1-based physical line where the record starts (JSONL, CSV/TSV, JSON).
+    line: 1-based physical line where the record starts (JSONL, CSV/TSV, JSON, text).
     row: CSV/TSV only: 1-based row as a spreadsheet shows it (the header is row 1).
+    name: the file inside a folder the record comes from (folder imports).
     """
 
     index: int
     line: Optional[int] = None
     row: Optional[int] = None
-    kind: str = "jsonl"  # the reader kind: jsonl, json, csv, tsv
+    kind: str = "jsonl"  # the reader kind: jsonl, json, csv, tsv, text, parquet, arrow, folder
+    name: Optional[str] = None
 
     @property
     def number(self) -> int:
-        """The number a user looks for in the file: line (JSONL), row (CSV), index (JSON)."""
+        """The number a user looks for in the file: line (JSONL, text), row (CSV), else the
+        index (JSON, Parquet, Arrow, folders)."""
         if self.kind in ("csv", "tsv") and self.row is not None:
             return self.row
-        if self.kind == "jsonl" and self.line is not None:
+        if self.kind in ("jsonl", "text") and self.line is not None:
             return self.line
         return self.index
 
     def describe(self) -> str:
+        prefix = f"{self.name}, " if self.name else ""
         if self.row is not None:
-            return f"row {self.row}" + (f" (line {self.line})" if self.line else "")
+            return prefix + f"row {self.row}" + (f" (line {self.line})" if self.line else "")
         if self.kind == "json":
-            return f"record {self.index}" + (f" (line {self.line})" if self.line else "")
+            return prefix + f"record {self.index}" + (f" (line {self.line})" if self.line else "")
         if self.line is not None:
-            return f"line {self.line}"
-        return f"record {self.index}"
+            return prefix + f"line {self.line}"
+        return prefix + f"record {self.index}"
 
 
 @dataclass(frozen=True)
@@ -86,11 +94,12 @@ class Problem:
     index: int = 0
     line: Optional[int] = None
     row: Optional[int] = None
+    raw: Optional[str] = None  # the record's original text, where the reader has it
 
     @classmethod
-    def at(cls, issue: Issue, file: str, location: Location) -> "Problem":
+    def at(cls, issue: Issue, file: str, location: Location, raw: Optional[str] = None) -> "Problem":
         return cls(
-            file=file,
+            file=f"{file}/{location.name}" if location.name else file,
             kind=issue.kind,
             message=issue.message,
             advice=issue.advice,
@@ -98,6 +107,7 @@ class Problem:
             index=location.index,
             line=location.line,
             row=location.row,
+            raw=raw,
         )
 
     def where(self) -> str:
@@ -121,17 +131,24 @@ class Problem:
 
 
 class ProblemLog:
-    """Collects problems: keeps the first MAX_KEPT_PROBLEMS, counts all of them."""
+    """Collects problems: keeps the first MAX_KEPT_PROBLEMS (their raw text cut to
+    RAW_KEPT_CHARS), counts all of them, and hands every one to `sink` (a report file)."""
 
-    def __init__(self, limit: int = MAX_KEPT_PROBLEMS) -> None:
+    def __init__(self, limit: int = MAX_KEPT_PROBLEMS, sink: Optional[Callable[[Problem], None]] = None) -> None:
         self.limit = limit
         self.kept: list[Problem] = []
         self.total = 0
+        self._sink = sink
 
     def add(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
             self.total += 1
+            if self._sink is not None:
+                self._sink(problem)
             if len(self.kept) < self.limit:
+                if problem.raw is not None and len(problem.raw) > RAW_KEPT_CHARS:
+                    cut = len(problem.raw) - RAW_KEPT_CHARS
+                    problem = replace(problem, raw=problem.raw[:RAW_KEPT_CHARS] + f" [... {cut:,} more characters]")
                 self.kept.append(problem)
 
     def abort_error(self, file: str, records_with_problems: int) -> DataImportError:

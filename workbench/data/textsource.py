@@ -1,7 +1,9 @@
 """Decoded text from a dataset file, streamed in chunks, with progress and a hash of the raw bytes.
 
-Handles gzip (by its magic bytes), UTF-8, UTF-8 with BOM and UTF-16/UTF-32 with a BOM. Any
-other encoding fails with a DataImportError naming the file, the byte offset and the line.
+Handles gzip (by its magic bytes), UTF-8, UTF-8 with BOM and UTF-16/UTF-32 with a BOM. Other
+encodings (Windows-1252, Latin-1, ...) are read only when the caller names the encoding;
+otherwise the first undecodable byte fails with a DataImportError naming the file, the byte
+offset and the line, and saying which 8-bit encoding the text looks like.
 """
 
 from __future__ import annotations
@@ -26,6 +28,30 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _SAVE_AS_UTF8 = "Save the file as UTF-8 (most editors offer it under 'Save as' / 'Encoding') and import it again."
+_UTF_FAMILY = ("utf-8", "utf-16", "utf-32")
+# Bytes Windows-1252 leaves undefined: text holding them is not cp1252.
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def check_encoding(encoding: str) -> str:
+    """The codec's canonical name, or a DataImportError for a name Python does not know."""
+    try:
+        info = codecs.lookup(encoding)
+        if getattr(info, "_is_text_encoding", True):  # not base64, zlib, rot13, ...
+            return info.name
+    except LookupError:
+        pass
+    raise DataImportError(
+        f"Unknown text encoding '{encoding}'.",
+        advice="Use an encoding name such as utf-8, cp1252 (Windows, Western European), "
+        "latin-1 or utf-16.",
+    )
+
+
+def guess_8bit(data: bytes) -> str:
+    """The 8-bit encoding non-UTF-8 text most likely uses: cp1252 unless it holds bytes
+    cp1252 leaves undefined (then Latin-1, which decodes any byte)."""
+    return "latin-1" if _CP1252_UNDEFINED.intersection(data) else "cp1252"
 
 
 class _HashingReader:
@@ -50,9 +76,11 @@ class _HashingReader:
 class TextSource:
     """A dataset file opened for reading as text. Use as a context manager."""
 
-    def __init__(self, path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(self, path: str | Path, chunk_bytes: int = CHUNK_BYTES, encoding: Optional[str] = None,
+                 display_name: Optional[str] = None) -> None:
         self.path = Path(path)
-        self.name = self.path.name
+        self.name = display_name or self.path.name
+        self.requested_encoding = check_encoding(encoding) if encoding else None
         self.size = self.path.stat().st_size
         self.chunk_bytes = chunk_bytes
         self._file = open(self.path, "rb")
@@ -61,8 +89,12 @@ class TextSource:
         self._file.seek(0)
         self.compressed = head == _GZIP_MAGIC
         self._stream = gzip.GzipFile(fileobj=self._raw, mode="rb") if self.compressed else self._raw  # type: ignore[arg-type]
-        self._pending = self._read_bytes(max(chunk_bytes, 4))
-        self.encoding = self._detect_encoding()
+        try:
+            self._pending = self._read_bytes(max(chunk_bytes, 4))
+            self.encoding = self._detect_encoding()
+        except BaseException:
+            self._file.close()
+            raise
         self._decoded_bytes = 0  # bytes of the (decompressed) stream handed to the decoder
         self._lines_seen = 0
         self._started = False
@@ -103,12 +135,18 @@ class TextSource:
 
     def _detect_encoding(self) -> str:
         data = self._pending
+        requested = self.requested_encoding
+        if requested and not requested.startswith(_UTF_FAMILY):
+            self._bom_bytes = 0
+            return requested  # the user's choice: no BOM, no NUL check
         for bom, encoding in _BOMS:
             if data.startswith(bom):
                 self._pending = data[len(bom) :]
                 self._bom_bytes = len(bom)
                 return encoding
         self._bom_bytes = 0
+        if requested and requested != "utf-8":
+            return requested  # UTF-16/32 without a BOM, as the user says
         nul = data.find(b"\x00")
         if nul >= 0:
             raise DataImportError(
@@ -144,17 +182,29 @@ class TextSource:
         except UnicodeDecodeError as exc:
             # exc.start counts from the decoder's buffered bytes, which precede `data`.
             offset = self._bom_bytes + self._decoded_bytes - buffered + exc.start
-            partial = exc.object[: exc.start].decode(self.encoding, errors="replace")
-            line = self._lines_seen + partial.count("\n") + 1
-            where = "of the decompressed data " if self.compressed else ""
-            raise DataImportError(
-                f"{self.name} is not valid {self.encoding.upper()} text: "
-                f"byte offset {offset} {where}(line {line}) cannot be decoded.",
-                details=f"{exc.reason}: byte(s) {exc.object[exc.start:exc.end]!r}",
-                advice=_SAVE_AS_UTF8,
-            ) from exc
+            raise self._decode_error(exc, offset, self._lines_seen) from exc
         self._decoded_bytes += len(data)
         return text
+
+    def _decode_error(self, exc: UnicodeDecodeError, offset: int, lines_before: int) -> DataImportError:
+        """Where decoding failed, and (for UTF-8) which 8-bit encoding the text looks like."""
+        partial = exc.object[: exc.start].decode(self.encoding, errors="replace")
+        line = lines_before + partial.count("\n") + 1
+        where = "of the decompressed data " if self.compressed else ""
+        name = self.encoding.upper()
+        message = f"{self.name} is not valid {name} text: byte offset {offset} {where}(line {line}) cannot be decoded."
+        advice = _SAVE_AS_UTF8
+        if self.encoding == "utf-8" and self.requested_encoding is None:
+            guess = guess_8bit(bytes(exc.object))
+            label = "Windows-1252 (Western European)" if guess == "cp1252" else "Latin-1 (ISO-8859-1)"
+            message += f" It looks like {label} text."
+            advice = (f"Save the file as UTF-8 (most editors offer it under 'Save as' / 'Encoding') "
+                      f"and import it again, or import it with the encoding set to {guess}.")
+        return DataImportError(
+            message,
+            details=f"{exc.reason}: byte(s) {bytes(exc.object[exc.start:exc.end])!r}",
+            advice=advice,
+        )
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """(1-based line number, line without its line ending). Splits on '\\n' only, so
@@ -181,11 +231,49 @@ class TextSource:
         if rest:
             yield rest
 
+    def line_blocks(self, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+        """UTF-8 only: the raw bytes in blocks of whole lines (the last may lack its '\\n'),
+        each with its byte offset in the (decompressed) text. An alternative to chunks(): the
+        caller counts lines, and decodes a block with decode_block() when it must be read as
+        text after all."""
+        if self._started:
+            raise RuntimeError("TextSource may be read only once")
+        if self.encoding != "utf-8":
+            raise RuntimeError("line_blocks() needs UTF-8 text")
+        self._started = True
+        rest, self._pending = self._pending, b""
+        while True:
+            data = self._read_bytes(max(block_bytes - len(rest), 1 << 16))
+            if not data:
+                if rest:
+                    yield rest, self._offset(rest)
+                return
+            data = rest + data if rest else data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data  # one long line: read on until it ends
+                continue
+            rest = data[cut:]
+            block = data[:cut] if cut < len(data) else data
+            yield block, self._offset(block)
+
+    def _offset(self, block: bytes) -> int:
+        offset = self._bom_bytes + self._decoded_bytes
+        self._decoded_bytes += len(block)
+        return offset
+
+    def decode_block(self, block: bytes, offset: int, first_line: int) -> str:
+        """The text of a block from line_blocks(), with the usual error on bad bytes."""
+        try:
+            return block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._decode_error(exc, offset + exc.start, first_line - 1) from exc
+
     def head_text(self) -> str:
         """The first decoded chunk, without consuming the stream (for sniffing)."""
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
         return decoder.decode(self._pending, False)
 
 
-def open_text(path: str | Path, chunk_bytes: Optional[int] = None) -> TextSource:
-    return TextSource(path, chunk_bytes or CHUNK_BYTES)
+def open_text(path: str | Path, chunk_bytes: Optional[int] = None, encoding: Optional[str] = None) -> TextSource:
+    return TextSource(path, chunk_bytes or CHUNK_BYTES, encoding=encoding)

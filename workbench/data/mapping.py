@@ -1,0 +1,228 @@
+"""Column mapping: the user says which of a file's columns (or keys) hold which role.
+
+For files whose format is not detected (or detected wrongly): e.g. a CSV with question /
+answer columns, or a JSONL whose turns live under "dialog" with "speaker" / "text" keys.
+
+    ColumnMapping(user="question", assistant="answer")
+    ColumnMapping(system="persona", user=("instruction", "input"), assistant="output")
+    ColumnMapping(messages="dialog", role_key="speaker", content_key="text",
+                  role_values={"customer": "user", "agent": "assistant"})
+    ColumnMapping(text="body")   # plain text: the whole value is learned
+
+A key may name a nested field with dots ("meta.prompt") when no column has that exact name.
+For a role mapped to several columns, the first is required and the others are optional;
+their non-empty values are joined with a blank line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, Union
+
+from workbench.core.errors import DataImportError
+from workbench.data.formats import FORMATS, RecordFormat, Turn, _missing, _text, _turn_list, _kind_of
+from workbench.data.problems import Issue, ProblemKind
+
+Columns = Union[str, Sequence[str], None]
+# Role names understood in a mapped list of turns, on top of the user's role_values.
+DEFAULT_ROLE_VALUES = {**FORMATS["openai_messages"].role_map, **FORMATS["sharegpt"].role_map}  # type: ignore[attr-defined]
+_ROLES = ("system", "user", "assistant")
+
+
+def _as_tuple(columns: Columns) -> tuple[str, ...]:
+    if columns is None:
+        return ()
+    if isinstance(columns, str):
+        return (columns,)
+    return tuple(columns)
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which source columns/keys hold which role (see the module docstring)."""
+
+    user: Columns = None
+    assistant: Columns = None
+    system: Columns = None
+    messages: Optional[str] = None
+    role_key: str = "role"
+    content_key: str = "content"
+    role_values: dict[str, str] = field(default_factory=dict)
+    text: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        for name in _ROLES:  # lists from JSON or a UI become tuples: hashable, comparable
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                object.__setattr__(self, name, tuple(value))
+
+    # -- shape -----------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """'messages' (a list of turns), 'columns' (one column per role) or 'text'."""
+        if self.messages:
+            return "messages"
+        return "text" if self.text else "columns"
+
+    def columns(self) -> list[str]:
+        """Every source key the mapping reads, in the order given."""
+        if self.mode == "messages":
+            return [self.messages or ""]
+        if self.mode == "text":
+            return [self.text or ""]
+        return [c for name in _ROLES for c in _as_tuple(getattr(self, name))]
+
+    def check(self) -> None:
+        """Raise DataImportError when the mapping cannot work for any file."""
+        roles = [name for name in _ROLES if getattr(self, name)]
+        chosen = [bool(self.messages), bool(self.text), bool(roles)]
+        problem = ""
+        if sum(chosen) == 0:
+            problem = "The column mapping maps no column."
+        elif sum(chosen) > 1:
+            problem = "Map either a list of turns (messages), a text column, or one column per role, not several."
+        elif roles and not self.assistant:
+            problem = "The column mapping has no assistant column, so there is nothing to learn."
+        elif roles and not self.user:
+            problem = "The column mapping has no user column."
+        elif any(not c for c in self.columns()):
+            problem = "The column mapping names an empty column."
+        bad_roles = {k: v for k, v in self.role_values.items() if v not in _ROLES}
+        if bad_roles and not problem:
+            problem = f"Role values must map to system, user or assistant, not {bad_roles}."
+        if problem:
+            raise DataImportError(problem, details=repr(self.to_dict()),
+                                  advice="Choose columns for user and assistant (system optional), "
+                                  "or the field holding the list of turns.")
+
+    # -- storage ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, only what is set (for a dataset version's options)."""
+        data: dict[str, Any] = {}
+        for name in _ROLES:
+            value = getattr(self, name)
+            if value:
+                data[name] = value if isinstance(value, str) else list(value)
+        if self.messages:
+            data.update(messages=self.messages, role_key=self.role_key, content_key=self.content_key)
+            if self.role_values:
+                data["role_values"] = dict(self.role_values)
+        if self.text:
+            data["text"] = self.text
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ColumnMapping":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def as_format(self) -> "MappedFormat":
+        self.check()
+        return MappedFormat(self)
+
+
+def lookup(record: dict[str, Any], key: str) -> Any:
+    """record[key], or a dotted path into nested objects when no key has that exact name."""
+    if key in record:
+        return record[key]
+    value: Any = record
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def has_key(record: dict[str, Any], key: str) -> bool:
+    if key in record:
+        return True
+    value: Any = record
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
+class MappedFormat(RecordFormat):
+    """A RecordFormat that reads records through a ColumnMapping."""
+
+    name = "mapped"
+    label = "column mapping"
+
+    def __init__(self, mapping: ColumnMapping) -> None:
+        self.mapping = mapping
+        self.assistant_only = mapping.mode == "text"
+        self.example = f"a record with the mapped fields {', '.join(mapping.columns())}."
+        self._roles = {**DEFAULT_ROLE_VALUES, **{k.strip().lower(): v for k, v in mapping.role_values.items()}}
+
+    def score(self, record: dict[str, Any]) -> int:
+        return 2 if all(has_key(record, c) for c in self.mapping.columns()) else 0
+
+    def advice(self) -> str:
+        return f"The column mapping reads {', '.join(self.mapping.columns())}; check it fits the file."
+
+    def list_field(self, record: dict[str, Any]) -> str:
+        return self.mapping.messages or self.mapping.text or "messages"
+
+    def normalise(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
+        mode = self.mapping.mode
+        if mode == "messages":
+            return self._turns(record)
+        if mode == "text":
+            key = self.mapping.text or ""
+            text, issue = _text(lookup(record, key), key, self)
+            return ([], [issue]) if issue else ([Turn("assistant", text or "", key)], [])
+        turns: list[Turn] = []
+        issues: list[Issue] = []
+        for role in _ROLES:
+            columns = _as_tuple(getattr(self.mapping, role))
+            parts: list[str] = []
+            for position, column in enumerate(columns):
+                value = lookup(record, column)
+                if value is None and (position > 0 or role == "system"):
+                    continue  # optional columns may be missing
+                text, issue = _text(value, column, self)
+                if issue:
+                    issues.append(issue)
+                else:
+                    parts.append(text or "")
+            content = "\n\n".join(p for p in parts if p.strip())
+            if role == "system" and not content:
+                continue  # no system prompt in this record
+            if columns:
+                turns.append(Turn(role, content, columns[0]))  # empty: validation names it
+        return ([], issues) if issues else (turns, [])
+
+    def _turns(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
+        key = self.mapping.messages or ""
+        items, issue = _turn_list({key: lookup(record, key)}, key, self)
+        if issue:
+            return [], [issue]
+        role_key, content_key = self.mapping.role_key, self.mapping.content_key
+        turns: list[Turn] = []
+        issues: list[Issue] = []
+        for i, item in enumerate(items or []):
+            where = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                issues.append(Issue(ProblemKind.NOT_AN_OBJECT, where,
+                                    f"Turn {i} is {_kind_of(item)}, not an object.", self.advice()))
+                continue
+            role = item.get(role_key)
+            if role is None:
+                issues.append(_missing(f"{where}.{role_key}", self))
+                continue
+            mapped = self._roles.get(role.strip().lower()) if isinstance(role, str) else None
+            if mapped is None:
+                issues.append(Issue(
+                    ProblemKind.UNKNOWN_ROLE, f"{where}.{role_key}", f"Unknown role {role!r}.",
+                    "Map the role value to system, user or assistant in the column mapping "
+                    "(role values), or remove the turn.",
+                ))
+                continue
+            text, issue = _text(item.get(content_key), f"{where}.{content_key}", self)
+            if issue:
+                issues.append(issue)
+                continue
+            turns.append(Turn(mapped, text or "", f"{where}.{content_key}"))
+        return turns, issues
