@@ -11,9 +11,9 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
-from workbench.core.errors import DataImportError, WorkbenchError
+from workbench.core.errors import DataImportError
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.core.records import DatasetVersion
 from workbench.store import ProjectStore
@@ -55,23 +55,11 @@ def column_mapping(kwargs: dict[str, Any]) -> Any:
     return ColumnMapping.from_dict(kwargs)
 
 
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """fn(*args, **kwargs), refusing clearly an option this version of the importer lacks."""
-    params = inspect.signature(fn).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        missing = [k for k in kwargs if k not in params]
-        if missing:
-            raise DataImportError(
-                f"This version of the importer does not support: {', '.join(missing)}.",
-                advice="Import without that option, or update Workbench.")
-    return fn(*args, **kwargs)
-
-
 def preview(path: str, options: ImportOptions = ImportOptions(), limit: int = 20):
     """-> workbench.data.ImportPreview: file kind, encoding, format, the first records normalised."""
     from workbench.data import preview_file
 
-    return _call(preview_file, path, limit=limit, **options.data_kwargs())
+    return preview_file(path, limit=limit, **options.data_kwargs())
 
 
 def format_choices() -> list[tuple[str, str]]:
@@ -99,13 +87,9 @@ def import_checked(store: ProjectStore, path: str, options: ImportOptions = Impo
                    cancel: Optional[CancelToken] = None) -> ImportAttempt:
     """Import `path`; when invalid rows refuse it, list them (a second, skipping pass into a
     scratch folder) so the user can choose between aborting and importing the valid rows."""
-    from workbench.services import datasets
-
     before = {v.id for v in store.list_versions()}
-    kwargs = {k: v for k, v in options.data_kwargs().items()}
     try:
-        version = _call(datasets.import_dataset, store, path, name=options.name or None, on_invalid=on_invalid,
-                        progress=progress, cancel=cancel, **kwargs)
+        version = _import(store, path, options, on_invalid, progress, cancel)
     except DataImportError as exc:
         if on_invalid != "abort":
             raise
@@ -117,6 +101,54 @@ def import_checked(store: ProjectStore, path: str, options: ImportOptions = Impo
     return ImportAttempt(version=version, reused=version.id in before)
 
 
+def _import(store: ProjectStore, path: str, options: ImportOptions, on_invalid: str,
+            progress: Optional[ProgressCallback], cancel: Optional[CancelToken]) -> DatasetVersion:
+    from workbench.services import datasets
+
+    kwargs = options.data_kwargs()
+    params = inspect.signature(datasets.import_dataset).parameters
+    if os.path.isdir(path) or any(k not in params for k in kwargs):
+        return _import_with_options(store, path, options.name, on_invalid, kwargs, progress, cancel)
+    return datasets.import_dataset(store, path, name=options.name or None, on_invalid=on_invalid,
+                                   progress=progress, cancel=cancel, **kwargs)
+
+
+def _import_with_options(store: ProjectStore, path: str, name: Optional[str], on_invalid: str,
+                         kwargs: dict[str, Any], progress: Optional[ProgressCallback],
+                         cancel: Optional[CancelToken]) -> DatasetVersion:
+    """services.datasets.import_dataset for what it does not take (yet): folders and the
+    importer's newer options (mapping, text_mode, encoding, split). The same records: a blob
+    named by its content hash, options saying how the source was read, an identical earlier
+    import (same source bytes, same options) reused."""
+    from workbench.data import import_file
+    from workbench.services.datasets import DATASET_BLOBS
+
+    dest = store.abspath(DATASET_BLOBS)
+    os.makedirs(dest, exist_ok=True)
+    outcome = import_file(path, on_invalid=on_invalid, dest_dir=dest, progress=progress, cancel=cancel, **kwargs)
+    options = {"format": kwargs.get("format"), "on_invalid": on_invalid, **outcome.options}
+    existing = store.find_version_by_source(outcome.source_hash, options)
+    if existing is not None:
+        return existing  # its blob is the file just written: same content, same name
+    dataset_name = name or dataset_stem(path)
+    dataset = next((d for d in store.list_datasets() if d.name == dataset_name), None) or store.add_dataset(dataset_name)
+    return store.add_version(
+        dataset_id=dataset.id, content_hash=outcome.content_hash, blob_path=store.relpath(str(outcome.parquet_path)),
+        row_count=outcome.row_count, format=outcome.format, source_name=outcome.source_name,
+        source_size=outcome.source_size, source_hash=outcome.source_hash,
+        options={**options, "skipped_rows": outcome.skipped_count},
+    )
+
+
+def dataset_stem(path: str) -> str:
+    """A dataset's default name: the file or folder name without its dataset extensions."""
+    name = os.path.basename(path.rstrip("/\\"))
+    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".md"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    return name or "dataset"
+
+
 def scan_problems(path: str, options: ImportOptions = ImportOptions(), *,
                   progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None):
     """The import's own pass in skip mode, written to a scratch folder that is then removed:
@@ -126,38 +158,19 @@ def scan_problems(path: str, options: ImportOptions = ImportOptions(), *,
     scratch = tempfile.mkdtemp(prefix="workbench-check-")
     try:
         report(progress, 0.0, "Listing the invalid rows")
-        return _call(import_file, path, on_invalid="skip", dest_dir=scratch, cancel=cancel,
-                     progress=lambda f, m: report(progress, f, f"Checking rows: {m}"), **options.data_kwargs())
+        return import_file(path, on_invalid="skip", dest_dir=scratch, cancel=cancel,
+                           progress=lambda f, m: report(progress, f, f"Checking rows: {m}"), **options.data_kwargs())
     except DataImportError:
         return None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-REPORT_FIELDS = ("file", "line", "row", "index", "field", "kind", "message", "advice")
-
-
 def save_problem_report(problems: Iterable[Any], path: str) -> str:
-    """Write the problems to `path` (JSONL; CSV for a .csv path when the data layer writes it)."""
-    try:
-        from workbench.data.report import write_problems  # the data layer's report writer
-    except ImportError:
-        write_problems = None
-    if write_problems is not None:
-        return str(write_problems(list(problems), path))
-    tmp = f"{path}.partial"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            for p in problems:
-                data = p.to_dict() if hasattr(p, "to_dict") else dict(p)
-                f.write(json.dumps({k: data.get(k) for k in REPORT_FIELDS}, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise WorkbenchError(f"The problem report {path} cannot be written.", details=str(exc),
-                             advice="Choose a folder you can write to.") from exc
-    return path
+    """Write the problems to `path`: JSONL, or CSV for a .csv path (the data layer's report)."""
+    from workbench.data import write_problems
+
+    return str(write_problems(list(problems), path))
 
 
 # -- search --------------------------------------------------------------------------------------

@@ -45,14 +45,6 @@ def _preview(path: str, options: Any, progress=None, cancel=None):
     return dataset_view.preview(path, options)
 
 
-def dataset_stem(path: str) -> str:
-    name = os.path.basename(path.rstrip("/\\"))
-    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".md"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-    return name or "dataset"
-
-
 class ImportDialog(TaskDialog):
     imported = Signal(object, bool)  # DatasetVersion, reused (an identical import existed)
 
@@ -239,6 +231,8 @@ class ImportDialog(TaskDialog):
             self.set_path(path)
 
     def set_path(self, path: str) -> None:
+        from workbench.services.dataset_view import dataset_stem
+
         self.path = os.path.abspath(path)
         self.path_edit.setText(self.path)
         self.name_edit.setText(dataset_stem(self.path))
@@ -425,6 +419,8 @@ class ImportDialog(TaskDialog):
         self._go(PROBLEMS)
 
     def _choose_report_path(self) -> None:
+        from workbench.services.dataset_view import dataset_stem
+
         start = os.path.join(os.path.dirname(self.path), f"{dataset_stem(self.path)}-problems.jsonl")
         path, _ = QFileDialog.getSaveFileName(self, "Save Problem Report", start,
                                               "JSON Lines (*.jsonl);;CSV (*.csv)")
