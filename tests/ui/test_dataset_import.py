@@ -207,3 +207,29 @@ def test_encoding_override_after_a_failed_preview(open_window, qtbot, tmp_path):
     version = page.selected_version()
     assert version.row_count == 1 and version.options.get("encoding") == "cp1252"
     assert "Un café" in page.conversation.toPlainText()
+
+
+def test_mapping_a_list_of_turns_with_its_own_role_names(open_window, qtbot, tmp_path):
+    records = [{"ticket": i, "dialog": [{"speaker": "customer", "text": f"Where is parcel {i}?"},
+                                        {"speaker": "agent", "text": f"Parcel {i} ships today."}]}
+               for i in range(12)]
+    page = open_window.datasets_page
+    dialog = _dialog(page, qtbot, write_jsonl(tmp_path / "tickets.jsonl", records))
+    assert dialog.step() == MAPPING  # not a known format
+    wait_idle(qtbot, dialog)
+    panel = dialog.mapping_panel
+    assert panel.mode() == "messages"  # a field holding a list of objects
+    assert (panel.list_combo.currentData(), panel.role_key_combo.currentData(),
+            panel.content_key_combo.currentData()) == ("dialog", "speaker", "text")
+    assert "Map customer, agent to system, user or assistant" in panel.values_label.text()
+    assert all(r.problems for r in dialog.mapping_records.records)  # unknown roles so far
+    panel.role_values_edit.setText("customer=user, agent=assistant")
+    dialog.refresh_mapping_preview()
+    wait_idle(qtbot, dialog)
+    assert dialog.mapping_records.records[3].messages == [
+        {"role": "user", "content": "Where is parcel 3?"}, {"role": "assistant", "content": "Parcel 3 ships today."}]
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20000)
+    version = page.selected_version()
+    assert version.row_count == 12 and version.format == "mapped"
+    assert version.options["mapping"]["role_values"] == {"customer": "user", "agent": "assistant"}

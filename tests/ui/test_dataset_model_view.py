@@ -146,3 +146,19 @@ def test_stats_and_template_with_the_tiny_model(open_window, qtbot, tiny_model_d
     _wait(qtbot, panel, "stats_task")
     stats = panel.stats_view.stats
     assert stats.tokens is not None and stats.tokens.max > 0 and stats.row_count == 12
+
+
+def test_clean_by_length_in_tokens_of_a_base_model(model_window, qtbot):
+    win, page, version, model = model_window
+    dialog = page.clean_selected()
+    dialog.set_op("length")
+    dialog.unit_combo.setCurrentIndex(dialog.unit_combo.findData(model.id))
+    assert dialog.measure_combo.isEnabled()
+    dialog.measure_combo.setCurrentIndex(dialog.measure_combo.findData("rendered"))
+    dialog.max_spin.setValue(64)
+    dialog.preview_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
+    report = dialog.report
+    assert report.unit == "tokens" and len(report.removed) == _longer_than(model.path, _convs(), 64)
+    assert "longer than 64 tokens" in dialog.examples.item(0, 2).text()
+    dialog.close()
