@@ -111,6 +111,8 @@ class ImportDialog(TaskDialog):
         self._mapping_timer.setSingleShot(True)
         self._mapping_timer.setInterval(MAPPING_DELAY_MS)
         self._mapping_timer.timeout.connect(self.refresh_mapping_preview)
+        for w in (self.text_mode_label, self.text_mode_combo, self.split_label, self.split_combo):
+            w.setVisible(False)  # shown for plain text and for a dataset folder with splits
         self._update_buttons()
         if path:
             self.set_path(path)
@@ -212,6 +214,7 @@ class ImportDialog(TaskDialog):
         can_import = ready and not busy and (
             self.mapping_preview is not None if step == MAPPING else bool(self.preview_result.format))
         self.import_button.setEnabled(bool(can_import))
+        self.format_combo.setEnabled(self.preview_result is not None and not busy)
         self.file_button.setEnabled(not busy and step != RESULT)
         self.folder_button.setEnabled(not busy and step != RESULT)
 

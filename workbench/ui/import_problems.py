@@ -4,8 +4,10 @@ user chooses Abort or Import Valid Rows Only."""
 
 from __future__ import annotations
 
+import html
 from typing import Any, Optional
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -37,13 +39,20 @@ class ProblemsPanel(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.detail = QLabel()
+        self.detail.setObjectName("problemDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table.itemSelectionChanged.connect(self._show_detail)
         self.report_label = QLabel()
         self.report_label.setObjectName("hint")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.detail)
         layout.addWidget(self.report_label)
+        self.problems: list[Any] = []
 
     def show_attempt(self, attempt: Any) -> None:
         """An ImportAttempt refused for invalid rows (services.dataset_view)."""
@@ -55,6 +64,7 @@ class ProblemsPanel(QWidget):
             f"<b>{bad:,} record{'s' if bad != 1 else ''} cannot be imported</b> "
             f"({total:,} problem{'s' if total != 1 else ''}); {attempt.valid_rows:,} records are valid. "
             f"Nothing has been imported yet: Abort, or import only the valid rows.{more}")
+        self.problems = list(attempt.problems)
         self.table.setRowCount(listed)
         for i, p in enumerate(attempt.problems):
             for j, text in enumerate((p.file, p.where(), p.field or "", p.message, p.advice)):
@@ -62,3 +72,16 @@ class ProblemsPanel(QWidget):
                 item.setToolTip(text)
                 self.table.setItem(i, j, item)
         self.report_label.setText("")
+        self.detail.setText("")
+        if listed:
+            self.table.selectRow(0)
+
+    def _show_detail(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self.problems):
+            return
+        p = self.problems[rows[0].row()]
+        where = f"{p.file}, {p.where()}" + (f", field {p.field}" if p.field else "")
+        raw = f"<br><tt>{html.escape(p.raw[:300])}</tt>" if getattr(p, "raw", None) else ""
+        self.detail.setText(f"<b>{html.escape(where)}</b>: {html.escape(p.message)}<br>"
+                            f"<i>{html.escape(p.advice)}</i>{raw}")
