@@ -10,9 +10,7 @@ from typing import Any, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -24,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from workbench.ui import theme
 from workbench.ui.import_mapping import MappingPanel
+from workbench.ui.import_preview import MAP_COLUMNS, TEXT_KINDS, PreviewStep
 from workbench.ui.import_problems import ProblemsPanel
 from workbench.ui.task_dialog import TaskDialog
 from workbench.ui.widgets.records_preview import RecordsPreview
@@ -31,11 +30,6 @@ from workbench.ui.widgets.records_preview import RecordsPreview
 FILE_FILTER = ("Datasets (*.jsonl *.ndjson *.json *.csv *.tsv *.txt *.md *.parquet *.arrow *.gz);;"
                "All files (*)")
 PREVIEW, MAPPING, PROBLEMS, RESULT = range(4)
-MAP_COLUMNS = "__map__"
-ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1", "shift_jis", "gb18030", "big5", "koi8-r")
-TEXT_MODES = (("paragraph", "One record per paragraph (blank-line separated)"),
-              ("line", "One record per line"), ("file", "One record per file"))
-TEXT_KINDS = ("text", "folder")
 MAPPING_DELAY_MS = 300
 
 
@@ -111,54 +105,21 @@ class ImportDialog(TaskDialog):
         self._mapping_timer.setSingleShot(True)
         self._mapping_timer.setInterval(MAPPING_DELAY_MS)
         self._mapping_timer.timeout.connect(self.refresh_mapping_preview)
-        for w in (self.text_mode_label, self.text_mode_combo, self.split_label, self.split_combo):
-            w.setVisible(False)  # shown for plain text and for a dataset folder with splits
         self._update_buttons()
         if path:
             self.set_path(path)
 
     # -- steps -----------------------------------------------------------------------------------
     def _build_preview_step(self) -> QWidget:
-        self.info_label = QLabel("Choose a file or folder to see how it will be read.")
-        self.info_label.setObjectName("importInfo")
-        self.info_label.setWordWrap(True)
-        self.info_label.setTextFormat(Qt.TextFormat.RichText)
-        self.format_combo = QComboBox()
-        self.format_combo.setObjectName("formatCombo")
-        self.encoding_combo = QComboBox()
-        self.encoding_combo.addItem("Detect", None)
-        for enc in ENCODINGS:
-            self.encoding_combo.addItem(enc, enc)
-        self.text_mode_combo = QComboBox()
-        self.text_mode_combo.addItem("Default (a folder: one record per file; a file: per paragraph)", None)
-        for key, label in TEXT_MODES:
-            self.text_mode_combo.addItem(label, key)
-        self.split_combo = QComboBox()
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("dataset name")
-        form = QFormLayout()
-        form.addRow("Format:", self.format_combo)
-        form.addRow("Encoding:", self.encoding_combo)
-        self.text_mode_label = QLabel("Plain text:")
-        form.addRow(self.text_mode_label, self.text_mode_combo)
-        self.split_label = QLabel("Split:")
-        form.addRow(self.split_label, self.split_combo)
-        form.addRow("Dataset name:", self.name_edit)
-        self.fields_label = QLabel()
-        self.fields_label.setObjectName("hint")
-        self.fields_label.setWordWrap(True)
-        self.records = RecordsPreview()
+        step = self.preview_step = PreviewStep()
+        self.info_label, self.fields_label, self.records = step.info_label, step.fields_label, step.records
+        self.format_combo, self.encoding_combo, self.name_edit = step.format_combo, step.encoding_combo, step.name_edit
+        self.text_mode_label, self.text_mode_combo = step.text_mode_label, step.text_mode_combo
+        self.split_label, self.split_combo = step.split_label, step.split_combo
         self.format_combo.activated.connect(self._format_chosen)
         for combo in (self.encoding_combo, self.text_mode_combo, self.split_combo):
             combo.activated.connect(lambda _i: self.refresh_preview())
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.info_label)
-        layout.addLayout(form)
-        layout.addWidget(self.fields_label)
-        layout.addWidget(self.records, 1)
-        return box
+        return step
 
     def _build_mapping_step(self) -> QWidget:
         self.mapping_info = QLabel("Map the file's columns to the roles of a conversation.")
@@ -270,55 +231,13 @@ class ImportDialog(TaskDialog):
                         on_result=self._show_preview, on_error=self._preview_failed)
 
     def _preview_failed(self, exc: BaseException) -> None:
-        from workbench.ui.errors import describe
-
-        message, advice, _details = describe(exc)
         self.preview_result = None
-        self.info_label.setText(f"<span style='color:{theme.colors().error_text}'>{message}</span> {advice}")
-        self.records.set_records([])
+        self.preview_step.show_failure(exc)
         self._update_buttons()
 
     def _show_preview(self, preview: Any) -> None:
-        from workbench.services.dataset_view import format_choices
-
         self.preview_result = preview
-        chosen = self.format_combo.currentData()
-        self.format_combo.clear()
-        detected = dict(format_choices()).get(preview.detected_format, "")
-        self.format_combo.addItem(f"Detect automatically ({detected or 'not recognised'})", None)
-        for name, label in format_choices():
-            self.format_combo.addItem(label, name)
-        self.format_combo.addItem("Map columns…", MAP_COLUMNS)
-        if chosen not in (None, MAP_COLUMNS) and self.format_combo.findData(chosen) >= 0:
-            self.format_combo.setCurrentIndex(self.format_combo.findData(chosen))
-        text_kind = preview.file_kind in TEXT_KINDS
-        for w in (self.text_mode_label, self.text_mode_combo):
-            w.setVisible(text_kind)
-        if preview.splits:
-            current = self.split_combo.currentData()
-            self.split_combo.clear()
-            for s in preview.splits:
-                self.split_combo.addItem(s, s)
-            self.split_combo.setCurrentIndex(max(0, self.split_combo.findData(current or preview.split)))
-        else:
-            self.split_combo.clear()
-        for w in (self.split_label, self.split_combo):
-            w.setVisible(bool(preview.splits))
-        colors = theme.colors()
-        kind = f"{preview.file_kind.upper()}" + (f", {preview.encoding}" if preview.encoding else "")
-        if preview.format:
-            label = dict(format_choices()).get(preview.format, preview.format)
-            how = "chosen" if chosen not in (None, MAP_COLUMNS) else "detected"
-            bad = sum(1 for r in preview.records if r.problems)
-            note = (f" <span style='color:{colors.error_text}'>{bad} of the first {len(preview.records)} "
-                    "records have problems.</span>" if bad else "")
-            self.info_label.setText(f"<b>{kind}</b> — format: <b>{label}</b> ({how}).{note}")
-        else:
-            self.info_label.setText(f"<b>{kind}</b> — <span style='color:{colors.error_text}'>"
-                                    f"{preview.detection_error or 'The format is not recognised.'}</span> "
-                                    "Map the columns to roles instead.")
-        self.fields_label.setText("Fields: " + ", ".join(preview.fields) if preview.fields else "")
-        self.records.set_records(preview.records)
+        self.preview_step.show_preview(preview)
         self.mapping_panel.set_fields(preview.fields, preview.nested_fields, [r.source for r in preview.records])
         self._update_buttons()
         if not preview.format and preview.fields:

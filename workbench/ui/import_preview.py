@@ -1,0 +1,109 @@
+"""The preview step of the import dialog: what the file is (kind, encoding, detected format),
+the overrides (format, encoding, plain-text mode, a dataset folder's split, the dataset's
+name) and the first records as they would be imported."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from workbench.ui import theme
+from workbench.ui.widgets.records_preview import RecordsPreview
+
+MAP_COLUMNS = "__map__"  # the format combo's "Map columns…" entry
+ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1", "shift_jis", "gb18030", "big5", "koi8-r")
+TEXT_MODES = (("paragraph", "One record per paragraph (blank-line separated)"),
+              ("line", "One record per line"), ("file", "One record per file"))
+TEXT_KINDS = ("text", "folder")  # inputs the plain-text mode applies to
+
+
+class PreviewStep(QWidget):
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.info_label = QLabel("Choose a file or folder to see how it will be read.")
+        self.info_label.setObjectName("importInfo")
+        self.info_label.setWordWrap(True)
+        self.info_label.setTextFormat(Qt.TextFormat.RichText)
+        self.format_combo = QComboBox()
+        self.format_combo.setObjectName("formatCombo")
+        self.encoding_combo = QComboBox()
+        self.encoding_combo.addItem("Detect", None)
+        for enc in ENCODINGS:
+            self.encoding_combo.addItem(enc, enc)
+        self.text_mode_combo = QComboBox()
+        self.text_mode_combo.addItem("Default (a folder: one record per file; a file: per paragraph)", None)
+        for key, label in TEXT_MODES:
+            self.text_mode_combo.addItem(label, key)
+        self.split_combo = QComboBox()
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("dataset name")
+        self.text_mode_label = QLabel("Plain text:")
+        self.split_label = QLabel("Split:")
+        form = QFormLayout()
+        form.addRow("Format:", self.format_combo)
+        form.addRow("Encoding:", self.encoding_combo)
+        form.addRow(self.text_mode_label, self.text_mode_combo)
+        form.addRow(self.split_label, self.split_combo)
+        form.addRow("Dataset name:", self.name_edit)
+        self.fields_label = QLabel()
+        self.fields_label.setObjectName("hint")
+        self.fields_label.setWordWrap(True)
+        self.records = RecordsPreview()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.info_label)
+        layout.addLayout(form)
+        layout.addWidget(self.fields_label)
+        layout.addWidget(self.records, 1)
+        for w in (self.text_mode_label, self.text_mode_combo, self.split_label, self.split_combo):
+            w.setVisible(False)  # shown for plain text and for a dataset folder with splits
+
+    def show_failure(self, exc: BaseException) -> None:
+        from workbench.ui.errors import describe
+
+        message, advice, _details = describe(exc)
+        self.info_label.setText(f"<span style='color:{theme.colors().error_text}'>{message}</span> {advice}")
+        self.records.set_records([])
+
+    def show_preview(self, preview: Any) -> None:
+        """An ImportPreview: the format combo keeps the user's choice, the rows that apply show."""
+        from workbench.services.dataset_view import format_choices
+
+        choices = format_choices()
+        labels = dict(choices)
+        chosen = self.format_combo.currentData()
+        self.format_combo.clear()
+        self.format_combo.addItem(f"Detect automatically ({labels.get(preview.detected_format) or 'not recognised'})",
+                                  None)
+        for name, label in choices:
+            self.format_combo.addItem(label, name)
+        self.format_combo.addItem("Map columns…", MAP_COLUMNS)
+        if chosen not in (None, MAP_COLUMNS) and self.format_combo.findData(chosen) >= 0:
+            self.format_combo.setCurrentIndex(self.format_combo.findData(chosen))
+        for w in (self.text_mode_label, self.text_mode_combo):
+            w.setVisible(preview.file_kind in TEXT_KINDS)
+        current = self.split_combo.currentData()
+        self.split_combo.clear()
+        for split in preview.splits:
+            self.split_combo.addItem(split, split)
+        if preview.splits:
+            self.split_combo.setCurrentIndex(max(0, self.split_combo.findData(current or preview.split)))
+        for w in (self.split_label, self.split_combo):
+            w.setVisible(bool(preview.splits))
+        error = theme.colors().error_text
+        kind = preview.file_kind.upper() + (f", {preview.encoding}" if preview.encoding else "")
+        if preview.format:
+            how = "chosen" if chosen not in (None, MAP_COLUMNS) else "detected"
+            bad = sum(1 for r in preview.records if r.problems)
+            note = (f" <span style='color:{error}'>{bad} of the first {len(preview.records)} records have "
+                    "problems.</span>" if bad else "")
+            self.info_label.setText(f"<b>{kind}</b> — format: <b>{labels.get(preview.format, preview.format)}"
+                                    f"</b> ({how}).{note}")
+        else:
+            self.info_label.setText(f"<b>{kind}</b> — <span style='color:{error}'>"
+                                    f"{preview.detection_error or 'The format is not recognised.'}</span> "
+                                    "Map the columns to roles instead.")
+        self.fields_label.setText("Fields: " + ", ".join(preview.fields) if preview.fields else "")
+        self.records.set_records(preview.records)
