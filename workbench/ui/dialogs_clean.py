@@ -269,7 +269,7 @@ class CleanDialog(TaskDialog):
             row.addWidget(box)
         row.addStretch(1)
         self.keep_edit = QLineEdit()
-        self.keep_edit.setPlaceholderText("e.g. help@brambleandbean.example (comma-separated)")
+        self.keep_edit.setPlaceholderText("e.g. your own support address (comma-separated values)")
         self.keep_edit.textChanged.connect(changed)
         self.forms.addWidget(self._form(("Find:", kinds), ("In messages of:", roles), ("Leave these values:", self.keep_edit)))
 
