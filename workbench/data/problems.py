@@ -134,8 +134,8 @@ class ProblemLog:
     """Collects problems: keeps the first MAX_KEPT_PROBLEMS (their raw text cut to
     RAW_KEPT_CHARS), counts all of them, and hands every one to `sink` (a report file)."""
 
-    def __init__(self, limit: int = MAX_KEPT_PROBLEMS, sink: Optional[Callable[[Problem], None]] = None) -> None:
-        self.limit = limit
+    def __init__(self, limit: Optional[int] = None, sink: Optional[Callable[[Problem], None]] = None) -> None:
+        self.limit = MAX_KEPT_PROBLEMS if limit is None else limit
         self.kept: list[Problem] = []
         self.total = 0
         self._sink = sink

@@ -241,20 +241,29 @@ class TextSource:
         if self.encoding != "utf-8":
             raise RuntimeError("line_blocks() needs UTF-8 text")
         self._started = True
-        rest, self._pending = self._pending, b""
+        buf, self._pending = self._pending, b""
+        eof = False
         while True:
-            data = self._read_bytes(max(block_bytes - len(rest), 1 << 16))
-            if not data:
-                if rest:
-                    yield rest, self._offset(rest)
+            while not eof and len(buf) < block_bytes:
+                data = self._read_bytes(max(block_bytes - len(buf), 1024))
+                eof = not data
+                buf = buf + data if buf else data
+            if not buf:
                 return
-            data = rest + data if rest else data
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data  # one long line: read on until it ends
-                continue
-            rest = data[cut:]
-            block = data[:cut] if cut < len(data) else data
+            cut = len(buf) if eof and len(buf) <= block_bytes else buf.rfind(b"\n", 0, block_bytes) + 1
+            searched = block_bytes
+            while cut == 0:  # a line longer than a block: read on until it ends
+                found = buf.find(b"\n", searched)
+                if found >= 0:
+                    cut = found + 1
+                elif eof:
+                    cut = len(buf)
+                else:
+                    searched = len(buf)
+                    data = self._read_bytes(block_bytes)
+                    eof = not data
+                    buf += data
+            block, buf = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
             yield block, self._offset(block)
 
     def _offset(self, block: bytes) -> int:
