@@ -22,9 +22,10 @@ def file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _dataset_stem(path: str) -> str:
-    name = os.path.basename(path)
-    for ext in (".gz", ".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt"):
+def dataset_stem(path: str) -> str:
+    """A dataset's default name: the file or folder name without its dataset extensions."""
+    name = os.path.basename(path.rstrip("/\\"))
+    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt", ".md"):
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
     return name or "dataset"
@@ -38,35 +39,50 @@ def import_dataset(
     format: Optional[str] = None,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    mapping: Any = None,
+    text_mode: Optional[str] = None,
+    encoding: Optional[str] = None,
+    split: Optional[str] = None,
 ) -> DatasetVersion:
-    """Import `file_path` as a new immutable version (or return the existing identical one).
+    """Import a file or folder as a new immutable version (or return the identical earlier one).
 
-    The Parquet blob is written under a temporary name and renamed to its content hash by the
-    data layer; the SQLite rows are written only after that, so a failure or cancel leaves
-    neither a blob nor a record behind.
+    `mapping` (workbench.data.ColumnMapping), `text_mode`, `encoding` and `split` are the
+    importer's reading options; they are recorded in the version's options. The Parquet blob is
+    written under a temporary name and renamed to its content hash by the data layer; the
+    SQLite rows are written only after that, so a failure or cancel leaves neither behind.
     """
     from workbench.data import import_file  # pyarrow: loaded on first import, not at start-up
 
-    if not os.path.isfile(file_path):
-        raise DataImportError(f"{file_path} does not exist or is not a file.",
-                              advice="Choose an existing dataset file.")
-    options = {"format": format, "on_invalid": on_invalid}
-    existing = store.find_version_by_source(file_sha256(file_path), options)
-    if existing is not None:
-        return existing
+    if not os.path.exists(file_path):
+        raise DataImportError(f"{file_path} does not exist.", advice="Choose an existing dataset file or folder.")
+    asked: dict[str, Any] = {"format": format, "on_invalid": on_invalid}
+    for key, value in (("text_mode", text_mode), ("encoding", encoding), ("split", split)):
+        if value is not None:
+            asked[key] = value
+    if mapping is not None:
+        asked["mapping"] = mapping.to_dict()
+    if os.path.isfile(file_path):  # a file's bytes are cheap to hash: skip a repeated import early
+        existing = store.find_version_by_source(file_sha256(file_path), asked)
+        if existing is not None:
+            return existing
     dest = store.abspath(DATASET_BLOBS)
     os.makedirs(dest, exist_ok=True)
     outcome = import_file(
-        file_path, format=format, on_invalid=on_invalid, dest_dir=dest, progress=progress, cancel=cancel
+        file_path, format=format, on_invalid=on_invalid, dest_dir=dest, progress=progress, cancel=cancel,
+        mapping=mapping, text_mode=text_mode, encoding=encoding, split=split,
     )
-    dataset_name = name or _dataset_stem(file_path)
+    options = {**outcome.options, **asked}
+    existing = store.find_version_by_source(outcome.source_hash, asked)
+    if existing is not None:  # a folder imported again: the blob just written is the same file
+        return existing
+    dataset_name = name or dataset_stem(file_path)
     dataset = next((d for d in store.list_datasets() if d.name == dataset_name), None)
     if dataset is None:
         dataset = store.add_dataset(dataset_name)
     return store.add_version(
         dataset_id=dataset.id,
         content_hash=outcome.content_hash,
-        blob_path=store.relpath(outcome.parquet_path),
+        blob_path=store.relpath(str(outcome.parquet_path)),
         row_count=outcome.row_count,
         format=outcome.format,
         source_name=outcome.source_name,
