@@ -5,9 +5,7 @@ a version (Qt-free; the UI runs these in worker threads with progress and cancel
 
 from __future__ import annotations
 
-import inspect
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -105,48 +103,8 @@ def _import(store: ProjectStore, path: str, options: ImportOptions, on_invalid: 
             progress: Optional[ProgressCallback], cancel: Optional[CancelToken]) -> DatasetVersion:
     from workbench.services import datasets
 
-    kwargs = options.data_kwargs()
-    params = inspect.signature(datasets.import_dataset).parameters
-    if os.path.isdir(path) or any(k not in params for k in kwargs):
-        return _import_with_options(store, path, options.name, on_invalid, kwargs, progress, cancel)
     return datasets.import_dataset(store, path, name=options.name or None, on_invalid=on_invalid,
-                                   progress=progress, cancel=cancel, **kwargs)
-
-
-def _import_with_options(store: ProjectStore, path: str, name: Optional[str], on_invalid: str,
-                         kwargs: dict[str, Any], progress: Optional[ProgressCallback],
-                         cancel: Optional[CancelToken]) -> DatasetVersion:
-    """services.datasets.import_dataset for what it does not take (yet): folders and the
-    importer's newer options (mapping, text_mode, encoding, split). The same records: a blob
-    named by its content hash, options saying how the source was read, an identical earlier
-    import (same source bytes, same options) reused."""
-    from workbench.data import import_file
-    from workbench.services.datasets import DATASET_BLOBS
-
-    dest = store.abspath(DATASET_BLOBS)
-    os.makedirs(dest, exist_ok=True)
-    outcome = import_file(path, on_invalid=on_invalid, dest_dir=dest, progress=progress, cancel=cancel, **kwargs)
-    options = {"format": kwargs.get("format"), "on_invalid": on_invalid, **outcome.options}
-    existing = store.find_version_by_source(outcome.source_hash, options)
-    if existing is not None:
-        return existing  # its blob is the file just written: same content, same name
-    dataset_name = name or dataset_stem(path)
-    dataset = next((d for d in store.list_datasets() if d.name == dataset_name), None) or store.add_dataset(dataset_name)
-    return store.add_version(
-        dataset_id=dataset.id, content_hash=outcome.content_hash, blob_path=store.relpath(str(outcome.parquet_path)),
-        row_count=outcome.row_count, format=outcome.format, source_name=outcome.source_name,
-        source_size=outcome.source_size, source_hash=outcome.source_hash,
-        options={**options, "skipped_rows": outcome.skipped_count},
-    )
-
-
-def dataset_stem(path: str) -> str:
-    """A dataset's default name: the file or folder name without its dataset extensions."""
-    name = os.path.basename(path.rstrip("/\\"))
-    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".md"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-    return name or "dataset"
+                                   progress=progress, cancel=cancel, **options.data_kwargs())
 
 
 def scan_problems(path: str, options: ImportOptions = ImportOptions(), *,

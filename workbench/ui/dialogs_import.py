@@ -195,7 +195,7 @@ class ImportDialog(TaskDialog):
             self.set_path(path)
 
     def set_path(self, path: str) -> None:
-        from workbench.services.dataset_view import dataset_stem
+        from workbench.services.datasets import dataset_stem
 
         self.path = os.path.abspath(path)
         self.path_edit.setText(self.path)
@@ -341,7 +341,7 @@ class ImportDialog(TaskDialog):
         self._go(PROBLEMS)
 
     def _choose_report_path(self) -> None:
-        from workbench.services.dataset_view import dataset_stem
+        from workbench.services.datasets import dataset_stem
 
         start = os.path.join(os.path.dirname(self.path), f"{dataset_stem(self.path)}-problems.jsonl")
         path, _ = QFileDialog.getSaveFileName(self, "Save Problem Report", start,
