@@ -25,7 +25,7 @@ def file_sha256(path: str) -> str:
 def dataset_stem(path: str) -> str:
     """A dataset's default name: the file or folder name without its dataset extensions."""
     name = os.path.basename(path.rstrip("/\\"))
-    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt", ".md"):
+    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".md"):
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
     return name or "dataset"
