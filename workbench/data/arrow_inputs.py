@@ -29,6 +29,8 @@ from workbench.data.readers import RawRecord
 
 BATCH_ROWS = 1024
 _HASH_CHUNK = 1 << 20
+# What pyarrow raises for a damaged file (a ValueError: e.g. a column name that is not UTF-8).
+_DAMAGED = (OSError, EOFError, pa.ArrowException, ValueError)
 
 
 def file_sha256(path: Path) -> str:
@@ -92,12 +94,15 @@ def _unreadable(name: str, what: str, exc: BaseException) -> DataImportError:
     )
 
 
-def _rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+def _rows(batch: pa.RecordBatch, name: str) -> list[dict[str, Any]]:
+    # A damaged IPC file can hold offsets that point outside its buffers; converting such a
+    # batch would read out of bounds (a crash), so every batch is validated first.
+    batch.validate(full=True)
     try:
         return batch.to_pylist()
     except (pa.ArrowException, ValueError, OverflowError) as exc:  # e.g. a date out of Python's range
         raise DataImportError(
-            "A batch of records holds values that cannot be converted.",
+            f"{name}: a batch of records holds values that cannot be converted.",
             details=f"{type(exc).__name__}: {exc}",
             advice="Convert unusual column types (dates, decimals) to text before importing.",
         ) from exc
@@ -116,9 +121,11 @@ class ParquetInput(DatasetInput):
         self._path = self._unpacked.path if self._unpacked else path
         try:
             self._file = pq.ParquetFile(self._path)
-        except (OSError, pa.ArrowException) as exc:
+        except BaseException as exc:
             self.close()
-            raise _unreadable(path.name, "a Parquet file", exc) from exc
+            if isinstance(exc, _DAMAGED):
+                raise _unreadable(path.name, "a Parquet file", exc) from exc
+            raise
         self._total = self._file.metadata.num_rows
         self._done = 0
 
@@ -127,11 +134,11 @@ class ParquetInput(DatasetInput):
         try:
             batches = self._file.iter_batches(batch_size=BATCH_ROWS)
             for batch in batches:
-                for value in _rows(batch):
+                for value in _rows(batch, self.name):
                     yield RawRecord(Location(index, None, None, "parquet"), value)
                     index += 1
                 self._done = index
-        except (OSError, pa.ArrowException) as exc:
+        except _DAMAGED as exc:
             raise _unreadable(self.name, "a Parquet file", exc) from exc
 
     def fraction(self) -> float:
@@ -144,7 +151,7 @@ class ParquetInput(DatasetInput):
         file = getattr(self, "_file", None)
         if file is not None:
             file.close()
-        if self._unpacked is not None:
+        if getattr(self, "_unpacked", None) is not None:
             self._unpacked.remove()
 
 
@@ -168,7 +175,11 @@ class ArrowInput(DatasetInput):
         if not path.name.lower().endswith(".gz"):
             return cls(path.name, [path], [path])
         unpacked = _Unpacked(path)
-        input_ = cls(path.name, [unpacked.path], [path], hash_files=[])
+        try:
+            input_ = cls(path.name, [unpacked.path], [path], hash_files=[])
+        except BaseException:
+            unpacked.remove()
+            raise
         input_._unpacked.append(unpacked)
         input_._raw_hash = unpacked.raw_hash
         return input_
@@ -176,14 +187,15 @@ class ArrowInput(DatasetInput):
     def records(self) -> Iterator[RawRecord]:
         index = 0
         for path in self._files:
-            source = pa.memory_map(str(path))
+            # Read, not memory-mapped: a file truncated while mapped would crash the process.
+            source = pa.OSFile(str(path))
             try:
                 for batch in self._batches(source, path):
-                    for value in _rows(batch):
+                    for value in _rows(batch, self.name):
                         yield RawRecord(Location(index, None, None, self.kind), value)
                         index += 1
                     self._position = source.tell()
-            except (OSError, pa.ArrowException) as exc:
+            except _DAMAGED as exc:
                 raise _unreadable(f"{self.name} ({path.name})", "an Arrow file", exc) from exc
             finally:
                 source.close()
@@ -191,7 +203,7 @@ class ArrowInput(DatasetInput):
             self._position = 0
 
     @staticmethod
-    def _batches(source: pa.MemoryMappedFile, path: Path) -> Iterator[pa.RecordBatch]:
+    def _batches(source: pa.NativeFile, path: Path) -> Iterator[pa.RecordBatch]:
         try:
             stream = pa.ipc.open_stream(source)  # what save_to_disk writes
         except pa.ArrowInvalid:

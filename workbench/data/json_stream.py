@@ -33,19 +33,30 @@ class JsonStream:
         self._count_pos = 0
 
     # -- buffer ----------------------------------------------------------------------------
-    def _fill(self) -> bool:
+    def _fill(self, double: bool = False) -> bool:
+        """Read the next chunk; with `double`, read until the unparsed text has doubled (a value
+        that spans many chunks is then re-parsed log(n) times, not once per chunk)."""
         if self._eof:
             return False
-        chunk = next(self._chunks, None)
-        if chunk is None:
+        chunks = [next(self._chunks, None)]
+        if chunks[0] is None:
             self._eof = True
             return False
+        if double:
+            wanted = len(self._buf) - self._pos
+            got = len(chunks[0])
+            while got < wanted:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
         if self._pos > len(self._buf) // 2:  # drop what we consumed
             self._line_at(self._pos)
             self._buf = self._buf[self._pos :]
             self._count_pos -= self._pos
             self._pos = 0
-        self._buf += chunk
+        self._buf += "".join(chunks)
         return True
 
     def _line_at(self, pos: int) -> int:
@@ -88,7 +99,7 @@ class JsonStream:
                 # Incomplete input fails near the buffer's end (or inside an unterminated
                 # string); then read more and try again. Anything else is a real error.
                 near_end = exc.pos >= len(self._buf) - 16
-                if (near_end or exc.msg.startswith("Unterminated string")) and self._fill():
+                if (near_end or exc.msg.startswith("Unterminated string")) and self._fill(double=True):
                     continue
                 self._pos = exc.pos
                 raise self._error(exc.msg.lower()) from exc
@@ -96,7 +107,7 @@ class JsonStream:
                 raise self._error("a value nested too deeply to read") from exc
             except ValueError as exc:  # e.g. an integer with more than 4300 digits
                 raise self._error(f"a value that cannot be read ({exc})") from exc
-            if end == len(self._buf) and not isinstance(value, (dict, list, str)) and self._fill():
+            if end == len(self._buf) and not isinstance(value, (dict, list, str)) and self._fill(double=True):
                 continue  # a number or literal may go on in the next chunk
             self._pos = end
             return value

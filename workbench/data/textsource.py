@@ -183,6 +183,12 @@ class TextSource:
             # exc.start counts from the decoder's buffered bytes, which precede `data`.
             offset = self._bom_bytes + self._decoded_bytes - buffered + exc.start
             raise self._decode_error(exc, offset, self._lines_seen) from exc
+        except UnicodeError as exc:  # e.g. 'utf-16' chosen for text without a byte order mark
+            raise DataImportError(
+                f"{self.name} cannot be read as {self.encoding.upper()} text: {exc}.",
+                advice="Choose the exact encoding (for UTF-16 without a byte order mark: utf-16-le "
+                "or utf-16-be), or save the file as UTF-8.",
+            ) from exc
         self._decoded_bytes += len(data)
         return text
 
@@ -210,26 +216,41 @@ class TextSource:
         """(1-based line number, line without its line ending). Splits on '\\n' only, so
         U+2028 and friends inside JSON strings stay where they are."""
         number = 0
-        rest = ""
-        for chunk in self.chunks():
-            parts = (rest + chunk).split("\n")
-            rest = parts.pop()
-            for part in parts:
-                number += 1
-                yield number, part[:-1] if part.endswith("\r") else part
-        if rest:
-            yield number + 1, rest[:-1] if rest.endswith("\r") else rest
+        for line in self._split_lines():
+            number += 1
+            yield number, line[:-1] if line.endswith("\r") else line
 
     def raw_lines(self) -> Iterator[str]:
         """Lines with their endings kept, as the csv module wants them."""
-        rest = ""
+        lines = self._split_lines()
+        previous = next(lines, None)
+        for line in lines:
+            yield previous + "\n"  # type: ignore[operator]
+            previous = line
+        if previous is not None:
+            yield previous if self._ends_without_newline else previous + "\n"
+
+    def _split_lines(self) -> Iterator[str]:
+        """The text split on '\\n' (the endings dropped). A line spanning many chunks is joined
+        once at its end, so a 50 MB line costs 50 MB, not 50 MB per chunk."""
+        pending: list[str] = []
+        self._ends_without_newline = False
         for chunk in self.chunks():
-            parts = (rest + chunk).split("\n")
+            if "\n" not in chunk:
+                pending.append(chunk)
+                continue
+            parts = chunk.split("\n")
+            if pending:
+                pending.append(parts[0])
+                parts[0] = "".join(pending)
+                pending = []
             rest = parts.pop()
-            for part in parts:
-                yield part + "\n"
-        if rest:
-            yield rest
+            yield from parts
+            if rest:
+                pending.append(rest)
+        if pending:
+            self._ends_without_newline = True
+            yield "".join(pending)
 
     def line_blocks(self, block_bytes: int) -> Iterator[tuple[bytes, int]]:
         """UTF-8 only: the raw bytes in blocks of whole lines (the last may lack its '\\n'),
@@ -251,18 +272,19 @@ class TextSource:
             if not buf:
                 return
             cut = len(buf) if eof and len(buf) <= block_bytes else buf.rfind(b"\n", 0, block_bytes) + 1
-            searched = block_bytes
-            while cut == 0:  # a line longer than a block: read on until it ends
-                found = buf.find(b"\n", searched)
-                if found >= 0:
-                    cut = found + 1
-                elif eof:
-                    cut = len(buf)
-                else:
-                    searched = len(buf)
-                    data = self._read_bytes(block_bytes)
+            if cut == 0:  # a line longer than a block: read on until it ends
+                found = buf.find(b"\n", block_bytes)
+                pieces, size = [buf], len(buf)  # joined once: no quadratic copying
+                while found < 0 and not eof:
+                    data = self._read_bytes(max(block_bytes, size))
                     eof = not data
-                    buf += data
+                    found = data.find(b"\n")
+                    if found >= 0:
+                        found += size
+                    pieces.append(data)
+                    size += len(data)
+                buf = b"".join(pieces) if len(pieces) > 1 else buf
+                cut = found + 1 if found >= 0 else len(buf)
             block, buf = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
             yield block, self._offset(block)
 
@@ -281,7 +303,10 @@ class TextSource:
     def head_text(self) -> str:
         """The first decoded chunk, without consuming the stream (for sniffing)."""
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
-        return decoder.decode(self._pending, False)
+        try:
+            return decoder.decode(self._pending, False)
+        except UnicodeError:
+            return ""  # reading the text reports it properly
 
 
 def open_text(path: str | Path, chunk_bytes: Optional[int] = None, encoding: Optional[str] = None) -> TextSource:
