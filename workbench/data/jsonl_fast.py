@@ -92,12 +92,13 @@ class FastRows:
         ]
 
 
-def convert_block(block: bytes, spec: FastSpec, threads: bool = True) -> Optional[FastRows]:
+def convert_block(block: bytes | memoryview, spec: FastSpec, threads: bool = True) -> Optional[FastRows]:
     """Normalise a block of complete JSONL lines (no blank lines), or None to fall back.
     Thread-safe: blocks may convert in parallel (then pass threads=False)."""
-    lines = _split_lines(block)
-    if lines is None:
+    split = _split_lines(block)
+    if split is None:
         return None
+    lines, escapes = split
     count = len(lines)
     source = pc.utf8_trim(lines, " \t\r\n")
     if not (pc.all(pc.starts_with(source, "{")).as_py() and pc.all(pc.ends_with(source, "}")).as_py()):
@@ -128,12 +129,15 @@ def convert_block(block: bytes, spec: FastSpec, threads: bool = True) -> Optiona
         item_codes = item_codes[np.repeat(good, _lengths(conversations))]
         conversations = conversations.filter(keep)
         source = source.filter(keep)
-    messages = _messages_json(conversations, item_codes, spec, block)
+        escapes = escapes[good]
+    messages = _messages_json(conversations, item_codes, spec, escapes)
     return FastRows(messages, source, np.flatnonzero(good), unaccepted, count)
 
 
-def _split_lines(block: bytes) -> Optional[pa.Array]:
-    """The block's lines (each with its '\\n') as a StringArray over the block's own buffer."""
+def _split_lines(block: bytes | memoryview) -> Optional[tuple[pa.Array, np.ndarray]]:
+    """The block's lines (each with its '\\n') as a StringArray over the block's own buffer,
+    and which lines hold a backslash: only their texts can need JSON escapes (JSON itself
+    escapes quotes, backslashes and control characters in strings)."""
     raw = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10) + 1
     if not len(ends) or ends[-1] != len(block):
@@ -145,7 +149,9 @@ def _split_lines(block: bytes) -> Optional[pa.Array]:
         lines.validate(full=True)  # UTF-8; the Python path reports where it breaks
     except pa.ArrowInvalid:
         return None
-    return lines
+    escapes = np.zeros(len(ends), dtype=bool)
+    escapes[np.searchsorted(ends, np.flatnonzero(raw == 92), side="right")] = True
+    return lines, escapes
 
 
 def _lengths(lists: pa.ListArray) -> np.ndarray:
@@ -195,14 +201,15 @@ def _true(mask: pa.Array) -> np.ndarray:
     return pc.cast(pc.fill_null(mask, False), pa.uint8()).to_numpy().view(np.bool_)
 
 
-def _messages_json(conversations: pa.ListArray, codes: np.ndarray, spec: FastSpec, block: bytes) -> pa.Array:
-    """`[{"role":"user","content":"..."},...]` per row, exactly as json.dumps writes it."""
+def _messages_json(conversations: pa.ListArray, codes: np.ndarray, spec: FastSpec, escapes: np.ndarray) -> pa.Array:
+    """`[{"role":"user","content":"..."},...]` per row, exactly as json.dumps writes it.
+    `escapes`: the rows whose texts may need JSON escapes."""
     offsets = conversations.offsets.to_numpy()
     items = conversations.values.slice(offsets[0], offsets[-1] - offsets[0])
     contents = items.field(spec.content_key)
-    if b"\\" in block:  # only then can a content hold a quote, backslash or control character
-        contents = _escaped(contents)
     lengths = np.diff(offsets)
+    if escapes.any():
+        contents = _escaped(contents, np.repeat(escapes, lengths))
     count = len(contents)
     first = np.zeros(count, dtype=bool)
     last = np.zeros(count, dtype=bool)
@@ -218,18 +225,17 @@ def _messages_json(conversations: pa.ListArray, codes: np.ndarray, spec: FastSpe
     return pc.binary_join(rows, "")
 
 
-def _escaped(contents: pa.Array) -> pa.Array:
-    """JSON-escape the contents that need it (as json.dumps with ensure_ascii=False)."""
-    needs = _true(pc.match_substring_regex(contents, r'[\\"\x00-\x1f]'))
-    if not needs.any():
-        return contents
-    subset = contents.filter(pa.array(needs))
-    if pc.any(pc.match_substring_regex(subset, _OTHER_CONTROL)).as_py():
+def _escaped(contents: pa.Array, candidates: np.ndarray) -> pa.Array:
+    """JSON-escape the candidate contents (as json.dumps with ensure_ascii=False does)."""
+    needs = pa.array(candidates)
+    subset = contents.filter(needs)
+    escaped = subset
+    for char, replacement in _SHORT_ESCAPES:
+        escaped = pc.replace_substring(escaped, char, replacement)
+    rare = pc.match_substring_regex(subset, _OTHER_CONTROL)
+    if pc.any(rare).as_py():
         # Rare control characters (\u0001 ...): json.dumps itself, for these few strings.
-        escaped = pa.array([json.dumps(s, ensure_ascii=False)[1:-1] for s in subset.to_pylist()],
-                           type=pa.string())
-    else:
-        escaped = subset
-        for char, replacement in _SHORT_ESCAPES:
-            escaped = pc.replace_substring(escaped, char, replacement)
-    return pc.replace_with_mask(contents, pa.array(needs), escaped)
+        rare = pc.fill_null(rare, False)
+        texts = [json.dumps(s, ensure_ascii=False)[1:-1] for s in subset.filter(rare).to_pylist()]
+        escaped = pc.replace_with_mask(escaped, rare, pa.array(texts, pa.string()))
+    return pc.replace_with_mask(contents, needs, escaped)

@@ -38,7 +38,7 @@ SCHEMA = pa.schema([
 ROW_GROUP_ROWS = 10_000
 # Rows added one by one move to Arrow this often: Python strings cost ~3x their text.
 _LIST_ROWS = 1024
-# Tables waiting for the writing thread (each at most one fast-path block, <= 8 MiB of text).
+# Tables waiting for the writing thread (each at most one fast-path block, <= 2 MiB of text).
 _QUEUED_TABLES = 2
 COMPRESSION = "snappy"
 # v2: per-column streams of (lengths, bytes) so whole Arrow arrays hash without a Python loop.

@@ -252,7 +252,7 @@ class TextSource:
             self._ends_without_newline = True
             yield "".join(pending)
 
-    def line_blocks(self, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+    def line_blocks(self, block_bytes: int) -> Iterator[tuple[memoryview, int]]:
         """UTF-8 only: the raw bytes in blocks of whole lines (the last may lack its '\\n'),
         each with its byte offset in the (decompressed) text. An alternative to chunks(): the
         caller counts lines, and decodes a block with decode_block() when it must be read as
@@ -285,18 +285,19 @@ class TextSource:
                     size += len(data)
                 buf = b"".join(pieces) if len(pieces) > 1 else buf
                 cut = found + 1 if found >= 0 else len(buf)
-            block, buf = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
+            # A view, not a copy: the caller hands it to numpy and pyarrow as it is.
+            block, buf = (memoryview(buf), b"") if cut == len(buf) else (memoryview(buf)[:cut], buf[cut:])
             yield block, self._offset(block)
 
-    def _offset(self, block: bytes) -> int:
+    def _offset(self, block: memoryview) -> int:
         offset = self._bom_bytes + self._decoded_bytes
         self._decoded_bytes += len(block)
         return offset
 
-    def decode_block(self, block: bytes, offset: int, first_line: int) -> str:
+    def decode_block(self, block: bytes | memoryview, offset: int, first_line: int) -> str:
         """The text of a block from line_blocks(), with the usual error on bad bytes."""
         try:
-            return block.decode("utf-8")
+            return bytes(block).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc, offset + exc.start, first_line - 1) from exc
 
