@@ -182,3 +182,40 @@ def test_one_or_two_converter_threads_give_the_same_file(tmp_path, monkeypatch, 
 def test_python_whitespace_set_is_exactly_str_isspace():
     expected = {chr(c) for c in range(0x110000) if chr(c).isspace()}
     assert set(jsonl_fast.PY_WHITESPACE) == expected
+
+
+COLUMN_FIELDS = {
+    "text": ("text",),
+    "prompt_completion": ("prompt", "completion"),
+    "alpaca": ("instruction", "input", "output", "system"),
+}
+
+
+@pytest.mark.parametrize("fmt", list(COLUMN_FIELDS))
+def test_column_formats_match_python_path(tmp_path, monkeypatch, converted, small_blocks, fmt):
+    rnd = random.Random(fmt)
+    texts = ["", " ", "\u3000", "\x1c", "plain", 'say "hi"\nbye', "tab\t", "é😀", "\x01ctl", "  pad  "]
+    lines = []
+    for i in range(300):
+        record = {"id": i}
+        for field in COLUMN_FIELDS[fmt]:
+            roll = rnd.random()
+            if roll < 0.08:
+                continue  # missing
+            record[field] = None if roll < 0.12 else rnd.choice(texts) + (f" {i}" if roll > 0.5 else "")
+        lines.append(json.dumps(record, ensure_ascii=rnd.random() < 0.5))
+    path = tmp_path / f"{fmt}.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast, slow = import_both(path, tmp_path, monkeypatch, on_invalid="skip", format=fmt)
+    assert_same(fast, slow)
+    assert fast.row_count > 50 and fast.skipped_count > 10
+    assert converted["fast"] >= 3 and converted["fallback"] == 0 and converted["rejected"] == fast.skipped_count
+
+
+def test_a_number_where_text_belongs_sends_the_block_to_python(tmp_path, monkeypatch, converted):
+    path = tmp_path / "pc.jsonl"
+    path.write_text('{"prompt": "2+2?", "completion": 4}\n{"prompt": "q", "completion": "a"}\n', encoding="utf-8")
+    fast, slow = import_both(path, tmp_path, monkeypatch, on_invalid="skip")
+    assert_same(fast, slow)
+    assert converted == {"fast": 0, "fallback": 1, "rejected": 0}
+    assert fast.problems[0].kind == ProblemKind.NON_TEXT and fast.row_count == 1

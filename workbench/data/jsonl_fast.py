@@ -1,9 +1,10 @@
-"""The fast path for JSON Lines conversations: a block of lines at a time, in Arrow.
+"""The fast path for JSON Lines in the built-in formats: a block of lines at a time, in Arrow.
 
-Most JSONL datasets are clean OpenAI-messages (or ShareGPT) records. For a block of such lines
-pyarrow parses the JSON, the checks of `validation.check_turns` run as array operations, and the
-normalised `messages` JSON is assembled with string kernels, so no Python object is built per
-record. The output is byte-for-byte what the Python path (json.loads → normalise → dumps)
+Most JSONL datasets are clean records of one format (OpenAI messages, ShareGPT, Alpaca,
+prompt/completion, plain text). For a block of such lines pyarrow parses the JSON, the turns
+are taken (or, for the column formats, built by fast_columns), the checks of
+`validation.check_turns` run as array operations, and the normalised `messages` JSON is
+assembled with string kernels, so no Python object is built per record. The output is byte-for-byte what the Python path (json.loads → normalise → dumps)
 produces, so which path handled a block never changes the content hash.
 
 The fast path only ever *accepts* records; it never decides a record is bad. Records that fail
@@ -24,7 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from workbench.data.formats import RecordFormat, ShareGPT, OpenAIMessages
+from workbench.data.fast_columns import column_builder
+from workbench.data.formats import OpenAIMessages, RecordFormat, ShareGPT
 from workbench.data.problems import Location
 from workbench.data.readers import RawRecord
 
@@ -45,18 +47,27 @@ _PARSE_BLOCK = 1 << 18
 
 @dataclass(frozen=True)
 class FastSpec:
-    """What the fast path needs to know about a conversation format."""
+    """What the fast path needs to know about a format: the fields to parse, how to make the
+    list of turns from them, and the turns' role names."""
 
-    list_key: str
     role_key: str
     content_key: str
     source_roles: tuple[str, ...]  # lower-case role names as written in files
     target_codes: np.ndarray  # per source role: 0 system, 1 user, 2 assistant
     schema: pa.Schema
+    # The rows' turns, and the rows whose texts need JSON escapes though their line has no
+    # backslash (None: no such rows).
+    conversations: Callable[[pa.Table], tuple[pa.ListArray, Optional[np.ndarray]]]
+    assistant_only: bool = False  # a lone assistant turn is a valid conversation (plain text)
 
 
 def spec_for(fmt: RecordFormat) -> Optional[FastSpec]:
-    """A FastSpec for the built-in conversation formats; None for any other format."""
+    """A FastSpec for the built-in formats; None for any other (a column mapping, plugins)."""
+    columns = column_builder(fmt, PY_WHITESPACE)
+    if columns is not None:
+        fields, build = columns
+        return FastSpec("role", "content", _ROLE_CODES, np.arange(3, dtype=np.int8),
+                        pa.schema([(name, pa.string()) for name in fields]), build, fmt.assistant_only)
     if type(fmt) not in (OpenAIMessages, ShareGPT):
         return None
     list_key = fmt.list_keys[0]
@@ -64,8 +75,8 @@ def spec_for(fmt: RecordFormat) -> Optional[FastSpec]:
     roles = tuple(fmt.role_map)
     codes = np.array([_ROLE_CODES.index(fmt.role_map[r]) for r in roles], dtype=np.int8)
     item = pa.struct([(role_key, pa.string()), (content_key, pa.string())])
-    return FastSpec(list_key, role_key, content_key, roles, codes,
-                    pa.schema([(list_key, pa.list_(item))]))
+    return FastSpec(role_key, content_key, roles, codes, pa.schema([(list_key, pa.list_(item))]),
+                    lambda table: (table.column(list_key).combine_chunks(), None))
 
 
 @dataclass
@@ -113,7 +124,9 @@ def convert_block(block: bytes | memoryview, spec: FastSpec, threads: bool = Tru
         return None
     if table.num_rows != count:  # e.g. two objects on one line: rows and lines must pair up
         return None
-    conversations = table.column(spec.list_key).combine_chunks()
+    conversations, joined = spec.conversations(table)
+    if joined is not None:
+        escapes = escapes | joined
     good, item_codes = _accepted(conversations, spec)
     bad_rows = np.flatnonzero(~good)
     unaccepted = []
@@ -188,6 +201,8 @@ def _accepted(conversations: pa.ListArray, spec: FastSpec) -> tuple[np.ndarray, 
     shift = np.repeat((first_code == 0).astype(np.int64), lengths)
     expected = np.where((position - shift) % 2 == 0, 1, 2)
     in_order = np.where(codes == 0, position == 0, codes == expected)
+    if spec.assistant_only:  # plain text: a lone assistant turn needs no user turn before it
+        in_order |= np.repeat((lengths == 1) & (first_code == 2), lengths)
     item_ok &= in_order
     bad_items = np.bincount(row_of_item[~item_ok], minlength=rows)
     assistants = np.bincount(row_of_item[codes == 2], minlength=rows)
