@@ -271,3 +271,26 @@ def test_explicit_utf16_without_bom_and_unknown_encodings(write, dest):
     for name in ("klingon", "base64"):
         with pytest.raises(DataImportError, match=f"Unknown text encoding '{name}'"):
             import_file(path, dest_dir=dest, encoding=name)
+
+
+def test_source_hash_before_import_matches_the_outcome(tmp_path, dest):
+    from workbench.data import source_hash
+
+    plain = tmp_path / "a.jsonl"
+    plain.write_text(json.dumps({"messages": CHAT}) + "\n", encoding="utf-8")
+    parquet = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"messages": [CHAT]}), parquet)
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "x.txt").write_text("one")
+    (folder / "y.md").write_text("two")
+    root = tmp_path / "dd"
+    hf_folder(root / "train", [pa.table({"text": ["t"]})])
+    hf_folder(root / "test", [pa.table({"text": ["x"]})])
+    (root / "dataset_dict.json").write_text(json.dumps({"splits": ["train", "test"]}))
+    for path, split in [(plain, None), (gz(plain), None), (parquet, None), (gz(parquet), None),
+                        (folder, None), (root, None), (root, "test")]:
+        assert source_hash(path, split=split) == import_file(path, dest_dir=dest, split=split).source_hash, path
+    assert source_hash(root, split="test") != source_hash(root)
+    with pytest.raises(DataImportError, match="does not exist"):
+        source_hash(tmp_path / "missing.jsonl")

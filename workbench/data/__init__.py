@@ -8,6 +8,7 @@ The public surface other layers use is re-exported here.
 from workbench.data.formats import FORMATS, RecordFormat, Turn, detect_format, get_format, register_format
 from workbench.data.importer import ImportOutcome, ImportPreview, import_file, preview_file
 from workbench.data.input_base import ReadOptions
+from workbench.data.inputs import source_hash
 from workbench.data.mapping import ColumnMapping
 from workbench.data.normalise import NormalisedRecord, normalise_record
 from workbench.data.parquet_io import ROW_GROUP_ROWS, SCHEMA, count_rows, iter_messages, read_rows
@@ -19,7 +20,7 @@ from workbench.data.report import write_problems
 __all__ = [
     "FORMATS", "RecordFormat", "Turn", "detect_format", "get_format", "register_format",
     "ImportOutcome", "ImportPreview", "NormalisedRecord", "import_file", "normalise_record",
-    "preview_file", "ReadOptions", "ColumnMapping", "ROW_GROUP_ROWS", "SCHEMA", "count_rows",
+    "preview_file", "ReadOptions", "source_hash", "ColumnMapping", "ROW_GROUP_ROWS", "SCHEMA", "count_rows",
     "iter_messages", "read_rows", "clean_stale_partials", "Issue", "Location", "Problem",
     "ProblemKind", "SUPPORTED_EXTENSIONS", "TEXT_MODES", "RawRecord", "RecordReader",
     "register_reader", "write_problems",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.core.errors import DataImportError
-from workbench.data.arrow_inputs import ArrowInput, ParquetInput, hf_dataset, is_hf_folder
+from workbench.data.arrow_inputs import ArrowInput, ParquetInput, file_sha256, hf_dataset, is_hf_folder
 from workbench.data.input_base import DatasetInput, ReadOptions
 from workbench.data.readers import SUPPORTED_EXTENSIONS, strip_gz
-from workbench.data.text_inputs import TextFolderInput, TextInput
+from workbench.data.text_inputs import TextFolderInput, TextInput, folder_hash
 
 _PARQUET_MAGIC = b"PAR1"
 _ARROW_MAGIC = b"ARROW1"
@@ -45,3 +45,22 @@ def _open(path: Path, options: ReadOptions) -> DatasetInput:
         if head.startswith(_ARROW_MAGIC):
             return ArrowInput.single(path)
     return TextInput(path, options)
+
+
+def source_hash(path: str | Path, split: str | None = None) -> str:
+    """The sha256 an import of `path` reports as ImportOutcome.source_hash, without importing
+    (to look for an identical earlier import first): a file's raw bytes (gzip included); for a
+    folder of text files or a Hugging Face folder, a hash over its data files."""
+    path = Path(path)
+    try:
+        if not path.is_dir():
+            if not path.is_file():
+                raise DataImportError(f"{path} does not exist or is not a file.",
+                                      advice="Choose an existing dataset file or folder.")
+            return file_sha256(path)
+        if is_hf_folder(path):
+            return hf_dataset(path, split).source_hash()
+        return folder_hash(TextFolderInput(path, ReadOptions()).files, file_sha256)
+    except OSError as exc:
+        raise DataImportError(f"{path.name} cannot be read.", details=f"{type(exc).__name__}: {exc}",
+                              advice="Check that the file exists and that you may read it.") from exc

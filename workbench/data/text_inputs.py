@@ -117,6 +117,21 @@ class TextInput(DatasetInput):
         self.source.close()
 
 
+FOLDER_HASH_PREFIX = b"workbench.text-folder.v1\n"
+
+
+def _member_hash_entry(name: str, file_hash: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape") + b"\0" + file_hash.encode()
+
+
+def folder_hash(files: list[Path], file_sha256) -> str:
+    """What TextFolderInput.source_hash() reports, computed from the files alone."""
+    digest = hashlib.sha256(FOLDER_HASH_PREFIX)
+    for path in files:
+        digest.update(_member_hash_entry(path.name, file_sha256(path)))
+    return digest.hexdigest()
+
+
 def _line_count(block: memoryview) -> int:
     """Lines in a block: its newlines, plus a last line without one."""
     raw = np.frombuffer(block, dtype=np.uint8)
@@ -150,7 +165,7 @@ class TextFolderInput(DatasetInput):
         self.encoding = options.encoding or "utf-8"
         self._done_bytes = 0
         self._current: Optional[TextSource] = None
-        self._hash = hashlib.sha256(b"workbench.text-folder.v1\n")
+        self._hash = hashlib.sha256(FOLDER_HASH_PREFIX)
         self._finished = False
 
     def records(self) -> Iterator[RawRecord]:
@@ -170,7 +185,7 @@ class TextFolderInput(DatasetInput):
                         ProblemKind.EMPTY_MESSAGE, None, "The file holds no text.",
                         "Write its text, or remove it from the folder."))
                     index += 1
-                self._hash.update(path.name.encode("utf-8", "surrogateescape") + b"\0" + source.source_hash().encode())
+                self._hash.update(_member_hash_entry(path.name, source.source_hash()))
                 self._current = None
                 self._done_bytes += source.size
         self._finished = True
