@@ -180,3 +180,11 @@ def test_stale_cleanup_spares_live_imports_and_other_files(tmp_path):
     assert sorted(p.name for p in removed) == sorted([legacy.name, dead.name])
     assert sorted(entries(tmp_path)) == sorted(p.name for p in [mine, fresh_dead, *unrelated])
     assert pid_alive(os.getpid()) and not pid_alive(999999999) and not pid_alive(0)
+
+
+def test_an_unwritable_destination_is_a_clear_error(many, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(DataImportError, match="cannot be written to"):
+        import_file(many, dest_dir=blocker / "blobs", problems_path=tmp_path / "r.csv")
+    assert [p.name for p in tmp_path.iterdir()] == ["not-a-folder"]

@@ -97,7 +97,10 @@ def _head(path: Path, read: ReadOptions, count: int) -> tuple[list[RawRecord], D
     try:
         return list(itertools.islice(inp.records(), count)), inp
     except Exception as exc:
-        raise _read_failed(inp, path.name, exc) from exc
+        error = _read_failed(inp, path.name, exc)
+        if error is exc:
+            raise
+        raise error from exc
     finally:
         inp.close()
 
@@ -212,8 +215,14 @@ def import_file(
     head, probe = _head(path, read, DETECT_SAMPLE)
     fmt = _choose_format(head, probe.name, format, mapping)
     del head
-    writer = DatasetWriter(dest_dir)
     problem_report = ProblemReport(problems_path) if problems_path is not None else None
+    try:
+        writer = DatasetWriter(dest_dir)
+    except OSError as exc:
+        if problem_report is not None:
+            problem_report.discard()
+        raise DataImportError(f"The dataset cannot be written to {dest_dir}.", details=f"{type(exc).__name__}: {exc}",
+                              advice="Check that the project folder exists and is writable.") from exc
     try:
         outcome = _import(path, read, fmt, on_invalid, writer, problem_report, progress, cancel)
     except BaseException:
