@@ -36,14 +36,10 @@ def _settle(app, seconds: float = 0.6) -> None:
         time.sleep(0.02)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", nargs="?", default=os.path.join(REPO, "resources", "screenshots"))
-    parser.add_argument("--data-dir", default=os.path.join(REPO, "out", "screenshot-data"))
-    parser.add_argument("--theme", choices=("light", "dark"), default="light")
-    parser.add_argument("--steps", type=int, default=60, help="training steps of the demo run")
-    parser.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT")
-    args = parser.parse_args(argv)
+def start_window(args):
+    """Isolated data and settings under args.data_dir, then the real app's window, shown.
+
+    -> (data_dir, app, window). Shared by the screenshot scripts."""
     data_dir = os.path.abspath(args.data_dir)
     os.makedirs(data_dir, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
@@ -54,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from workbench.ui import theme
     from workbench.ui.app import create_application
-    from workbench.ui.main_window import CHAT, DATASETS, RUNS, TRAIN, MainWindow
+    from workbench.ui.main_window import MainWindow
 
     app = create_application(sys.argv[:1])
     theme.apply_theme(app, args.theme)
@@ -64,6 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(width, height)
     window.show()
     _settle(app, 0.3)
+    return data_dir, app, window
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", nargs="?", default=os.path.join(REPO, "resources", "screenshots"))
+    parser.add_argument("--data-dir", default=os.path.join(REPO, "out", "screenshot-data"))
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument("--steps", type=int, default=60, help="training steps of the demo run")
+    parser.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+    data_dir, app, window = start_window(args)
+    from workbench.ui.main_window import CHAT, DATASETS, RUNS, TRAIN
 
     task = window.open_demo_project(os.path.join(data_dir, "projects", "Demo.wbproj"))
     failed: list[BaseException] = []

@@ -15,9 +15,8 @@ import csv
 import json
 import os
 import shutil
-import sys
 
-from workbench.ui.screenshots import REPO, _settle, _wait
+from workbench.ui.screenshots import REPO, _settle, _wait, start_window
 
 DEMO = os.path.join(REPO, "resources", "demo", "support_chats.jsonl")
 
@@ -46,26 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
     parser.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT")
     args = parser.parse_args(argv)
-    data_dir = os.path.abspath(args.data_dir)
-    os.makedirs(args.out, exist_ok=True)
-    os.environ["WORKBENCH_DATA_DIR"] = data_dir
-    os.environ["WORKBENCH_SETTINGS_FILE"] = os.path.join(data_dir, "settings.ini")
-    os.environ.setdefault("WORKBENCH_USER", "alex")
-
+    data_dir, app, window = start_window(args)
     from workbench.services import dataset_ops, datasets, models, projects
-    from workbench.ui import theme
-    from workbench.ui.app import create_application
-    from workbench.ui.main_window import DATASETS, MainWindow
+    from workbench.ui.main_window import DATASETS
     from workbench.ui.widgets.model_sees import STATS, TEMPLATE
-
-    app = create_application(sys.argv[:1])
-    theme.apply_theme(app, args.theme)
-    window = MainWindow()
-    window.ask_about_active_runs = lambda count: "stop"
-    width, height = (int(v) for v in args.size.split("x"))
-    window.resize(width, height)
-    window.show()
-    _settle(app, 0.3)
 
     folder = os.path.join(data_dir, "projects", "DatasetShots.wbproj")
     shutil.rmtree(folder, ignore_errors=True)
