@@ -6,7 +6,8 @@ import os
 import platform
 from typing import Optional
 
-from PySide6.QtCore import Qt, __version__ as qt_version
+from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
+from PySide6.QtCore import __version__ as qt_version
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -44,7 +45,7 @@ class NewProjectDialog(QDialog):
         row.addWidget(self.location_edit, 1)
         row.addWidget(browse)
         self.result_label = QLabel()
-        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.result_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_label.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Name:", self.name_edit)
@@ -118,7 +119,7 @@ def about_dialog(parent: Optional[QWidget]) -> QMessageBox:
     box.setInformativeText(f"<table>{libs}</table><p>Training and chat run in separate "
                            "processes; the window itself never loads torch.</p>")
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
 

@@ -12,7 +12,7 @@ import traceback
 from types import TracebackType
 from typing import Callable, Optional, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from workbench.core.errors import WorkbenchError
@@ -45,7 +45,7 @@ def show_error(parent: Optional[QWidget], exc: BaseException, title: str = "Work
                 else QMessageBox.Icon.Warning)
     box.setWindowTitle(title)
     box.setText(message)
-    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
     if advice:
         box.setInformativeText(advice)
     if details:
@@ -54,7 +54,7 @@ def show_error(parent: Optional[QWidget], exc: BaseException, title: str = "Work
     for label, callback in actions:
         button = box.addButton(label, QMessageBox.ButtonRole.AcceptRole)
         button.clicked.connect(callback)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
     _open_dialogs.add(box)
     box.finished.connect(lambda _result, b=box: _open_dialogs.discard(b))
     # open(), not exec(): a nested event loop inside a slot or an excepthook invites re-entrancy.

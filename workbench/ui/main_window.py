@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -358,7 +359,7 @@ class MainWindow(QMainWindow):
         self.ctx = None
         stopping = answer == dialogs.STOP_RUNS
         if stopping:  # each run saves its adapter first: this can take a few seconds
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
             self.statusBar().showMessage("Stopping training runs…")
             QApplication.processEvents()
         try:

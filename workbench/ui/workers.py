@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -65,7 +66,7 @@ class Task(QObject):
         self.error: Optional[BaseException] = None
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._last_emit = 0.0
-        queued = Qt.ConnectionType.QueuedConnection
+        queued = QtCore.Qt.ConnectionType.QueuedConnection
         self._w_progress.connect(self._on_progress, queued)
         self._w_result.connect(self._on_result, queued)
 
@@ -164,7 +165,7 @@ def progress_dialog(parent: Optional[QWidget], task: Task, title: str, label: st
     dialog = QProgressDialog(label or title, "Cancel", 0, 1000, parent)
     dialog.setObjectName("taskProgressDialog")
     dialog.setWindowTitle(title)
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
     dialog.setMinimumDuration(300)  # quick tasks finish without a flashing dialog

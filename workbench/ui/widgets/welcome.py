@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -52,7 +53,7 @@ class WelcomeWidget(QWidget):
         self.recent_list.setObjectName("welcomeRecent")
         self.recent_list.setMaximumHeight(260)  # eight entries; no empty well below them
         self.recent_list.itemActivated.connect(
-            lambda item: self.recent_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+            lambda item: self.recent_requested.emit(item.data(QtCore.Qt.ItemDataRole.UserRole)))
         column = QVBoxLayout()
         column.addSpacing(40)
         header = QHBoxLayout()
@@ -79,7 +80,7 @@ class WelcomeWidget(QWidget):
         for path in paths:
             name = os.path.basename(path.rstrip("/\\"))
             item = QListWidgetItem(f"{name}    —    {os.path.dirname(path)}")
-            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, path)
             item.setToolTip(path)
             self.recent_list.addItem(item)
         self.recent_label.setVisible(bool(paths))
