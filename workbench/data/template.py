@@ -61,6 +61,39 @@ def _compile(source: str):
                           advice="Fix chat_template in the model folder, or pick another base model.") from exc
 
 
+def assistant_spans(render, messages: list, eos_token: str = "") -> tuple[str, list[tuple[int, int, int]]]:
+    """The rendered conversation and (start, end, message index) of each assistant reply.
+
+    `render(messages, add_generation_prompt) -> str` renders with the model's chat template.
+    A reply's span runs from the end of the prefix rendered with the generation prompt to the end
+    of the prefix that includes the reply: the reply plus the end-of-turn marker (the model must
+    learn to stop), never the role header. Training (engine/train_data) and the "what the model
+    sees" view both use this one rule, so the view shows exactly what is trained on.
+    """
+    full = render(messages, False)
+    spans: list[tuple[int, int, int]] = []
+    cursor = 0
+    for i, msg in enumerate(messages):
+        if msg["role"] != "assistant":
+            continue
+        head = render(messages[:i], True) if i else ""
+        upto = render(messages[: i + 1], False)
+        if full.startswith(upto) and upto.startswith(head) and len(head) >= cursor:
+            start, end = len(head), len(upto)
+        else:
+            # The template rewrites earlier turns: locate the reply text itself instead.
+            start = full.find(msg["content"], cursor)
+            if start < 0:
+                continue
+            end = start + len(msg["content"])
+            if eos_token and full.startswith(eos_token, end):
+                end += len(eos_token)
+        if end > start:
+            spans.append((start, end, i))
+            cursor = end
+    return full, spans
+
+
 class ChatTemplate:
     def __init__(self, source: str, special_tokens: Optional[dict[str, str]] = None) -> None:
         self.source = source
@@ -91,32 +124,8 @@ class ChatTemplate:
             ) from exc
 
     def assistant_spans(self, messages: list[Message]) -> tuple[str, list[tuple[int, int, int]]]:
-        """The rendered text and (start, end, message index) of each assistant reply: from the end
-        of the prefix rendered with the generation prompt to the end of the prefix including the
-        reply (the reply plus the end-of-turn marker, never the role header). The same rule as
-        engine/train_data.assistant_char_spans."""
-        full = self.render(messages, False)
-        spans: list[tuple[int, int, int]] = []
-        cursor = 0
-        for i, msg in enumerate(messages):
-            if msg["role"] != "assistant":
-                continue
-            head = self.render(messages[:i], True) if i else ""
-            upto = self.render(messages[: i + 1], False)
-            if full.startswith(upto) and upto.startswith(head) and len(head) >= cursor:
-                start, end = len(head), len(upto)
-            else:
-                # The template rewrites earlier turns: locate the reply text itself instead.
-                start = full.find(msg["content"], cursor)
-                if start < 0:
-                    continue
-                end = start + len(msg["content"])
-                if self.eos_token and full.startswith(self.eos_token, end):
-                    end += len(self.eos_token)
-            if end > start:
-                spans.append((start, end, i))
-                cursor = end
-        return full, spans
+        """The rendered text and (start, end, message index) of each assistant reply."""
+        return assistant_spans(self.render, messages, self.eos_token or "")
 
 
 @dataclass(frozen=True)

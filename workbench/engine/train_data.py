@@ -68,36 +68,13 @@ def _render(tokenizer, messages: list[Message], add_generation_prompt: bool) -> 
 
 
 def assistant_char_spans(tokenizer, messages: list[Message]) -> tuple[str, list[tuple[int, int]]]:
-    """The rendered conversation and the character spans of assistant replies.
+    """The rendered conversation and the character spans of assistant replies (the rule is
+    workbench.data.template.assistant_spans, shared with the dataset view)."""
+    from workbench.data.template import assistant_spans
 
-    A reply's span runs from the end of the prefix rendered with the generation prompt to
-    the end of the prefix that includes the reply, so it covers the reply and the template's
-    end-of-turn marker (the model must learn to stop) but not the role header. This works for
-    any template that renders a conversation's prefixes as prefixes of the whole.
-    """
-    full = _render(tokenizer, messages, False)
-    spans = []
-    cursor = 0
-    for i, msg in enumerate(messages):
-        if msg["role"] != "assistant":
-            continue
-        head = _render(tokenizer, messages[:i], True) if i else ""
-        upto = _render(tokenizer, messages[: i + 1], False)
-        if full.startswith(upto) and upto.startswith(head) and len(head) >= cursor:
-            start, end = len(head), len(upto)
-        else:
-            # The template rewrites earlier turns: locate the reply text itself instead.
-            start = full.find(msg["content"], cursor)
-            if start < 0:
-                continue
-            end = start + len(msg["content"])
-            eos = tokenizer.eos_token or ""
-            if eos and full.startswith(eos, end):
-                end += len(eos)
-        if end > start:
-            spans.append((start, end))
-            cursor = end
-    return full, spans
+    full, spans = assistant_spans(lambda m, gen: _render(tokenizer, m, gen), messages,
+                                  tokenizer.eos_token or "")
+    return full, [(start, end) for start, end, _i in spans]
 
 
 def tokenize_conversation(tokenizer, messages: list[Message], max_length: int) -> tuple[Example, bool]:
