@@ -112,6 +112,23 @@ def _turn_list(record: dict[str, Any], key: str, fmt: RecordFormat) -> tuple[Opt
     return value, None
 
 
+def parse_turn(item: dict[str, Any], where: str, role_key: str, content_key: str,
+               role_map: dict[str, str], fmt: "RecordFormat", unknown_role_advice: str
+               ) -> tuple[Optional[Turn], Optional[Issue]]:
+    """One turn object -> (Turn, None) or (None, the problem with it)."""
+    role = item.get(role_key)
+    if role is None:
+        return None, _missing(f"{where}.{role_key}", fmt)
+    mapped = role_map.get(role.strip().lower()) if isinstance(role, str) else None
+    if mapped is None:
+        return None, Issue(ProblemKind.UNKNOWN_ROLE, f"{where}.{role_key}", f"Unknown role {role!r}.",
+                           unknown_role_advice)
+    text, issue = _text(item.get(content_key), f"{where}.{content_key}", fmt)
+    if issue:
+        return None, issue
+    return Turn(mapped, text or "", f"{where}.{content_key}"), None
+
+
 class _ConversationFormat(RecordFormat):
     """A list of turn objects; each turn may use role/content or from/value keys."""
 
@@ -139,24 +156,13 @@ class _ConversationFormat(RecordFormat):
                     if pair[0] in item or pair[1] in item:
                         role_key, content_key = pair
                         break
-            role = item.get(role_key)
-            if role is None:
-                issues.append(_missing(f"{where}.{role_key}", self))
-                continue
-            mapped = self.role_map.get(str(role).strip().lower()) if isinstance(role, str) else None
-            if mapped is None:
-                issues.append(Issue(
-                    ProblemKind.UNKNOWN_ROLE, f"{where}.{role_key}",
-                    f"Unknown role {role!r}.",
-                    f"Use one of: {', '.join(sorted(self.role_map))}. Tool and function turns "
-                    "are not supported: remove them.",
-                ))
-                continue
-            text, issue = _text(item.get(content_key), f"{where}.{content_key}", self)
+            turn, issue = parse_turn(item, where, role_key, content_key, self.role_map, self,
+                                     f"Use one of: {', '.join(sorted(self.role_map))}. Tool and "
+                                     "function turns are not supported: remove them.")
             if issue:
                 issues.append(issue)
-                continue
-            turns.append(Turn(mapped, text or "", f"{where}.{content_key}"))
+            else:
+                turns.append(turn)
         return turns, issues
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from workbench.core.errors import DataImportError
-from workbench.data.formats import FORMATS, RecordFormat, Turn, _missing, _text, _turn_list, _kind_of
+from workbench.data.formats import FORMATS, RecordFormat, Turn, _kind_of, _text, _turn_list, parse_turn
 from workbench.data.problems import Issue, ProblemKind
 
 Columns = Union[str, Sequence[str], None]
@@ -208,21 +208,11 @@ class MappedFormat(RecordFormat):
                 issues.append(Issue(ProblemKind.NOT_AN_OBJECT, where,
                                     f"Turn {i} is {_kind_of(item)}, not an object.", self.advice()))
                 continue
-            role = item.get(role_key)
-            if role is None:
-                issues.append(_missing(f"{where}.{role_key}", self))
-                continue
-            mapped = self._roles.get(role.strip().lower()) if isinstance(role, str) else None
-            if mapped is None:
-                issues.append(Issue(
-                    ProblemKind.UNKNOWN_ROLE, f"{where}.{role_key}", f"Unknown role {role!r}.",
-                    "Map the role value to system, user or assistant in the column mapping "
-                    "(role values), or remove the turn.",
-                ))
-                continue
-            text, issue = _text(item.get(content_key), f"{where}.{content_key}", self)
+            turn, issue = parse_turn(item, where, role_key, content_key, self._roles, self,
+                                     "Map the role value to system, user or assistant in the column "
+                                     "mapping (role values), or remove the turn.")
             if issue:
                 issues.append(issue)
-                continue
-            turns.append(Turn(mapped, text or "", f"{where}.{content_key}"))
+            else:
+                turns.append(turn)
         return turns, issues
