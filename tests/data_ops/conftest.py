@@ -9,18 +9,7 @@ from pathlib import Path
 
 import pytest
 
-CHATML = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + eos_token + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-CORPUS = [
-    "system You are a helpful assistant for a coffee shop.",
-    "user Where is my order? assistant It ships tomorrow with tracking.",
-    "user How long does shipping take? assistant Three to five business days.",
-    "What grind should I use for espresso? A fine grind, like powdered sugar.",
-]
+from tests.chatml_folder import CHATML, build_chatml_folder  # noqa: F401 (CHATML re-exported)
 
 
 def chat(user: str, reply: str, system: str | None = None, **extra) -> dict:
@@ -48,23 +37,11 @@ def import_records(store, tmp_path):
 @pytest.fixture(scope="session")
 def chatml_model(tmp_path_factory) -> Path:
     """A model folder holding only a tokenizer: byte-level BPE with ChatML special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    folder = tmp_path_factory.mktemp("chatml-model")
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(CORPUS * 5, trainer)
-    tok.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "bos_token": "<|endoftext|>",
-        "eos_token": {"content": "<|im_end|>", "special": True},  # the older AddedToken form
-        "chat_template": CHATML,
-        "tokenizer_class": "PreTrainedTokenizerFast",
-    }), encoding="utf-8")
-    return folder
+    return build_chatml_folder(
+        tmp_path_factory.mktemp("chatml-model"),
+        eos_token={"content": "<|im_end|>", "special": True},  # the older AddedToken form
+        tokenizer_class="PreTrainedTokenizerFast",
+    )
 
 
 @pytest.fixture
