@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -27,7 +26,7 @@ from workbench.core.records import DatasetVersion
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.models.virtual_rows_model import VirtualRowsModel
-from workbench.ui.pages.base import Page, heading, hint
+from workbench.ui.pages.base import Page, heading, hint, record_table
 from workbench.ui.widgets.model_sees import ModelSeesPanel
 from workbench.ui.widgets.row_search import RowSearch
 from workbench.ui.workers import InlineProgress, Task, run_task
@@ -68,15 +67,7 @@ class DatasetsPage(Page):
         for b in (self.clean_button, self.split_button, self.export_button, self.import_button):
             top.addWidget(b)
 
-        self.versions_table = QTableWidget(0, len(VERSION_COLUMNS))
-        self.versions_table.setObjectName("versionsTable")
-        self.versions_table.setHorizontalHeaderLabels(VERSION_COLUMNS)
-        self.versions_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.versions_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.versions_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.versions_table.verticalHeader().hide()
-        self.versions_table.horizontalHeader().setStretchLastSection(True)
-        self.versions_table.setAlternatingRowColors(True)
+        self.versions_table = record_table(VERSION_COLUMNS, "versionsTable")
         self.versions_table.itemSelectionChanged.connect(self._on_version_selected)
 
         self.rows_model = VirtualRowsModel()

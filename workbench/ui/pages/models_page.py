@@ -9,7 +9,6 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -28,7 +26,7 @@ from workbench.core.records import BaseModel
 from workbench.ui import theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
-from workbench.ui.pages.base import Page, heading, hint
+from workbench.ui.pages.base import Page, heading, hint, record_table
 from workbench.ui.workers import InlineProgress, Task, run_task
 
 COLUMNS = ("Name", "Kind", "Path", "Fingerprint", "Added by", "Added at")
@@ -88,15 +86,7 @@ class ModelsPage(Page):
         top.addStretch(1)
         top.addWidget(self.local_button)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("modelsTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = record_table(COLUMNS, "modelsTable")
         self.table.itemSelectionChanged.connect(self._show_details)
 
         builtin_box = QGroupBox("Built-in models")

@@ -9,7 +9,6 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
     QHBoxLayout,
     QPushButton,
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -28,7 +26,7 @@ from workbench.core.records import ACTIVE_STATUSES, Run
 from workbench.ui import theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
-from workbench.ui.pages.base import Page, heading
+from workbench.ui.pages.base import Page, heading, record_table
 from workbench.ui.widgets.loss_plot import LossPlot
 
 COLUMNS = ("Name", "Status", "Progress", "Step", "First loss", "Last loss", "Base model", "Created")
@@ -68,15 +66,7 @@ class RunsPage(Page):
         self._runs: list[Run] = []
         self._plotted: Optional[str] = None  # the run whose series the plot follows
         self._model_names: dict[str, str] = {}
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("runsTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = record_table(COLUMNS, "runsTable")
         self.table.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.table))
         self.table.itemSelectionChanged.connect(self._on_selected)
 
