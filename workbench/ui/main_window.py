@@ -7,7 +7,7 @@ from typing import Optional
 
 from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
 from PySide6.QtCore import QSize, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from workbench.ui import dialogs, settings, theme
 from workbench.ui.context import ProjectContext
+from workbench.ui.menus import build_menus, rebuild_recent_menu
 from workbench.ui.errors import show_error
 from workbench.ui.pages.base import Page
 from workbench.ui.widgets.job_status import JobStatus
@@ -144,42 +145,7 @@ class MainWindow(QMainWindow):
     chat_page = property(lambda self: self.page(CHAT))
 
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self.new_action = file_menu.addAction("&New Project…", self.new_project_dialog)
-        self.new_action.setShortcut(QKeySequence.StandardKey.New)
-        self.open_action = file_menu.addAction("&Open Project…", self.open_project_dialog)
-        self.open_action.setShortcut(QKeySequence("Ctrl+O"))
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
-        self.demo_action = file_menu.addAction("Open &Demo Project", self.open_demo_project)
-        file_menu.addSeparator()
-        self.import_action = file_menu.addAction("&Import Dataset…", self._import_dataset)
-        self.import_action.setShortcut(QKeySequence("Ctrl+I"))
-        file_menu.addSeparator()
-        self.close_action = file_menu.addAction("&Close Project", self.close_project)
-        self.close_action.setShortcut(QKeySequence("Ctrl+W"))
-        file_menu.addSeparator()
-        self.quit_action = file_menu.addAction("&Quit", self.close)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-
-        view_menu = bar.addMenu("&View")
-        self.page_actions: list[QAction] = []
-        for i, (title, _module, _cls) in enumerate(PAGE_SPECS):
-            action = view_menu.addAction(title, lambda i=i: self.set_page(i))
-            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            self.page_actions.append(action)
-        view_menu.addSeparator()
-        self.dark_action = view_menu.addAction("&Dark Theme")
-        self.dark_action.setCheckable(True)
-        self.dark_action.setChecked(theme.current_theme() == "dark")
-        self.dark_action.toggled.connect(lambda on: self.set_theme("dark" if on else "light"))
-
-        help_menu = bar.addMenu("&Help")
-        self.about_action = help_menu.addAction("&About Workbench", lambda: dialogs.about_dialog(self))
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.rebuild_recent_menu()
+        build_menus(self, [title for title, _module, _cls in PAGE_SPECS])
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -236,18 +202,7 @@ class MainWindow(QMainWindow):
 
     # -- projects --------------------------------------------------------------------------------
     def rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        recent = settings.recent_projects()
-        for path in recent:
-            action = self.recent_menu.addAction(os.path.basename(path.rstrip("/\\")),
-                                                lambda p=path: self.open_project(p))
-            action.setToolTip(path)
-            action.setStatusTip(path)
-        if recent:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear Recent", self._clear_recent)
-        else:
-            self.recent_menu.addAction("No recent projects").setEnabled(False)
+        rebuild_recent_menu(self)
 
     def _clear_recent(self) -> None:
         settings.clear_recent_projects()
