@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from workbench.data.pii import DEFAULT_PLACEHOLDERS, KINDS
+from workbench.data.pii import DEFAULT_PLACEHOLDERS, DEFAULT_REGION, KINDS, check_region
 from workbench.data.rowio import DataOpError
 
 ROLES = ("system", "user", "assistant")
@@ -71,12 +71,59 @@ class PiiParams:
     placeholders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PLACEHOLDERS))
     keep: tuple[str, ...] = ()  # exact values to leave, e.g. the shop's own support address
     roles: tuple[str, ...] = ROLES
+    # ISO region national phone numbers are read in ("GB": "020 7946 0958"); numbers with a
+    # "+" country code are found whatever it is; "": only those.
+    phone_region: str = DEFAULT_REGION
 
     def check(self) -> None:
         bad = [k for k in self.kinds if k not in KINDS] + [r for r in self.roles if r not in ROLES]
         if bad:
             raise DataOpError(f"Unknown PII kinds or roles: {', '.join(map(str, bad))}.",
                               advice=f"Kinds: {', '.join(KINDS)}; roles: {', '.join(ROLES)}.")
+        problem = check_region(self.phone_region)
+        if problem:
+            raise DataOpError(problem, advice="Use a two-letter country code such as US, GB, DE or IN, or leave it "
+                                              "empty to find only numbers written with a + country code.")
+
+
+@dataclass(frozen=True, order=True)
+class SpanRef:
+    """One PII replacement: characters start..end of message `message` (0-based, in the
+    version being cleaned) of row `row`."""
+
+    row: int
+    message: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Proposed changes the user switched off: they are not applied. `rows`: whole rows kept
+    as they are (a removal or a change not made); `spans`: single PII replacements left."""
+
+    rows: frozenset[int] = frozenset()
+    spans: frozenset[SpanRef] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.spans)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, sorted: what a derived version records (equal exclusions, equal dicts)."""
+        return {"rows": sorted(self.rows), "spans": [[s.row, s.message, s.start, s.end] for s in sorted(self.spans)]}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Exclusions":
+        try:
+            rows = frozenset(int(r) for r in (data or {}).get("rows", ()))
+            spans = frozenset(SpanRef(*(int(x) for x in s)) for s in (data or {}).get("spans", ()))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise DataOpError(f"Excluded changes are malformed: {exc}.",
+                              advice='Give {"rows": [row, ...], "spans": [[row, message, start, end], ...]}.')
+        if any(r < 0 for r in rows) or any(min(s.row, s.message, s.start) < 0 or s.end <= s.start for s in spans):
+            raise DataOpError("Excluded changes name negative rows or empty spans.",
+                              advice="Rows and messages are 0-based; a span's end is after its start.")
+        return cls(rows, spans)
 
 
 PARAMS: dict[str, type] = {

@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.data import dedup
-from workbench.data.clean_params import params_dict, resolve_params
+from workbench.data.clean_params import Exclusions, SpanRef, params_dict, resolve_params
 from workbench.data.parquet_io import count_rows
 from workbench.data.pii import ScrubCounts, Scrubber
 from workbench.data.rowio import (BATCH_ROWS, DataOpError, StoredRow, VersionWriter, WrittenBlob, iter_message_batches,
@@ -24,6 +24,16 @@ from workbench.data.rowio import (BATCH_ROWS, DataOpError, StoredRow, VersionWri
 from workbench.data.tokens import LengthCounter, counter_for
 
 Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """One PII value a scrub replaces: before[message]["content"][start:end] == value."""
+
+    ref: SpanRef  # what Exclusions.spans names to leave it
+    kind: str
+    value: str
+    placeholder: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class RowChange:
     similarity: Optional[float] = None  # near dedup: estimated Jaccard similarity
     length: Optional[int] = None  # length filter: the measured length
     replaced: dict[str, int] = field(default_factory=dict)  # pii: replacements per kind
+    replacements: tuple[Replacement, ...] = ()  # pii: each one, in message and text order
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class CleanReport:
     examples_truncated: bool  # more rows were affected than `examples` holds
     duplicate_of: list[int] = field(default_factory=list)  # dedup: parallel to `removed`
     unit: str = ""  # length: "tokens" or "chars"
+    excluded: Exclusions = Exclusions()  # the changes left out (all matched a proposed change)
 
 
 @dataclass
@@ -67,6 +79,7 @@ class _Decision:
     similarity: Optional[float] = None
     length: Optional[int] = None
     replaced: dict[str, int] = field(default_factory=dict)
+    replacements: tuple[Replacement, ...] = ()
 
 
 class _Op:
@@ -79,6 +92,8 @@ class _Op:
     def __init__(self, params: Any) -> None:
         self.params = params
         self.counts: dict[str, int] = {}
+        self.exclude = Exclusions()
+        self.matched_spans: set[SpanRef] = set()  # excluded spans that named a real replacement
 
     def prepare(self, path: Path, progress: Optional[ProgressCallback], cancel: Optional[CancelToken]) -> None:
         pass
@@ -206,36 +221,53 @@ class _Length(_Op):
 class _Pii(_Op):
     def __init__(self, params):
         super().__init__(params)
-        self.scrubber = Scrubber(tuple(params.kinds), dict(params.placeholders), tuple(params.keep))
+        self.scrubber = Scrubber(tuple(params.kinds), dict(params.placeholders), tuple(params.keep),
+                                 params.phone_region)
         self.total = ScrubCounts()
+
+    def _row(self, row: StoredRow) -> Optional[_Decision]:
+        skipped = {ref for ref in self.exclude.spans if ref.row == row.index}
+        counts = ScrubCounts()
+        new: list[Message] = []
+        done: list[Replacement] = []
+        left: set[str] = set()  # values the user chose to keep in this row
+        for i, m in enumerate(row.messages):
+            if m.get("role") not in self.params.roles:
+                new.append(m)
+                continue
+            text = m.get("content", "")
+            matches, invalid = self.scrubber.scan(text)
+            counts.luhn_invalid += invalid
+            applied = []
+            for pm in matches:
+                ref = SpanRef(row.index, i, pm.start, pm.end)
+                if ref in skipped:
+                    self.matched_spans.add(ref)
+                    left.add(pm.value)
+                    continue
+                applied.append(pm)
+                setattr(counts, pm.kind, getattr(counts, pm.kind) + 1)
+                done.append(Replacement(ref, pm.kind, pm.value, self.scrubber.placeholders.get(pm.kind, "")))
+            new.append({**m, "content": self.scrubber.replace(text, applied)} if applied else m)
+        # The stored original record is scrubbed too, or the blob would still hold the PII.
+        original = row.source
+        source = self.scrubber.scrub_value(original, ScrubCounts(), keep=left)
+        self.total.luhn_invalid += counts.luhn_invalid
+        if counts.replaced == 0 and source == original:
+            return None
+        self.total.add(ScrubCounts(counts.email, counts.phone, counts.card))
+        replaced = {k: v for k in ("email", "phone", "card") if (v := getattr(counts, k))}
+        reason = ", ".join(f"{v} {k}" for k, v in replaced.items()) or "personal data in the source record"
+        return _Decision("change", reason, messages=new, source=source, source_changed=True, replaced=replaced,
+                         replacements=tuple(done))
 
     def decide(self, rows):
         out: list[Optional[_Decision]] = []
         for row in rows:
             if not self.scrubber.may_hold_pii(row.messages_json) and not self.scrubber.may_hold_pii(row.source_json):
                 out.append(None)
-                continue
-            counts = ScrubCounts()
-            new = []
-            for m in row.messages:
-                if m.get("role") in self.params.roles:
-                    text, c = self.scrubber.scrub(m.get("content", ""))
-                    counts.add(c)
-                    new.append({**m, "content": text})
-                else:
-                    new.append(m)
-            # The stored original record is scrubbed too, or the blob would still hold the PII.
-            original = row.source
-            source = self.scrubber.scrub_value(original, ScrubCounts())
-            self.total.luhn_invalid += counts.luhn_invalid
-            if counts.replaced == 0 and source == original:
-                out.append(None)
-                continue
-            self.total.add(ScrubCounts(counts.email, counts.phone, counts.card))
-            replaced = {k: v for k in ("email", "phone", "card") if (v := getattr(counts, k))}
-            reason = ", ".join(f"{v} {k}" for k, v in replaced.items()) or "personal data in the source record"
-            out.append(_Decision("change", reason, messages=new, source=source, source_changed=True,
-                                 replaced=replaced))
+            else:
+                out.append(self._row(row))
         self.counts.update(email=self.total.email, phone=self.total.phone, card=self.total.card,
                            luhn_invalid_left=self.total.luhn_invalid)
         return out
@@ -255,13 +287,30 @@ def _batches(path: Path, cancel, progress, span) -> Iterator[list[StoredRow]]:
         yield batch
 
 
+def _check_matched(op: str, exclude: Exclusions, rows: set[int], spans: set[SpanRef]) -> None:
+    """Every excluded change must name one the operation proposes, or the recorded exclusions
+    would not say what was left out (a stale preview, a typo in a row number)."""
+    stray_rows = sorted(exclude.rows - rows)
+    stray_spans = sorted(exclude.spans - spans)
+    if stray_rows or stray_spans:
+        named = [f"row {r + 1}" for r in stray_rows[:3]] + [
+            f"row {s.row + 1} message {s.message + 1} characters {s.start}-{s.end}" for s in stray_spans[:3]]
+        raise DataOpError(
+            f"{len(stray_rows) + len(stray_spans)} of the changes to leave out are not changes {op} makes "
+            f"({'; '.join(named)}).",
+            advice="Preview again and switch off changes from the new preview.")
+
+
 def run_clean(path: str | Path, op: str, params: Any = None, *, writer: Optional[VersionWriter] = None,
-              max_examples: int = 200, progress: Optional[ProgressCallback] = None,
-              cancel: Optional[CancelToken] = None) -> CleanReport:
-    """Preview (writer None) or apply (kept and changed rows go to `writer`) one operation."""
+              exclude: Optional[Exclusions] = None, max_examples: int = 200,
+              progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> CleanReport:
+    """Preview (writer None) or apply (kept and changed rows go to `writer`) one operation,
+    without the changes in `exclude` (rows kept as they are, single replacements left)."""
     path = Path(path)
     resolved = resolve_params(op, params)
+    exclude = exclude or Exclusions()
     impl: _Op = _OPS[op](resolved)
+    impl.exclude = exclude
     span = (0.0, 1.0)
     if impl.global_pass:
         report(progress, 0.0, "Scanning rows")
@@ -271,10 +320,14 @@ def run_clean(path: str | Path, op: str, params: Any = None, *, writer: Optional
     duplicate_of: list[int] = []
     changed: list[int] = []
     examples: list[RowChange] = []
+    left_rows: set[int] = set()  # excluded rows that had a proposed change
     total = 0
     for rows in _batches(path, cancel, progress, span):
         for row, d in zip(rows, impl.decide(rows)):
             total += 1
+            if d is not None and row.index in exclude.rows:
+                left_rows.add(row.index)
+                d = None
             if d is None:
                 if writer is not None:
                     writer.add(row)
@@ -289,23 +342,27 @@ def run_clean(path: str | Path, op: str, params: Any = None, *, writer: Optional
                     writer.add(row, d.messages, d.source, source_changed=d.source_changed)
             if len(examples) < max_examples:
                 examples.append(RowChange(row.index, d.action, d.reason, row.messages, d.messages, d.duplicate_of,
-                                          d.similarity, d.length, d.replaced))
+                                          d.similarity, d.length, d.replaced, d.replacements))
+    _check_matched(op, exclude, left_rows, impl.matched_spans)
     counts = {"rows": total, "kept": total - len(removed), "removed": len(removed), "changed": len(changed),
               **impl.counts}
+    if exclude:
+        counts.update(left_rows=len(exclude.rows), left_replacements=len(exclude.spans))
     report(progress, 1.0, f"{len(removed):,} rows removed, {len(changed):,} changed")
     return CleanReport(op, params_dict(resolved), total, total - len(removed), removed, changed, counts, examples,
-                       len(removed) + len(changed) > len(examples), duplicate_of, impl.unit)
+                       len(removed) + len(changed) > len(examples), duplicate_of, impl.unit, exclude)
 
 
 def apply_clean(path: str | Path, dest_dir: str | Path, op: str, params: Any = None, *,
-                max_examples: int = 50, progress: Optional[ProgressCallback] = None,
+                exclude: Optional[Exclusions] = None, max_examples: int = 50,
+                progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> tuple[CleanReport, WrittenBlob]:
     """Write the cleaned rows as <content_hash>.parquet in dest_dir: (report, written blob).
     Refuses to write a version with no rows."""
     writer = VersionWriter(dest_dir)
     with writer:
-        result = run_clean(path, op, params, writer=writer, max_examples=max_examples, progress=progress,
-                           cancel=cancel)
+        result = run_clean(path, op, params, writer=writer, exclude=exclude, max_examples=max_examples,
+                           progress=progress, cancel=cancel)
         if result.kept_rows == 0:
             raise DataOpError(
                 f"{op} would remove all {result.total_rows:,} rows; no version was written.",

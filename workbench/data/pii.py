@@ -1,34 +1,35 @@
 """PII scrubbing: e-mail addresses, phone numbers and payment card numbers → placeholders.
 
-One regular expression with three alternatives is scanned left to right, so an address's
-digits are never read as a phone number and a card-shaped number that fails the Luhn check
-is consumed as it is (left untouched, and not re-read as a phone number either).
+E-mail addresses and card-shaped numbers are found with regular expressions; phone numbers
+with Google's libphonenumber rules (the `phonenumbers` package, leniency VALID): a number
+counts only if it is a valid number of its country, so year ranges ("1997-2005"), dates,
+decimals and version numbers are left alone. Numbers written with a "+" country code are
+found whatever the region; the region (ISO code, default "US") says how national numbers
+such as "(415) 555-0132" or "020 7946 0958" (GB) are read.
+
+An address's digits are never read as a phone number, and a card-shaped number that fails
+the Luhn check is left as it is (and not re-read as a phone number either).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable, Optional
 
 KINDS = ("email", "phone", "card")
 DEFAULT_PLACEHOLDERS = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]"}
+DEFAULT_REGION = "US"
 
-_PATTERN = re.compile(
-    r"(?P<email>(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b)"
-    r"|(?P<card>(?<![\w+-])\d(?:[ -]?\d){12,18}(?![\w-]))"
-    r"|(?P<phone>(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{1,4}){1,5}(?![\w-]))"
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b"
 )
-# Every phone or card number holds a run of 7+ characters of digits and separators; a text
-# with no such run and no "@" cannot hold PII, and this scan is far cheaper than _PATTERN's.
-_DIGIT_RUN = re.compile(r"\d[\d ().\-]{5,}\d")
-
-
-def _candidate(text: str) -> bool:
-    return "@" in text or _DIGIT_RUN.search(text) is not None
-_DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
-_DOTTED = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # IPv4 addresses and version numbers
+_CARD = re.compile(r"(?<![\w+-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# Every phone number holds 4+ digits close together (the shortest, e.g. "+683 4002", too);
+# a text with no such run and no "@" cannot hold PII, and this scan is far cheaper than
+# the phone matcher's.
+_CANDIDATE = re.compile(r"@|\d(?:[^\d\n]{0,3}\d){3}")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -43,17 +44,33 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _is_phone(text: str) -> bool:
-    digits = sum(ch.isdigit() for ch in text)
-    if _DATE.match(text) or _DOTTED.match(text):
-        return False
-    if text.startswith("+") or "(" in text:
-        return 8 <= digits <= 15
-    if any(ch in text for ch in " .-"):
-        # Grouped digits: 7 (local) to 15 (E.164 maximum). Plain runs are order numbers,
-        # amounts or ids far more often than phone numbers, unless they are 10-11 digits.
-        return 7 <= digits <= 15
-    return 10 <= digits <= 11
+def _is_card(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    # Card networks' numbers start with 2-6 (Mastercard, Amex/Diners/JCB, Visa, Discover/
+    # UnionPay/Maestro): an ISBN-13 (978...) that happens to pass Luhn is not a card.
+    return digits[0] in "23456" and luhn_valid(digits)
+
+
+def check_region(region: str) -> Optional[str]:
+    """None when `region` is "" (only "+"-prefixed numbers) or a region phonenumbers knows;
+    otherwise the message saying why not."""
+    if not region:
+        return None
+    import phonenumbers
+
+    if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        return f"Unknown phone region {region!r}."
+    return None
+
+
+@dataclass(frozen=True)
+class PiiMatch:
+    """One value that would be replaced: text[start:end] == value."""
+
+    kind: str
+    start: int
+    end: int
+    value: str
 
 
 @dataclass
@@ -72,61 +89,91 @@ class ScrubCounts:
         return self.email + self.phone + self.card
 
 
+def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
+    return any(start < e and s < end for s, e in taken)
+
+
 @dataclass(frozen=True)
 class Scrubber:
     kinds: tuple[str, ...] = KINDS
     placeholders: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PLACEHOLDERS))
     keep: tuple[str, ...] = ()  # exact values left as they are (a shop's own support address)
+    region: str = DEFAULT_REGION  # how national phone numbers are read; "": only "+" numbers
 
-    def scrub(self, text: str) -> tuple[str, ScrubCounts]:
-        counts = ScrubCounts()
+    def scan(self, text: str) -> tuple[list[PiiMatch], int]:
+        """(every match of a wanted kind, not in `keep`, in text order; Luhn-invalid count)."""
+        if not _CANDIDATE.search(text):
+            return [], 0  # the common case: nothing to look at
+        found: list[PiiMatch] = []
+        taken: list[tuple[int, int]] = []  # spans no phone number may overlap
+        for m in _EMAIL.finditer(text):
+            taken.append(m.span())
+            found.append(PiiMatch("email", m.start(), m.end(), m.group(0)))
+        luhn_invalid = 0
+        for m in _CARD.finditer(text):
+            if _overlaps(m.start(), m.end(), taken):
+                continue
+            taken.append(m.span())
+            if _is_card(m.group(0)):
+                found.append(PiiMatch("card", m.start(), m.end(), m.group(0)))
+            elif not luhn_valid(re.sub(r"\D", "", m.group(0))):
+                luhn_invalid += 1
+        if "phone" in self.kinds:
+            import phonenumbers  # loaded on first use: its metadata is large
+
+            matcher = phonenumbers.PhoneNumberMatcher(text, self.region.upper() or None,
+                                                      leniency=phonenumbers.Leniency.VALID)
+            for pm in matcher:
+                # "#4155550132" is an order or ticket number, whatever its digits.
+                if not _overlaps(pm.start, pm.end, taken) and text[max(0, pm.start - 1):pm.start] != "#":
+                    found.append(PiiMatch("phone", pm.start, pm.end, pm.raw_string))
         keep = set(self.keep)
+        wanted = [m for m in found if m.kind in self.kinds and m.value not in keep]
+        return sorted(wanted, key=lambda m: m.start), luhn_invalid
 
-        def repl(m: re.Match) -> str:
-            kind = m.lastgroup or ""
-            value = m.group(0)
-            if kind == "card":
-                if not luhn_valid(re.sub(r"\D", "", value)):
-                    counts.luhn_invalid += 1
-                    return value
-            elif kind == "phone" and not _is_phone(value):
-                return value
-            if kind not in self.kinds or value in keep:
-                return value
-            setattr(counts, kind, getattr(counts, kind) + 1)
-            return self.placeholders.get(kind, DEFAULT_PLACEHOLDERS[kind])
+    def find(self, text: str) -> list[PiiMatch]:
+        """What scrub() would replace, in text order."""
+        return self.scan(text)[0]
 
-        if not _candidate(text):
-            return text, counts  # the common case: nothing to look at
-        return _PATTERN.sub(repl, text), counts
+    def replace(self, text: str, matches: Iterable[PiiMatch]) -> str:
+        """text with exactly these matches (from find(text)) replaced by their placeholders."""
+        parts, pos = [], 0
+        for m in sorted(matches, key=lambda m: m.start):
+            parts.append(text[pos:m.start])
+            parts.append(self.placeholders.get(m.kind, DEFAULT_PLACEHOLDERS[m.kind]))
+            pos = m.end
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    def scrub(self, text: str, skip: Collection[tuple[int, int]] = ()) -> tuple[str, ScrubCounts]:
+        """text with each match replaced by its placeholder, except the (start, end) spans in
+        `skip` (changes the user switched off)."""
+        matches, luhn_invalid = self.scan(text)
+        counts = ScrubCounts(luhn_invalid=luhn_invalid)
+        applied = [m for m in matches if (m.start, m.end) not in skip]
+        for m in applied:
+            setattr(counts, m.kind, getattr(counts, m.kind) + 1)
+        return (self.replace(text, applied) if applied else text), counts
 
     def may_hold_pii(self, text: str) -> bool:
         """Cheap test on raw text (JSON included) before parsing and scrubbing it."""
-        return _candidate(text)
+        return _CANDIDATE.search(text) is not None
 
-    def scrub_value(self, value: Any, counts: ScrubCounts) -> Any:
-        """Every string inside a JSON value scrubbed (the stored source record keeps no PII)."""
+    def scrub_value(self, value: Any, counts: ScrubCounts, keep: Collection[str] = ()) -> Any:
+        """Every string inside a JSON value scrubbed (the stored source record keeps no PII),
+        except the values in `keep` (those the user chose to leave in this row's messages)."""
         if isinstance(value, str):
-            new, c = self.scrub(value)
+            skip = [(m.start, m.end) for m in self.find(value) if m.value in keep] if keep else ()
+            new, c = self.scrub(value, skip)
             counts.add(c)
             return new
         if isinstance(value, list):
-            return [self.scrub_value(v, counts) for v in value]
+            return [self.scrub_value(v, counts, keep) for v in value]
         if isinstance(value, dict):
-            return {k: self.scrub_value(v, counts) for k, v in value.items()}
+            return {k: self.scrub_value(v, counts, keep) for k, v in value.items()}
         return value
 
 
-def find_pii(text: str, kinds: Iterable[str] = KINDS) -> list[tuple[str, str]]:
+def find_pii(text: str, kinds: Iterable[str] = KINDS, region: str = DEFAULT_REGION) -> list[tuple[str, str]]:
     """(kind, value) for each PII match that would be replaced (for tests and previews)."""
-    found: list[tuple[str, str]] = []
-    wanted = set(kinds)
-    for m in _PATTERN.finditer(text):
-        kind, value = m.lastgroup or "", m.group(0)
-        if kind == "card" and not luhn_valid(re.sub(r"\D", "", value)):
-            continue
-        if kind == "phone" and not _is_phone(value):
-            continue
-        if kind in wanted:
-            found.append((kind, value))
-    return found
+    return [(m.kind, m.value) for m in Scrubber(tuple(kinds), region=region).find(text)]

@@ -19,6 +19,7 @@ from workbench.core.records import Dataset, DatasetVersion
 from workbench.store import ProjectStore
 
 if TYPE_CHECKING:  # the data modules load pyarrow/numpy: imported when first used
+    from workbench.data.clean_params import Exclusions
     from workbench.data.cleaning import CleanReport
     from workbench.data.export import ExportResult
     from workbench.data.splits import LeakageReport
@@ -80,25 +81,32 @@ def preview_clean(store: ProjectStore, version_id: str, op: str, params: Optiona
 
 
 def apply_clean(store: ProjectStore, version_id: str, op: str, params: Optional[Mapping[str, Any]] = None, *,
-                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> DatasetVersion:
-    """A new version without the removed rows and with the changed ones; its options record
-    {"operation": "clean", "op", "params", "counts", "removed_rows", "changed_rows", ...}."""
+                exclude: Optional["Exclusions"] = None, progress: Optional[ProgressCallback] = None,
+                cancel: Optional[CancelToken] = None) -> DatasetVersion:
+    """A new version without the removed rows and with the changed ones, less the changes in
+    `exclude` (switched off in the preview); its options record {"operation": "clean", "op",
+    "params", "counts", "removed_rows", "changed_rows", "excluded" (when any), ...}."""
     from workbench.data.clean_params import params_dict
     from workbench.data.cleaning import apply_clean as _apply
 
     parent = store.get_version(version_id)
     resolved = _resolved(store, op, params)
     recorded = params_dict(resolved)
+    excluded = exclude.to_dict() if exclude else None
     for v in _children(store, parent):
-        if v.options.get("operation") == "clean" and v.options.get("op") == op and v.options.get("params") == recorded:
+        if v.options.get("operation") == "clean" and v.options.get("op") == op and v.options.get("params") == recorded \
+                and v.options.get("excluded") == excluded:
             report(progress, 1.0, "Already cleaned this way")
             return v
     dest = store.abspath(DATASET_BLOBS)
-    result, blob = _apply(_blob(store, parent), dest, op, resolved, progress=progress, cancel=cancel)
+    result, blob = _apply(_blob(store, parent), dest, op, resolved, exclude=exclude, progress=progress,
+                          cancel=cancel)
     options: dict[str, Any] = {
         "operation": "clean", "op": op, "params": recorded, "counts": result.counts,
         "removed_rows": result.removed, "changed_rows": result.changed,
     }
+    if excluded:
+        options["excluded"] = excluded
     if result.duplicate_of:
         options["duplicate_of"] = result.duplicate_of
     if result.unit:
