@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 
 def to_dict(record: Any) -> dict[str, Any]:
@@ -57,6 +57,109 @@ class DatasetVersion:
     created_at: str
     created_by: str
 
+    @property
+    def derivation(self) -> "Derivation":
+        return Derivation.of(self.options, has_parent=self.parent_id is not None)
+
+
+SPLIT_PARTS = ("train", "validation", "test")
+# What each cleaning operation did, as a label says it (workbench.data.clean_params names them).
+CLEAN_RESULTS = {
+    "exact_dedup": "exact duplicates removed",
+    "near_dedup": "near duplicates removed",
+    "empty": "empty rows removed",
+    "length": "filtered by length",
+    "pii": "personal data scrubbed",
+}
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """How a dataset version was made: the one typed reading of DatasetVersion.options.
+
+    The options dict is what the writers recorded (the importer, dataset_ops.apply_clean,
+    dataset_ops.make_split, a plugin's transform); everything that shows or tests how a version
+    was made reads it through this record.
+    """
+
+    operation: str  # "import", "clean", "split", or "derived" (a writer this reading does not know)
+    op: str = ""  # clean: exact_dedup, near_dedup, empty, length, pii
+    params: Optional[dict[str, Any]] = None  # clean: the operation's resolved parameters
+    part: str = ""  # split: train, validation or test
+    split_id: str = ""
+    ratios: Optional[dict[str, float]] = None  # split by ratios ...
+    counts: Optional[dict[str, int]] = None  # ... or by row counts
+    seed: Optional[int] = None
+    stratify_by: Optional[str] = None
+    removed: int = 0  # clean: rows removed
+    changed: int = 0  # clean: rows changed
+    mapped: bool = False  # import: read through a column mapping
+    skipped_rows: int = 0  # import: invalid rows left out
+
+    @classmethod
+    def of(cls, options: Optional[Mapping[str, Any]], has_parent: bool = False) -> "Derivation":
+        o = options or {}
+        operation = o.get("operation")
+        if operation == "split" and o.get("split") in SPLIT_PARTS:
+            return cls("split", part=str(o["split"]), split_id=str(o.get("split_id") or ""),
+                       ratios=o.get("ratios"), counts=o.get("counts"), seed=o.get("seed"),
+                       stratify_by=o.get("stratify_by") or None)
+        if operation == "clean":
+            c = o.get("counts") or {}
+            return cls("clean", op=str(o.get("op") or ""), params=o.get("params"), removed=int(c.get("removed", 0) or 0),
+                       changed=int(c.get("changed", 0) or 0))
+        if not has_parent:  # the importer (or a plugin adding data) records no operation
+            return cls("import", mapped=bool(o.get("mapping")), skipped_rows=int(o.get("skipped_rows") or 0))
+        return cls("derived")
+
+    @property
+    def is_test_part(self) -> bool:
+        return self.operation == "split" and self.part == "test"
+
+    @property
+    def label(self) -> str:
+        """One word or two: train, validation, test, cleaned, imported, imported (mapped), derived."""
+        if self.operation == "split":
+            return self.part
+        if self.operation == "clean":
+            return "cleaned"
+        if self.operation == "import":
+            return "imported (mapped)" if self.mapped else "imported"
+        return "derived"
+
+    def from_parent(self, parent: Optional[str]) -> str:
+        """The label with where it came from: "test part of split of v2",
+        "cleaned from v1 (exact duplicates removed)"; `parent` names the parent version."""
+        of = parent or "an earlier version"
+        if self.operation == "split":
+            return f"{self.part} part of split of {of}"
+        if self.operation == "clean":
+            done = CLEAN_RESULTS.get(self.op, self.op)
+            return f"cleaned from {of}" + (f" ({done})" if done else "")
+        if self.operation == "import" or parent is None:
+            return self.label
+        return f"derived from {of}"
+
+
+def version_numbers(versions: list[DatasetVersion]) -> dict[str, int]:
+    """version id -> its number in its dataset (v1 is the oldest), in the order they were made."""
+    numbers: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for v in sorted(versions, key=lambda v: (v.created_at, v.id)):
+        seen[v.dataset_id] = seen.get(v.dataset_id, 0) + 1
+        numbers[v.id] = seen[v.dataset_id]
+    return numbers
+
+
+def version_title(dataset_name: str, version: DatasetVersion, numbers: Mapping[str, int]) -> str:
+    """How every dataset picker names a version:
+    "alpaca_en_demo v5 · test part of split of v2 · 98 rows"."""
+    number = numbers.get(version.id)
+    parent = numbers.get(version.parent_id or "")
+    how = version.derivation.from_parent(f"v{parent}" if parent else None)
+    head = f"{dataset_name} v{number}" if number else dataset_name
+    return f"{head} · {how} · {version.row_count:,} rows"
+
 
 @dataclass(frozen=True)
 class BaseModel:
@@ -71,6 +174,12 @@ class BaseModel:
     created_by: str
 
 
+# One default max length for training and for the Datasets page's statistics.
+DEFAULT_MAX_LENGTH = 256
+# Below this not even a short chat-template turn fits (role markers alone take ~10 tokens).
+MIN_MAX_LENGTH = 32
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """LoRA fine-tuning options. max_steps > 0 overrides epochs."""
@@ -82,10 +191,10 @@ class TrainConfig:
     epochs: float = 1.0
     max_steps: int = 0
     batch_size: int = 4
-    max_length: int = 256
+    max_length: int = DEFAULT_MAX_LENGTH
     seed: int = 42
     target_modules: Optional[list[str]] = None  # None: the engine picks for the architecture
-    save_steps: int = 0  # 0: checkpoint only at the end
+    save_steps: int = 0  # 0: no periodic checkpoints (a run stopped with Cancel still saves one)
 
     def validate(self) -> list[str]:
         """Problems a user must fix before a run can start (empty when valid)."""
@@ -102,8 +211,9 @@ class TrainConfig:
             problems.append("Set a number of epochs or a maximum number of steps.")
         if self.batch_size < 1:
             problems.append("Batch size must be at least 1.")
-        if self.max_length < 8:
-            problems.append("Max length must be at least 8 tokens.")
+        if self.max_length < MIN_MAX_LENGTH:
+            problems.append(f"Max length must be at least {MIN_MAX_LENGTH} tokens "
+                            "(a chat turn's role markers alone take about 10).")
         return problems
 
 
@@ -111,6 +221,8 @@ class TrainConfig:
 # process died (or its heartbeat went stale) and the run can be resumed from a checkpoint.
 RUN_STATUSES = ("queued", "running", "completed", "cancelled", "failed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
+# Ended without finishing: such a run can continue if it left a checkpoint (services.runs.resume_check).
+RESUMABLE_STATUSES = ("interrupted", "cancelled", "failed")
 
 
 @dataclass(frozen=True)

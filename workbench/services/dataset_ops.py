@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import CancelToken, ProgressCallback, report
-from workbench.core.records import Dataset, DatasetVersion
+from workbench.core.records import Dataset, DatasetVersion, version_numbers, version_title
 from workbench.store import ProjectStore
 
 if TYPE_CHECKING:  # the data modules load pyarrow/numpy: imported when first used
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the data modules load pyarrow/numpy: imported when first us
     from workbench.data.splits import LeakageReport
     from workbench.data.stats import VersionStats
     from workbench.data.template import RenderedRow
+    from workbench.data.token_fit import TokenFit
 
 DATASET_BLOBS = os.path.join("blobs", "datasets")
 
@@ -94,8 +95,8 @@ def apply_clean(store: ProjectStore, version_id: str, op: str, params: Optional[
     recorded = params_dict(resolved)
     excluded = exclude.to_dict() if exclude else None
     for v in _children(store, parent):
-        if v.options.get("operation") == "clean" and v.options.get("op") == op and v.options.get("params") == recorded \
-                and v.options.get("excluded") == excluded:
+        d = v.derivation
+        if d.operation == "clean" and d.op == op and d.params == recorded and v.options.get("excluded") == excluded:
             report(progress, 1.0, "Already cleaned this way")
             return v
     dest = store.abspath(DATASET_BLOBS)
@@ -134,7 +135,7 @@ def make_split(store: ProjectStore, version_id: str, *, ratios: Optional[Mapping
     spec.check()
     parent = store.get_version(version_id)
     split_id = spec.split_id(parent.content_hash)
-    existing = {v.options["split"]: v for v in _children(store, parent) if v.options.get("split_id") == split_id}
+    existing = {v.derivation.part: v for v in _children(store, parent) if v.derivation.split_id == split_id}
     if all(name in existing for name in SPLITS):
         report(progress, 1.0, "This split exists already")
         return {name: existing[name] for name in SPLITS}
@@ -160,11 +161,11 @@ def split_versions(store: ProjectStore, ref: str) -> dict[str, DatasetVersion]:
     split_id = ref
     for v in versions:
         if v.id == ref:
-            split_id = v.options.get("split_id") or ""
+            split_id = v.derivation.split_id
             if not split_id:
                 raise WorkbenchError(f"Version {ref[:8]} is not part of a split.",
                                      advice="Give a split's version (train, validation or test) or its split id.")
-    found = {v.options["split"]: v for v in versions if split_id and v.options.get("split_id") == split_id}
+    found = {v.derivation.part: v for v in versions if split_id and v.derivation.split_id == split_id}
     if not found:
         raise WorkbenchError(f"No split '{ref}' in this project.", advice="Make a split first (workbench data split).")
     return found
@@ -199,6 +200,20 @@ def version_stats(store: ProjectStore, version_id: str, *, tokenizer: Optional[s
     folder = model_folder(store, tokenizer) if tokenizer else None
     return compute_stats(_blob(store, version), tokenizer=folder, max_length=max_length, measure=measure,
                          bins=bins, progress=progress, cancel=cancel)
+
+
+def token_fit(store: ProjectStore, version_id: str, model: str, *, progress: Optional[ProgressCallback] = None,
+              cancel: Optional[CancelToken] = None) -> "TokenFit":
+    """How the version fits any max length with `model`'s tokenizer and chat template, as
+    training cuts it (-> workbench.data.token_fit.TokenFit; .at(max_length) gives the counts)."""
+    from workbench.data.token_fit import measure_fit
+
+    version = store.get_version(version_id)
+    folder = model_folder(store, model)
+    if not os.path.isdir(folder):
+        raise WorkbenchError(f"The base model's folder {folder} is missing on this machine.",
+                             advice="Build the model again or add the folder where it now lives (Models page).")
+    return measure_fit(_blob(store, version), folder, progress=progress, cancel=cancel)
 
 
 def render_row(store: ProjectStore, version_id: str, row_index: int, tokenizer: str, *,
@@ -243,16 +258,32 @@ class DatasetLineage:
 
 
 def describe(version: DatasetVersion) -> str:
-    o = version.options
-    if o.get("operation") == "clean":
-        c = o.get("counts", {})
-        bits = [f"-{c.get('removed', 0)} rows"] + ([f"{c['changed']} changed"] if c.get("changed") else [])
-        return f"{o.get('op')}: {', '.join(bits)}"
-    if o.get("operation") == "split":
-        how = ", ".join(f"{k} {v}" for k, v in (o.get("ratios") or o.get("counts") or {}).items())
-        strat = f", stratified by {o['stratify_by']}" if o.get("stratify_by") else ""
-        return f"split: {o.get('split')} ({how}; seed {o.get('seed')}{strat}; id {str(o.get('split_id'))[:8]})"
+    """What made the version, with its parameters (the Datasets page's "How" column)."""
+    d = version.derivation
+    if d.operation == "clean":
+        bits = [f"-{d.removed} rows"] + ([f"{d.changed} changed"] if d.changed else [])
+        return f"{d.op}: {', '.join(bits)}"
+    if d.operation == "split":
+        how = ", ".join(f"{k} {v}" for k, v in (d.ratios or d.counts or {}).items())
+        strat = f", stratified by {d.stratify_by}" if d.stratify_by else ""
+        return f"split: {d.part} ({how}; seed {d.seed}{strat}; id {d.split_id[:8]})"
+    if d.operation == "derived":
+        return "derived"
     return f"imported from {version.source_name} ({version.format})"
+
+
+def version_titles(store: ProjectStore, versions: Optional[list[DatasetVersion]] = None) -> dict[str, str]:
+    """version id -> how pickers name it (workbench.core.records.version_title): dataset name,
+    version number, what it is and where it came from, rows."""
+    every = store.list_versions()
+    numbers = version_numbers(every)
+    names = {d.id: d.name for d in store.list_datasets()}
+    chosen = every if versions is None else versions
+    return {v.id: version_title(names.get(v.dataset_id, "?"), v, numbers) for v in chosen}
+
+
+def title_of(store: ProjectStore, version: DatasetVersion) -> str:
+    return version_titles(store, [version])[version.id]
 
 
 def lineage(store: ProjectStore) -> list[DatasetLineage]:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -27,6 +28,7 @@ from workbench.ui import theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.pages.base import Page, heading, hint
+from workbench.ui.pages.train_fit import FitCheck
 
 
 FIELD_WIDTH = 170  # numbers need no more; stretched spin boxes read badly
@@ -49,11 +51,6 @@ def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
     return box
 
 
-def _version_text(store, version) -> str:
-    created = version.created_at[:16].replace("T", " ")
-    return f"{store.dataset_name(version.dataset_id)} · {version.row_count:,} rows · {created}"
-
-
 class TrainPage(Page):
     title = "Train"
     run_started = Signal(str)  # run id
@@ -65,6 +62,11 @@ class TrainPage(Page):
         self.model_combo.setObjectName("baseModelCombo")
         self.dataset_combo = QComboBox()
         self.dataset_combo.setObjectName("datasetCombo")
+        self._versions: dict[str, object] = {}  # id -> DatasetVersion of the combo's items
+        self._titles: dict[str, str] = {}
+        self._model_names: dict[str, str] = {}
+        self.fit = FitCheck(self)
+        self.fit.changed.connect(self.validate)
         # Ranges admit invalid values on purpose: TrainConfig.validate() is the one judge and
         # its messages, shown inline, tell the user what to change.
         self.r_spin = _spin(0, 1024, d.r, "LoRA rank: the size of the low-rank update (4-64).")
@@ -113,6 +115,14 @@ class TrainPage(Page):
         opt_form.addRow("Max length (tokens):", self.length_spin)
         opt_form.addRow("Seed:", self.seed_spin)
 
+        self.part_warning = QLabel()
+        self.part_warning.setObjectName("testPartWarning")
+        self.part_warning.setWordWrap(True)
+        self.part_warning.setTextFormat(Qt.TextFormat.RichText)
+        self.part_warning.hide()
+        self.fit_label = QLabel()
+        self.fit_label.setObjectName("fitLine")
+        self.fit_label.setWordWrap(True)
         self.estimate_label = QLabel()
         self.estimate_label.setObjectName("estimate")
         self.validation_label = QLabel()
@@ -151,6 +161,8 @@ class TrainPage(Page):
         body_layout.addWidget(hint("Training runs in a separate process: you can keep working, "
                                    "close the window, and come back to it later."))
         body_layout.addLayout(columns)
+        body_layout.addWidget(self.part_warning)
+        body_layout.addWidget(self.fit_label)
         body_layout.addWidget(self.validation_label)
         body_layout.addLayout(actions)
         body_layout.addStretch(1)
@@ -181,6 +193,7 @@ class TrainPage(Page):
                 except (RuntimeError, TypeError):
                     pass
         super().set_context(ctx)
+        self.fit.set_store(ctx.store if ctx else None)
         if ctx is not None:
             ctx.datasets_changed.connect(self.refresh)
             ctx.models_changed.connect(self.refresh)
@@ -189,24 +202,34 @@ class TrainPage(Page):
             self.load_config(runs[0].train_config if runs else TrainConfig())
         self.refresh()
 
+    def refresh(self) -> None:
+        store = self.ctx.store if self.ctx else None
+        models = store.list_base_models() if store else []
+        self._model_names = {m.id: m.name for m in models}
+        self._fill(self.model_combo, [(f"{m.name}  ({m.kind})", m.id, m.path) for m in models])
+        versions = store.list_versions() if store else []
+        if store is not None:
+            from workbench.services import dataset_ops
+
+            self._titles = dataset_ops.version_titles(store, versions)
+        self._versions = {v.id: v for v in versions}
+        self._fill(self.dataset_combo, [
+            (self._titles[v.id], v.id, f"Version {v.id} · made {v.created_at[:16].replace('T', ' ')} by {v.created_by}")
+            for v in versions])
+        self.fit.forget_errors()
+        self.validate()
+
     def page_shown(self) -> None:
         self.refresh()
 
-    def refresh(self) -> None:
-        store = self.ctx.store if self.ctx else None
-        self._fill(self.model_combo,
-                   [(f"{m.name}  ({m.kind})", m.id) for m in store.list_base_models()] if store else [])
-        self._fill(self.dataset_combo,
-                   [(_version_text(store, v), v.id) for v in store.list_versions()] if store else [])
-        self.validate()
-
     @staticmethod
-    def _fill(combo: QComboBox, items: list[tuple[str, str]]) -> None:
+    def _fill(combo: QComboBox, items: list[tuple[str, str, str]]) -> None:
         keep = combo.currentData()
         combo.blockSignals(True)
         combo.clear()
-        for text, value in items:
+        for text, value, tip in items:
             combo.addItem(text, value)
+            combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         index = combo.findData(keep)
         combo.setCurrentIndex(index if index >= 0 else (0 if items else -1))
         combo.blockSignals(False)
@@ -245,10 +268,42 @@ class TrainPage(Page):
             problems.append("Add a base model on the Models page first.")
         if self.dataset_combo.currentData() is None:
             problems.append("Import a dataset on the Datasets page first.")
-        problems.extend(self.config()[1])
+        config, config_problems = self.config()
+        problems.extend(config_problems)
+        if config is not None:
+            dropped_all = self.fit.problem(config.max_length)
+            if dropped_all:
+                problems.append(dropped_all)
         return problems
 
+    def selected_version(self):
+        return self._versions.get(self.dataset_combo.currentData())
+
+    def _show_part_warning(self) -> None:
+        version = self.selected_version()
+        on = version is not None and version.derivation.is_test_part
+        if on:
+            d = version.derivation
+            train = next((v for v in self._versions.values()
+                          if v.derivation.split_id == d.split_id and v.derivation.part == "train"), None)
+            instead = f" Train on its train part instead: {html.escape(self._titles[train.id])}." if train else ""
+            self.part_warning.setText(
+                f"<span style='color:{theme.colors().error_text}'><b>This is the test part of a split.</b></span> "
+                "Keep it for the final evaluation: a model trained on its test rows scores well on them "
+                f"without being any better.{instead}")
+        self.part_warning.setVisible(on)
+
+    def _update_fit(self) -> None:
+        # Only what is on screen is measured (the page refreshes when it is shown).
+        if self.isVisible():
+            self.fit.want(self.dataset_combo.currentData(), self.model_combo.currentData())
+        model = self._model_names.get(self.model_combo.currentData(), "the model")
+        self.fit_label.setText(self.fit.text(self.length_spin.value(), model))
+        self.fit_label.setVisible(bool(self.fit_label.text()))
+
     def validate(self) -> list[str]:
+        self._update_fit()
+        self._show_part_warning()
         problems = self.problems()
         color = theme.colors().error_text
         if problems:
@@ -260,18 +315,19 @@ class TrainPage(Page):
         return problems
 
     def _estimate(self) -> str:
-        if self.ctx is None or self.dataset_combo.currentData() is None:
+        version = self.selected_version()
+        if self.ctx is None or version is None:
             return ""
-        try:
-            rows = self.ctx.store.get_version(self.dataset_combo.currentData()).row_count
-        except Exception:  # noqa: BLE001 - the estimate is a nicety
-            return ""
+        rows = version.row_count
+        counts = self.fit.counts(self.length_spin.value())
+        usable = counts.usable if counts is not None else rows  # dropped rows make no steps
         batch = max(self.batch_spin.value(), 1)
         if self.steps_spin.value() > 0:
             steps = self.steps_spin.value()
         else:
-            steps = math.ceil(rows / batch * self.epochs_spin.value())
-        return f"{rows:,} conversations · about {steps:,} optimisation steps"
+            steps = math.ceil(usable / batch * self.epochs_spin.value())
+        kept = f"{usable:,} of {rows:,} conversations kept" if usable != rows else f"{rows:,} conversations"
+        return f"{kept} · about {steps:,} optimisation steps"
 
     def theme_changed(self) -> None:
         self.validate()
@@ -281,6 +337,10 @@ class TrainPage(Page):
         config, problems = self.config()
         if self.ctx is None or config is None or self.problems():
             self.validate()
+            return None
+        version = self.selected_version()
+        if version is not None and version.derivation.is_test_part and \
+                not self.confirm_test_part(self._titles.get(version.id, "")):
             return None
         try:
             run = self.ctx.runs.start(self.dataset_combo.currentData(), self.model_combo.currentData(),
@@ -292,3 +352,21 @@ class TrainPage(Page):
         self.ctx.runs_changed.emit()
         self.run_started.emit(run.id)
         return run.id
+
+    def confirm_test_part(self, title: str) -> bool:
+        """Ask before training on a test part (tests replace this method)."""
+        box = QMessageBox(self)
+        box.setObjectName("testPartQuestion")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Train on the test part?")
+        box.setText(f"{title} is the test part of a split.")
+        box.setInformativeText("Test rows are kept for the final evaluation: a model trained on them scores "
+                               "well on them without being any better. Train on the train part instead?")
+        train = box.addButton("Train on the Test Part", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is train
+
+    def shutdown(self) -> None:
+        self.fit.cancel()

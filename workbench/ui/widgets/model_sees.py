@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
+from workbench.core.records import DEFAULT_MAX_LENGTH
 from workbench.ui.errors import describe
 from workbench.ui.widgets.chat_view import ChatView
 from workbench.ui.widgets.stats_view import StatsView
@@ -16,7 +17,6 @@ from workbench.ui.widgets.template_view import TemplateView
 from workbench.ui.workers import InlineProgress, Task, run_task
 
 CONVERSATION, TEMPLATE, STATS = range(3)
-DEFAULT_MAX_LENGTH = 256  # TrainConfig's default
 
 
 class ModelSeesPanel(QWidget):
