@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PySide6.QtCore import Qt
 
 from dataset_ui_helpers import add_version, chat, wait_idle
 from workbench.ui.dialogs_clean import CleanDialog
@@ -74,10 +75,11 @@ def test_pii_preview_shows_before_and_after(shop, qtbot):
     wait_idle(qtbot, dialog)
     assert dialog.report.changed == [20] and dialog.report.removed == []
     table = dialog.examples
-    assert table.item(0, 1).text() == "change"
+    assert table.rowCount() == 2  # one line per replacement
+    assert [table.item(r, 1).text() for r in range(2)] == ["replace", "replace"]
     before, after = table.item(0, 3).text(), table.item(0, 4).text()
     assert "ana.lopez@example.com" in before and "[EMAIL]" in after and "ana.lopez" not in after
-    assert "[PHONE]" in after
+    assert "+1 415 555 0100" in table.item(1, 3).text() and "[PHONE]" in table.item(1, 4).text()
     detail = dialog.detail.toPlainText()
     assert "before" in detail and "after" in detail and "[EMAIL]" in detail
     # Near duplicates: the one-word paraphrase (row 32 of row 31) at 0.6, not at 1.0.
@@ -93,6 +95,49 @@ def test_pii_preview_shows_before_and_after(shop, qtbot):
     wait_idle(qtbot, dialog)
     assert 31 not in dialog.report.removed
     dialog.close()
+
+
+def test_switched_off_replacement_is_left_by_apply(shop, qtbot):
+    from workbench.services import datasets
+
+    win, page, version = shop
+    dialog = page.clean_selected()
+    dialog.set_op("pii")
+    dialog.preview_button.click()
+    wait_idle(qtbot, dialog)
+    table = dialog.examples
+    assert table.rowCount() == 2 and "ana.lopez@example.com" in table.item(0, 3).text()
+    assert all(table.item(r, 0).checkState() == Qt.CheckState.Checked for r in range(2))
+    dialog.set_line_checked(0, False)  # the address is the shop's own: leave it
+    assert "1</b> change(s) switched off" in dialog.summary.text() and dialog.apply_button.isEnabled()
+    table.selectRow(0)
+    detail = dialog.detail.toPlainText()
+    assert "[PHONE]" in detail and "[EMAIL]" not in detail  # the row as Apply will write it
+    dialog.set_line_checked(1, False)
+    assert not dialog.apply_button.isEnabled()  # every change off: nothing to apply
+    dialog.set_line_checked(1, True)
+    dialog.apply_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20000)
+    child = dialog.result_version
+    row = datasets.read_rows(win.ctx.store, child.id, 20, 1)[0]
+    assert row["messages"][0]["content"] == "Mail me at ana.lopez@example.com please"
+    assert row["messages"][1]["content"] == "Done, and call [PHONE] if needed."
+    spans = child.options["excluded"]["spans"]
+    assert child.options["excluded"]["rows"] == [] and len(spans) == 1 and spans[0][:2] == [20, 0]
+
+
+def test_switched_off_row_is_kept_by_apply(shop, qtbot):
+    win, page, version = shop
+    dialog = page.clean_selected()
+    dialog.set_op("exact_dedup")
+    dialog.preview_button.click()
+    wait_idle(qtbot, dialog)
+    dialog.set_line_checked(1, False)  # keep row 12 (a copy of row 2)
+    dialog.apply_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20000)
+    child = dialog.result_version
+    assert child.row_count == 38 and child.options["removed_rows"] == [10, 12]
+    assert child.options["excluded"] == {"rows": [11], "spans": []}
 
 
 def test_length_filter_in_characters(shop, qtbot):
@@ -136,7 +181,8 @@ def test_split_dialog_shows_versions_and_leakage(shop, qtbot):
     assert [pairs.item(0, c).text() for c in range(6)] == ["exact", "train", "1", "validation", "4", "1.00"]
     # The page lists the three new versions under the parent.
     names = [page.versions_table.item(r, 0).text().strip() for r in range(page.versions_table.rowCount())]
-    assert sorted(names[1:]) == ["↳ test", "↳ train", "↳ validation"]
+    assert sorted(n.split(" ", 2)[2] for n in names[1:]) == ["test", "train", "validation"]
+    assert sorted(n.split(" ", 2)[1] for n in names[1:]) == ["v2", "v3", "v4"]
     dialog.close()
 
 

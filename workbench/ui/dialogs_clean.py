@@ -1,10 +1,11 @@
 """Clean… : one cleaning operation on a version, previewed (what it would remove or change,
-with before/after) before Apply writes the result as a new child version."""
+with before/after) before Apply writes the result as a new child version. Each listed change
+can be switched off; Apply leaves those out and the new version records which."""
 
 from __future__ import annotations
 
-import html
-from typing import Any, Optional
+import dataclasses
+from typing import Any, Hashable, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.ui import theme
+from workbench.ui.clean_preview import ChangeLine, change_lines, example_html
 from workbench.ui.pages.base import hint
 from workbench.ui.task_dialog import TaskDialog
 
@@ -41,94 +42,8 @@ OPS = (
     ("length", "Filter by length"),
     ("pii", "Scrub personal data (emails, phones, cards)"),
 )
-EXAMPLE_COLUMNS = ("Row", "Action", "Why", "Before", "After")
+EXAMPLE_COLUMNS = ("Row", "Change", "Why", "Before", "After")
 MAX_EXAMPLES = 200
-_CELL_CHARS = 140
-
-
-def _short(text: str, limit: int = _CELL_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def changed_part(before: str, after: str) -> tuple[int, int, int]:
-    """(common prefix length, end of the changed part in before, in after)."""
-    start = 0
-    while start < min(len(before), len(after)) and before[start] == after[start]:
-        start += 1
-    end = 0
-    while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
-        end += 1
-    return start, len(before) - end, len(after) - end
-
-
-def change_summary(before: list[dict[str, str]], after: Optional[list[dict[str, str]]]) -> tuple[str, str]:
-    """Short before/after texts for a table cell: the changed fragments with some context."""
-    if after is None:
-        first = next((m["content"] for m in before if m.get("role") == "user"), before[0]["content"] if before else "")
-        return _short(first), "(removed)"
-    if len(before) != len(after):
-        dropped = len(before) - len(after)
-        return (_short(" | ".join(f"{m['role']}: {m['content']}" for m in before)),
-                f"{dropped} message(s) dropped" if dropped > 0 else _short(" | ".join(m["content"] for m in after)))
-    parts_b, parts_a = [], []
-    for b, a in zip(before, after):
-        x, y = b.get("content", ""), a.get("content", "")
-        if x == y:
-            continue
-        start, end_b, end_a = changed_part(x, y)
-        head = x[max(0, start - 25):start]
-        parts_b.append(f"…{head}{x[start:end_b]}{x[end_b:end_b + 25]}…")
-        parts_a.append(f"…{head}{y[start:end_a]}{y[end_a:end_a + 25]}…")
-    return _short(" | ".join(parts_b)), _short(" | ".join(parts_a))
-
-
-def _marked(text: str, start: int, end: int, color: str) -> str:
-    return (html.escape(text[:start]) + f"<span style='background-color:{color}'>"
-            + html.escape(text[start:end]) + "</span>" + html.escape(text[end:])).replace("\n", "<br>")
-
-
-def example_html(change: Any) -> str:
-    """Before and after of one affected row, the changed text highlighted."""
-    colors = theme.colors()
-    removed_bg, added_bg = "rgba(239,68,68,0.35)", "rgba(34,197,94,0.35)"
-    lines = [f"<p><b>Row {change.index + 1}</b> — {html.escape(change.action)}: {html.escape(change.reason)}"]
-    if change.duplicate_of is not None:
-        lines.append(f" (duplicate of row {change.duplicate_of + 1}"
-                     + (f", similarity {change.similarity:.2f}" if change.similarity is not None else "") + ")")
-    if change.length is not None:
-        lines.append(f" (length {change.length:,})")
-    lines.append("</p>")
-    after = change.after
-    if after is None:  # removed: the whole conversation, struck out
-        for m in change.before:
-            lines.append(f"<p><b>{html.escape(str(m.get('role', '')))}</b>: <span style='color:{colors.muted_text}'>"
-                         f"<s>{html.escape(str(m.get('content', ''))).replace(chr(10), '<br>')}</s></span></p>")
-        return "".join(lines)
-    # Changed: the changed and dropped messages first (with their edits marked), then how
-    # many stayed as they were.
-    same = 0
-    for i, m in enumerate(change.before):
-        role = html.escape(str(m.get("role", "")))
-        text = str(m.get("content", ""))
-        if len(after) == len(change.before):
-            new = str(after[i].get("content", ""))
-        else:
-            new = text if m in after else None  # drop_message: kept as they were, or dropped
-        if new is None:
-            lines.append(f"<p><b>{role}</b> (message {i + 1}) dropped: <span style='background-color:{removed_bg}'>"
-                         f"{html.escape(text) or '(empty)'}</span></p>")
-        elif new == text:
-            same += 1
-        else:
-            start, end_b, end_a = changed_part(text, new)
-            lines.append(f"<p><b>{role}</b> (message {i + 1}) before:<br>{_marked(text, start, end_b, removed_bg)}"
-                         f"<br><b>after:</b><br>{_marked(new, start, end_a, added_bg)}</p>")
-    if same:
-        lines.append(f"<p style='color:{colors.muted_text}'>{same} other message(s) unchanged.</p>")
-    return "".join(lines)
-
-
 class CleanDialog(TaskDialog):
     version_created = Signal(object)  # DatasetVersion (new, or the one this cleaning made before)
 
@@ -141,6 +56,8 @@ class CleanDialog(TaskDialog):
         self.report: Any = None  # the CleanReport shown
         self._previewed: Optional[tuple[str, dict[str, Any]]] = None  # what `report` was made with
         self.result_version: Any = None
+        self.lines: list[ChangeLine] = []  # the table's lines (its check boxes switch them on or off)
+        self._summary_text = ""  # what the preview found (the switched-off note is added to it)
 
         self.op_combo = QComboBox()
         for op, label in OPS:
@@ -176,6 +93,7 @@ class CleanDialog(TaskDialog):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.examples.itemSelectionChanged.connect(self._show_example)
+        self.examples.itemChanged.connect(self._line_toggled)
         self.detail = QTextBrowser()
         self.detail.setObjectName("cleanDetail")
         split = QSplitter(Qt.Orientation.Vertical)
@@ -271,7 +189,14 @@ class CleanDialog(TaskDialog):
         self.keep_edit = QLineEdit()
         self.keep_edit.setPlaceholderText("e.g. your own support address (comma-separated values)")
         self.keep_edit.textChanged.connect(changed)
-        self.forms.addWidget(self._form(("Find:", kinds), ("In messages of:", roles), ("Leave these values:", self.keep_edit)))
+        self.region_edit = QLineEdit("US")
+        self.region_edit.setMaxLength(2)
+        self.region_edit.setPlaceholderText("none: only numbers written with +")
+        self.region_edit.setToolTip("The country whose national numbers to find, e.g. US reads (415) 555-0132, GB "
+                                    "reads 020 7946 0958. Numbers with a + country code are found whatever it is.")
+        self.region_edit.textChanged.connect(changed)
+        self.forms.addWidget(self._form(("Find:", kinds), ("In messages of:", roles), ("Phone region:", self.region_edit),
+                                        ("Leave these values:", self.keep_edit)))
 
     @staticmethod
     def _form(*rows: tuple[str, QWidget]) -> QWidget:
@@ -305,7 +230,8 @@ class CleanDialog(TaskDialog):
             return params
         return {"kinds": [k for k, b in self.kind_checks.items() if b.isChecked()],
                 "roles": [r for r, b in self.role_checks.items() if b.isChecked()],
-                "keep": [v.strip() for v in self.keep_edit.text().split(",") if v.strip()]}
+                "keep": [v.strip() for v in self.keep_edit.text().split(",") if v.strip()],
+                "phone_region": self.region_edit.text().strip().upper()}
 
     def _params_changed(self, *_args: Any) -> None:
         if self.report is not None and self._previewed != (self.op(), self.params()):
@@ -333,40 +259,74 @@ class CleanDialog(TaskDialog):
             parts.append(f" The table lists the first {len(report.examples):,}.")
         if report.unit:
             parts.append(f" Lengths in {report.unit}.")
-        self.summary.setText("".join(parts))
+        self._summary_text = "".join(parts)
+        self.summary.setText(self._summary_text)
+        self.lines = change_lines(report)
         table = self.examples
-        table.setRowCount(len(report.examples))
-        for i, ex in enumerate(report.examples):
-            reason = ex.reason
-            if ex.duplicate_of is not None:
-                reason += f" of row {ex.duplicate_of + 1}"
-                if ex.similarity is not None:
-                    reason += f" ({ex.similarity:.2f})"
-            if ex.length is not None:
-                reason += f" ({ex.length:,})"
-            before, after = change_summary(ex.before, ex.after if ex.action == "change" else None)
-            for j, text in enumerate((str(ex.index + 1), ex.action, reason, before, after)):
+        table.blockSignals(True)  # filling it is not the user switching changes off
+        table.setRowCount(len(self.lines))
+        for i, line in enumerate(self.lines):
+            for j, text in enumerate((str(line.row + 1), line.action, line.reason, line.before, line.after)):
                 item = QTableWidgetItem(text)
                 if j == 0:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    item.setCheckState(Qt.CheckState.Checked)
+                    item.setToolTip("Uncheck to leave this as it is: Apply makes every other change.")
                 if j >= 3:
                     item.setToolTip(text)
                 table.setItem(i, j, item)
+        table.blockSignals(False)
         self.detail.clear()
-        if report.examples:
+        if self.lines:
             table.selectRow(0)
-        nothing = not report.removed and not report.changed
-        self.apply_button.setEnabled(not nothing and report.kept_rows > 0)
-        if nothing:
-            self.summary.setText(self.summary.text() + " Nothing to clean: Apply would make an identical version.")
+        self._update_apply()
+
+    def switched_off(self) -> set[Hashable]:
+        """The keys (row index or replacement span) of the lines whose box is unchecked."""
+        return {line.key for i, line in enumerate(self.lines)
+                if (item := self.examples.item(i, 0)) is not None and item.checkState() != Qt.CheckState.Checked}
+
+    def set_line_checked(self, line: int, on: bool) -> None:
+        self.examples.item(line, 0).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def exclusions(self) -> Any:
+        """The preview's Exclusions (workbench.data.clean_params) with the unchecked lines."""
+        off = self.switched_off()
+        return dataclasses.replace(self.report.excluded, rows=frozenset(k for k in off if isinstance(k, int)),
+                                   spans=frozenset(k for k in off if not isinstance(k, int)))
+
+    def _line_toggled(self, item: QTableWidgetItem) -> None:
+        if item.column() != 0 or self.report is None:
+            return
+        self._update_apply()
+        self._show_example()
+
+    def _update_apply(self) -> None:
+        """Apply is possible while some change is on (listed, or beyond the listed ones)."""
+        report = self.report
+        if report is None or self.busy or self._previewed != (self.op(), self.params()):
+            self.apply_button.setEnabled(False)
+            return
+        off = self.switched_off()
+        some = bool(report.removed or report.changed) and (len(off) < len(self.lines) or report.examples_truncated)
+        self.apply_button.setEnabled(some and report.kept_rows > 0)
+        text = self._summary_text
+        if not (report.removed or report.changed):
+            text += " Nothing to clean: Apply would make an identical version."
         elif report.kept_rows == 0:
-            self.summary.setText(self.summary.text() + " Every row would go: loosen the parameters.")
+            text += " Every row would go: loosen the parameters."
+        elif off:
+            text += (f" <b>{len(off):,}</b> change(s) switched off: Apply leaves them as they are"
+                     + (" (every listed change is off)." if not some else "."))
+        self.summary.setText(text)
 
     def _show_example(self) -> None:
         rows = self.examples.selectionModel().selectedRows()
-        if self.report is None or not rows or rows[0].row() >= len(self.report.examples):
+        if self.report is None or not rows or rows[0].row() >= len(self.lines):
             return
-        self.detail.setHtml(example_html(self.report.examples[rows[0].row()]))
+        change = self.report.examples[self.lines[rows[0].row()].example]
+        self.detail.setHtml(example_html(change, self.switched_off()))
 
     def apply(self) -> None:
         if self._previewed is None:
@@ -374,8 +334,10 @@ class CleanDialog(TaskDialog):
         from workbench.services import dataset_ops
 
         op, params = self._previewed
+        exclude = self.exclusions()
         self.start_task(dataset_ops.apply_clean, self.store, self.version.id, op, params,
-                        label="Writing the cleaned version…", on_result=self._applied)
+                        exclude=exclude if exclude else None, label="Writing the cleaned version…",
+                        on_result=self._applied)
 
     def _applied(self, version: Any) -> None:
         self.result_version = version
@@ -386,8 +348,4 @@ class CleanDialog(TaskDialog):
         self.preview_button.setEnabled(not busy)
         self.op_combo.setEnabled(not busy)
         self.forms.setEnabled(not busy)
-        if busy:
-            self.apply_button.setEnabled(False)
-        elif self.report is not None and self._previewed == (self.op(), self.params()):
-            self.apply_button.setEnabled(bool(self.report.removed or self.report.changed)
-                                         and self.report.kept_rows > 0)
+        self._update_apply()
