@@ -181,8 +181,7 @@ def test_split_dialog_shows_versions_and_leakage(shop, qtbot):
     assert [pairs.item(0, c).text() for c in range(6)] == ["exact", "train", "1", "validation", "4", "1.00"]
     # The page lists the three new versions under the parent.
     names = [page.versions_table.item(r, 0).text().strip() for r in range(page.versions_table.rowCount())]
-    assert sorted(n.split(" ", 2)[2] for n in names[1:]) == ["test", "train", "validation"]
-    assert sorted(n.split(" ", 2)[1] for n in names[1:]) == ["v2", "v3", "v4"]
+    assert sorted(names[1:]) == ["↳ test", "↳ train", "↳ validation"]
     dialog.close()
 
 
