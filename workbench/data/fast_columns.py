@@ -26,15 +26,20 @@ _ROLE_NAMES = pa.array(["system", "user", "assistant"])
 Builder = Callable[[pa.Table], tuple[pa.ListArray, Optional[np.ndarray]]]
 
 
+# Fields parsed as another type than text.
+FIELD_TYPES = {"history": pa.list_(pa.list_(pa.string()))}
+
+
 def column_builder(fmt: RecordFormat, whitespace: str) -> tuple[tuple[str, ...], Builder] | None:
-    """(fields to parse, builder) for a column format; None for other formats."""
+    """(fields to parse, builder) for a column format; None for other formats. The fields are
+    parsed as text, except those in FIELD_TYPES."""
     if type(fmt) is PlainText:
         return ("text",), lambda table: (_conversations([(ASSISTANT, _text(table, "text"))], None), None)
     if type(fmt) is PromptCompletion:
         return ("prompt", "completion"), lambda table: (_conversations(
             [(USER, _text(table, "prompt")), (ASSISTANT, _text(table, "completion"))], None), None)
     if type(fmt) is Alpaca:
-        return ("system", "instruction", "input", "output"), lambda table: _alpaca(table, whitespace)
+        return ("system", "instruction", "input", "output", "history"), lambda table: _alpaca(table, whitespace)
     return None
 
 
@@ -51,8 +56,12 @@ def _blank(values: pa.Array, whitespace: str) -> np.ndarray:
 def _alpaca(table: pa.Table, whitespace: str) -> tuple[pa.ListArray, np.ndarray]:
     """formats.Alpaca.normalise, vectorised: an optional system turn (left out when blank),
     the instruction (and the input after a blank line, or the input alone when the
-    instruction is blank), then the output."""
+    instruction is blank), then the output. Rows with earlier turns (`history`) are left to
+    the Python path (their instruction made null, so the row is not accepted)."""
     instruction, output = _text(table, "instruction"), _text(table, "output")
+    history = table.column("history").combine_chunks()
+    with_history = pc.fill_null(pc.greater(pc.list_value_length(history), 0), False)
+    instruction = pc.if_else(with_history, pa.nulls(len(instruction), pa.string()), instruction)
     extra = pc.fill_null(_text(table, "input"), "")
     system = pc.fill_null(_text(table, "system"), "")
     count = len(instruction)

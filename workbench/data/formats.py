@@ -33,6 +33,9 @@ class RecordFormat:
     required: tuple[str, ...] = ()  # every field a full record has (detection)
     hints: tuple[str, ...] = ()  # fields that make a record look like this format
     example: str = ""
+    # The top-level fields the format reads, and what each holds (so an import can say which
+    # other fields it does not keep, and what a mapping leaves out).
+    reads: dict[str, str] = {}
     # Plain text has no user turn: a lone assistant message is a valid conversation.
     assistant_only: bool = False
 
@@ -112,6 +115,36 @@ def _turn_list(record: dict[str, Any], key: str, fmt: RecordFormat) -> tuple[Opt
     return value, None
 
 
+def history_turns(value: Any, key: str, fmt: RecordFormat) -> tuple[list[Turn], Optional[Issue]]:
+    """Earlier turns given as [[user, assistant], ...] pairs (LLaMA-Factory's Alpaca `history`,
+    what our Alpaca export writes). None, "" and [] are no history; a CSV cell holds JSON."""
+    if isinstance(value, str) and not value.strip():
+        return [], None
+    if isinstance(value, str):
+        pairs, issue = _turn_list({key: value}, key, fmt)
+        if issue:
+            return [], issue
+        value = pairs
+    if value is None:
+        return [], None
+    if not isinstance(value, list):
+        return [], Issue(ProblemKind.NON_TEXT, key, f"Expected a list of [user, assistant] pairs, found {_kind_of(value)}.",
+                         fmt.advice())
+    turns: list[Turn] = []
+    for i, pair in enumerate(value):
+        where = f"{key}[{i}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            return [], Issue(ProblemKind.NON_TEXT, where,
+                             f"Expected a [user, assistant] pair, found {_kind_of(pair)}"
+                             + (f" of {len(pair)} items." if isinstance(pair, list) else "."), fmt.advice())
+        for j, role in enumerate(("user", "assistant")):
+            text, issue = _text(pair[j], f"{where}[{j}]", fmt)
+            if issue:
+                return [], issue
+            turns.append(Turn(role, text or "", f"{where}[{j}]"))
+    return turns, None
+
+
 def parse_turn(item: dict[str, Any], where: str, role_key: str, content_key: str,
                role_map: dict[str, str], fmt: "RecordFormat", unknown_role_advice: str
                ) -> tuple[Optional[Turn], Optional[Issue]]:
@@ -171,6 +204,7 @@ class OpenAIMessages(_ConversationFormat):
     label = "OpenAI messages"
     list_keys = ("messages",)
     required = ("messages",)
+    reads = {"messages": "the conversation's turns"}
     example = '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}.'
     role_map = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -183,6 +217,8 @@ class ShareGPT(_ConversationFormat):
     label = "ShareGPT"
     list_keys = ("conversations", "conversation", "messages")
     required = ("conversations",)
+    reads = {"conversations": "the conversation's turns", "conversation": "the conversation's turns",
+             "messages": "the conversation's turns"}
     example = '{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}.'
     key_pairs = (("from", "value"), ("role", "content"))
     role_map = {
@@ -206,11 +242,17 @@ class Alpaca(RecordFormat):
     label = "Alpaca"
     required = ("instruction", "output")
     hints = ("instruction",)
-    example = '{"instruction": "...", "input": "(optional)", "output": "...", "system": "(optional)"}.'
+    example = ('{"instruction": "...", "input": "(optional)", "output": "...", "system": "(optional)", '
+               '"history": [["earlier question", "earlier answer"]] (optional)}.')
+    reads = {"system": "the system prompt", "history": "earlier turns", "instruction": "the user message",
+             "input": "the second part of the user message", "output": "the assistant reply"}
 
     def normalise(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
         issues: list[Issue] = []
         values: dict[str, str] = {}
+        history, issue = history_turns(record.get("history"), "history", self)
+        if issue:
+            issues.append(issue)
         for key, needed in (("system", False), ("instruction", True), ("input", False), ("output", True)):
             if record.get(key) is None:
                 if needed:
@@ -226,6 +268,7 @@ class Alpaca(RecordFormat):
         turns = []
         if values.get("system", "").strip():
             turns.append(Turn("system", values["system"], "system"))
+        turns.extend(history)
         prompt, field = values["instruction"], "instruction"
         extra = values.get("input", "")
         if extra.strip():
@@ -241,6 +284,7 @@ class PromptCompletion(RecordFormat):
     label = "prompt/completion"
     required = ("prompt", "completion")
     hints = ("prompt", "completion")
+    reads = {"prompt": "the user message", "completion": "the assistant reply"}
     example = '{"prompt": "...", "completion": "..."}.'
 
     def normalise(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
@@ -260,6 +304,7 @@ class PlainText(RecordFormat):
     name = "text"
     label = "plain text"
     required = ("text",)
+    reads = {"text": "the text to learn"}
     example = '{"text": "..."}.'
     assistant_only = True
 

@@ -24,11 +24,12 @@ from workbench.data.input_base import DatasetInput, ReadOptions
 from workbench.data.inputs import open_input
 from workbench.data.jsonl_fast import FastRows
 from workbench.data.mapping import ColumnMapping, has_key
-from workbench.data.normalise import NormalisedRecord, normalise_record, record_fields, source_json
+from workbench.data.normalise import normalise_record, record_fields, source_json
 from workbench.data.parquet_io import DatasetWriter, dumps
 from workbench.data.problems import Issue, Problem, ProblemKind, ProblemLog
 from workbench.data.readers import RawRecord
 from workbench.data.report import ProblemReport
+from workbench.data.unused import PREFERENCE_KEYS, FieldTally, UnusedField, lines_with_keys
 
 OnInvalid = Literal["abort", "skip"]
 # Failures of reading that are the file's fault, not ours: reported as DataImportError.
@@ -54,23 +55,8 @@ class ImportOutcome:
     # JSON-ready for the dataset version's options.
     options: dict[str, Any] = field(default_factory=dict)
     problems_path: Optional[Path] = None  # the full problem report, when one was asked for
-
-
-@dataclass(frozen=True)
-class ImportPreview:
-    """The first records of a file as they would be imported (for an import dialog)."""
-
-    file_kind: str
-    encoding: str
-    format: str  # "" when detection failed and neither a format nor a mapping was given
-    detected_format: str
-    records: list[NormalisedRecord]  # unnormalised (no messages, no problems) when format is ""
-    fields: list[str]  # top-level fields of the first records, for a column-mapping UI
-    nested_fields: dict[str, list[str]] = field(default_factory=dict)  # keys inside list/object fields
-    detection_error: str = ""  # why detection failed (the message import_file would raise)
-    splits: tuple[str, ...] = ()  # a DatasetDict folder's splits
-    split: Optional[str] = None  # the split shown
-    mapping: Optional[dict[str, Any]] = None
+    # Top-level fields with values that the format or mapping does not read (not kept).
+    unused_fields: tuple[UnusedField, ...] = ()
 
 
 def _no_records(name: str) -> DataImportError:
@@ -105,6 +91,13 @@ def _head(path: Path, read: ReadOptions, count: int) -> tuple[list[RawRecord], D
         inp.close()
 
 
+def detected_or_none(head: list[RawRecord], name: str) -> Optional[RecordFormat]:
+    try:
+        return detect_format((r.value for r in head if r.issue is None), name)
+    except DataImportError:
+        return None
+
+
 def _choose_format(head: list[RawRecord], name: str, format: Optional[str],
                    mapping: Optional[ColumnMapping]) -> RecordFormat:
     if not head:
@@ -132,8 +125,10 @@ def _choose_format(head: list[RawRecord], name: str, format: Optional[str],
 class _Run:
     """One import's running state: normalises blocks and feeds the writer."""
 
-    def __init__(self, fmt: RecordFormat, name: str, abort: bool, writer: DatasetWriter, log: ProblemLog) -> None:
+    def __init__(self, fmt: RecordFormat, name: str, abort: bool, writer: DatasetWriter, log: ProblemLog,
+                 tally: FieldTally) -> None:
         self.fmt, self.name, self.abort, self.writer, self.log = fmt, name, abort, writer, log
+        self.tally = tally
         self.seen = 0
         self.bad = 0
 
@@ -147,6 +142,7 @@ class _Run:
         rows: list[int] = []
         for raw in records:
             self.seen += 1
+            self.tally.add(raw.value)
             record = normalise_record(raw, self.fmt, self.name)
             if record.problems:
                 self._reject(record.problems)
@@ -171,11 +167,17 @@ class _Run:
             self.writer.add_rows(messages, sources, rows)
 
     def fast_block(self, block: FastRows) -> None:
+        if block.fallback is not None and lines_with_keys(block.source, PREFERENCE_KEYS):
+            self.python_block(block.fallback())  # maybe preference pairs: the Python path refuses them
+            return
         rejected = [normalise_record(raw, self.fmt, self.name) for raw in block.rejected]
         if any(not record.problems for record in rejected) and block.fallback is not None:
             self.python_block(block.fallback())  # the fast checks were stricter: redo in Python
             return
         self.seen += block.line_count
+        self.tally.add_lines(block.source)
+        for raw in block.rejected:
+            self.tally.add(raw.value)
         for record in rejected:
             self._reject(record.problems)
         if not (self.bad and self.abort):
@@ -214,6 +216,8 @@ def import_file(
     read = ReadOptions(text_mode=text_mode, encoding=encoding, split=split)
     head, probe = _head(path, read, DETECT_SAMPLE)
     fmt = _choose_format(head, probe.name, format, mapping)
+    tally = FieldTally(fmt, detected_or_none(head, probe.name) if mapping is not None else None)
+    tally.seed(r.value for r in head)
     del head
     problem_report = ProblemReport(problems_path) if problems_path is not None else None
     try:
@@ -224,7 +228,7 @@ def import_file(
         raise DataImportError(f"The dataset cannot be written to {dest_dir}.", details=f"{type(exc).__name__}: {exc}",
                               advice="Check that the project folder exists and is writable.") from exc
     try:
-        outcome = _import(path, read, fmt, on_invalid, writer, problem_report, progress, cancel)
+        outcome = _import(path, read, fmt, on_invalid, writer, problem_report, tally, progress, cancel)
     except BaseException:
         writer.discard()
         if problem_report is not None:
@@ -234,12 +238,12 @@ def import_file(
 
 
 def _import(path: Path, read: ReadOptions, fmt: RecordFormat, on_invalid: str, writer: DatasetWriter,
-            problem_report: Optional[ProblemReport], progress: Optional[ProgressCallback],
+            problem_report: Optional[ProblemReport], tally: FieldTally, progress: Optional[ProgressCallback],
             cancel: Optional[CancelToken]) -> ImportOutcome:
     log = ProblemLog(sink=problem_report.add if problem_report is not None else None)
     inp = open_input(path, read)
     try:
-        run = _Run(fmt, inp.name, on_invalid == "abort", writer, log)
+        run = _Run(fmt, inp.name, on_invalid == "abort", writer, log, tally)
         report(progress, 0.0, f"Reading {inp.name}")
         reported = 0.0
         for block in inp.blocks(fmt):
@@ -307,6 +311,7 @@ def _import(path: Path, read: ReadOptions, fmt: RecordFormat, on_invalid: str, w
         mapping=mapping_dict,
         options=options,
         problems_path=report_path,
+        unused_fields=tally.result(),
     )
 
 
@@ -316,51 +321,3 @@ def _keep_report(problem_report: Optional[ProblemReport], error: DataImportError
         path = problem_report.commit()
         error.details = f"All {problem_report.count:,} problems are listed in {path}.\n" + error.details
         error.advice += f" The rows and their problems are in {path}."
-
-
-def preview_file(
-    path: str | Path,
-    *,
-    format: Optional[str] = None,
-    limit: int = 20,
-    mapping: Optional[ColumnMapping] = None,
-    text_mode: Optional[str] = None,
-    encoding: Optional[str] = None,
-    split: Optional[str] = None,
-) -> ImportPreview:
-    """Detect the file type, encoding and format; normalise the first `limit` records (through
-    the mapping when given). When detection fails and no format or mapping is given, the raw
-    records come back with `detection_error` set, so a UI can offer a column mapping."""
-    path = Path(path)
-    read = ReadOptions(text_mode=text_mode, encoding=encoding, split=split)
-    head, inp = _head(path, read, max(limit, DETECT_SAMPLE))
-    if not head:
-        raise _no_records(inp.name)
-    fields, nested = record_fields(head)
-    detected, detection_error = "", ""
-    try:
-        detected = detect_format((r.value for r in head if r.issue is None), inp.name).name
-    except DataImportError as exc:
-        detection_error = exc.user_message
-    fmt: Optional[RecordFormat] = None
-    if mapping is not None:
-        fmt = mapping.as_format()
-    elif format or detected:
-        fmt = get_format(format or detected)
-    if fmt is not None:
-        records = [normalise_record(raw, fmt, inp.name) for raw in head[:limit]]
-    else:
-        records = [NormalisedRecord(raw.location, [], raw.value, []) for raw in head[:limit]]
-    return ImportPreview(
-        file_kind=inp.kind,
-        encoding=inp.encoding,
-        format=fmt.name if fmt else "",
-        detected_format=detected,
-        records=records,
-        fields=fields,
-        nested_fields=nested,
-        detection_error=detection_error,
-        splits=inp.splits,
-        split=inp.split,
-        mapping=mapping.to_dict() if mapping is not None else None,
-    )

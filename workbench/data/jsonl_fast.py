@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from workbench.data.fast_columns import column_builder
+from workbench.data.fast_columns import FIELD_TYPES, column_builder
 from workbench.data.formats import OpenAIMessages, RecordFormat, ShareGPT
 from workbench.data.problems import Location
 from workbench.data.readers import RawRecord
@@ -67,7 +67,8 @@ def spec_for(fmt: RecordFormat) -> Optional[FastSpec]:
     if columns is not None:
         fields, build = columns
         return FastSpec("role", "content", _ROLE_CODES, np.arange(3, dtype=np.int8),
-                        pa.schema([(name, pa.string()) for name in fields]), build, fmt.assistant_only)
+                        pa.schema([(name, FIELD_TYPES.get(name, pa.string())) for name in fields]), build,
+                        fmt.assistant_only)
     if type(fmt) not in (OpenAIMessages, ShareGPT):
         return None
     list_key = fmt.list_keys[0]
@@ -205,8 +206,10 @@ def _accepted(conversations: pa.ListArray, spec: FastSpec) -> tuple[np.ndarray, 
         in_order |= np.repeat((lengths == 1) & (first_code == 2), lengths)
     item_ok &= in_order
     bad_items = np.bincount(row_of_item[~item_ok], minlength=rows)
-    assistants = np.bincount(row_of_item[codes == 2], minlength=rows)
-    good = _true(pc.is_valid(conversations)) & nonempty & (bad_items == 0) & (assistants > 0)
+    # The last turn must be an assistant reply (validation refuses an unanswered user turn).
+    last_code = np.full(rows, -1, dtype=np.int8)
+    last_code[nonempty] = codes[offsets[1:][nonempty] - 1 - offsets[0]]
+    good = _true(pc.is_valid(conversations)) & nonempty & (bad_items == 0) & (last_code == 2)
     return good, codes
 
 

@@ -8,25 +8,43 @@ answer columns, or a JSONL whose turns live under "dialog" with "speaker" / "tex
     ColumnMapping(messages="dialog", role_key="speaker", content_key="text",
                   role_values={"customer": "user", "agent": "assistant"})
     ColumnMapping(text="body")   # plain text: the whole value is learned
+    ColumnMapping(user=("instruction", "input"), assistant="output", history="history")
+                                 # earlier turns: a column of [user, assistant] pairs
 
 A key may name a nested field with dots ("meta.prompt") when no column has that exact name.
 For a role mapped to several columns, the first is required and the others are optional;
-their non-empty values are joined with a blank line.
+their non-empty values are joined with a blank line. role_values may also be given as text,
+"customer=user, agent=assistant".
+
+A mapping to start from: `ColumnMapping.from_detected(format, fields)` (what a detected format
+reads, as a mapping) or `ColumnMapping.guess(fields, nested, samples)` (from the field names);
+`mapping_choices` gathers both for a mapping UI (see mapping_guess).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from workbench.core.errors import DataImportError
-from workbench.data.formats import FORMATS, RecordFormat, Turn, _kind_of, _text, _turn_list, parse_turn
+from workbench.data.formats import (
+    FORMATS,
+    RecordFormat,
+    Turn,
+    _kind_of,
+    _text,
+    _turn_list,
+    history_turns,
+    parse_turn,
+)
 from workbench.data.problems import Issue, ProblemKind
 
 Columns = Union[str, Sequence[str], None]
 # Role names understood in a mapped list of turns, on top of the user's role_values.
 DEFAULT_ROLE_VALUES = {**FORMATS["openai_messages"].role_map, **FORMATS["sharegpt"].role_map}  # type: ignore[attr-defined]
 _ROLES = ("system", "user", "assistant")
+_ROLE_MEANINGS = {"system": "the system prompt", "user": "the user message", "assistant": "the assistant reply"}
 
 
 def _as_tuple(columns: Columns) -> tuple[str, ...]:
@@ -49,12 +67,32 @@ class ColumnMapping:
     content_key: str = "content"
     role_values: dict[str, str] = field(default_factory=dict)
     text: Optional[str] = None
+    history: Optional[str] = None  # one column of earlier [user, assistant] pairs (columns mode)
 
     def __post_init__(self) -> None:
         for name in _ROLES:  # lists from JSON or a UI become tuples: hashable, comparable
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 object.__setattr__(self, name, tuple(value))
+        if isinstance(self.role_values, str):
+            object.__setattr__(self, "role_values", parse_role_values(self.role_values))
+
+    @classmethod
+    def from_detected(cls, format: str, fields: Sequence[str],
+                      nested: Optional[dict[str, list[str]]] = None) -> Optional["ColumnMapping"]:
+        """The mapping that reads what the detected `format` reads (None for a format without
+        one, e.g. a plugin's)."""
+        from workbench.data.mapping_guess import from_detected
+
+        return from_detected(cls, format, fields, nested or {})
+
+    @classmethod
+    def guess(cls, fields: Sequence[str], nested: Optional[dict[str, list[str]]] = None,
+              samples: Sequence[Any] = ()) -> Optional["ColumnMapping"]:
+        """A mapping guessed from the field names (None when there is no field to map)."""
+        from workbench.data.mapping_guess import guess_mapping
+
+        return guess_mapping(cls, fields, nested or {}, samples)
 
     # -- shape -----------------------------------------------------------------------------
     @property
@@ -70,7 +108,19 @@ class ColumnMapping:
             return [self.messages or ""]
         if self.mode == "text":
             return [self.text or ""]
-        return [c for name in _ROLES for c in _as_tuple(getattr(self, name))]
+        columns = [c for name in _ROLES for c in _as_tuple(getattr(self, name))]
+        return columns + [self.history] if self.history else columns
+
+    def reads(self) -> dict[str, str]:
+        """{source key: what it holds}, as RecordFormat.reads."""
+        if self.mode == "messages":
+            return {self.messages or "": "the conversation's turns"}
+        if self.mode == "text":
+            return {self.text or "": "the text to learn"}
+        out = {c: _ROLE_MEANINGS[name] for name in _ROLES for c in _as_tuple(getattr(self, name))}
+        if self.history:
+            out[self.history] = "earlier turns"
+        return out
 
     def check(self) -> None:
         """Raise DataImportError when the mapping cannot work for any file."""
@@ -87,6 +137,8 @@ class ColumnMapping:
             problem = "The column mapping has no user column."
         elif any(not c for c in self.columns()):
             problem = "The column mapping names an empty column."
+        elif self.history and not roles:
+            problem = "Earlier turns (history) go with one column per role, not with a list of turns or text."
         bad_roles = {k: v for k, v in self.role_values.items() if v not in _ROLES}
         if bad_roles and not problem:
             problem = f"Role values must map to system, user or assistant, not {bad_roles}."
@@ -109,6 +161,8 @@ class ColumnMapping:
                 data["role_values"] = dict(self.role_values)
         if self.text:
             data["text"] = self.text
+        if self.history:
+            data["history"] = self.history
         return data
 
     @classmethod
@@ -119,6 +173,17 @@ class ColumnMapping:
     def as_format(self) -> "MappedFormat":
         self.check()
         return MappedFormat(self)
+
+
+def parse_role_values(text: str) -> dict[str, str]:
+    """'customer=user, agent=assistant' -> {"customer": "user", "agent": "assistant"}."""
+    out: dict[str, str] = {}
+    for part in re.split(r"[,;\n]", text):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            if key.strip() and value.strip():
+                out[key.strip()] = value.strip().lower()
+    return out
 
 
 def lookup(record: dict[str, Any], key: str) -> Any:
@@ -154,6 +219,7 @@ class MappedFormat(RecordFormat):
         self.mapping = mapping
         self.assistant_only = mapping.mode == "text"
         self.example = f"a record with the mapped fields {', '.join(mapping.columns())}."
+        self.reads = mapping.reads()
         self._roles = {**DEFAULT_ROLE_VALUES, **{k.strip().lower(): v for k, v in mapping.role_values.items()}}
 
     def score(self, record: dict[str, Any]) -> int:
@@ -188,6 +254,11 @@ class MappedFormat(RecordFormat):
                 else:
                     parts.append(text or "")
             content = "\n\n".join(p for p in parts if p.strip())
+            if role == "user" and self.mapping.history:
+                history, issue = history_turns(lookup(record, self.mapping.history), self.mapping.history, self)
+                if issue:
+                    issues.append(issue)
+                turns.extend(history)  # after the system prompt, before this record's question
             if role == "system" and not content:
                 continue  # no system prompt in this record
             if columns:

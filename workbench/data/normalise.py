@@ -11,6 +11,7 @@ from workbench.data.formats import RecordFormat
 from workbench.data.parquet_io import dumps
 from workbench.data.problems import Issue, Location, Problem, ProblemKind
 from workbench.data.readers import RawRecord
+from workbench.data.unused import preference_issue
 from workbench.data.validation import check_turns
 
 
@@ -53,7 +54,8 @@ def normalise_record(raw: RawRecord, fmt: RecordFormat, file_name: str) -> Norma
                       fmt.advice())
         return NormalisedRecord(raw.location, [], raw.value,
                                 [Problem.at(issue, file_name, raw.location, raw_text(raw))])
-    turns, issues = fmt.normalise(raw.value)
+    preference = preference_issue(raw.value, fmt)
+    turns, issues = ([], [preference]) if preference is not None else fmt.normalise(raw.value)
     if not issues:
         issues = check_turns(turns, assistant_only=fmt.assistant_only, list_field=fmt.list_field(raw.value))
     if issues:

@@ -33,6 +33,7 @@ class ProblemKind(StrEnum):
     ROLE_ORDER = "role_order"
     NON_TEXT = "non_text"
     INVALID_TEXT = "invalid_text"
+    PREFERENCE_PAIR = "preference_pair"  # chosen/rejected replies: preference data, not supported yet
 
 
 @dataclass(frozen=True)
