@@ -11,7 +11,7 @@ from typing import Optional
 
 from workbench.core.clock import new_id, now_iso
 from workbench.core.errors import ModelError, WorkbenchError
-from workbench.core.records import ACTIVE_STATUSES, Run, TrainConfig
+from workbench.core.records import ACTIVE_STATUSES, RESUMABLE_STATUSES, Run, TrainConfig
 from workbench.jobs.launch import ChildProcess, pid_alive
 from workbench.jobs.protocol import Event, read_journal
 from workbench.jobs.specs import TrainSpec, write_spec
@@ -24,9 +24,68 @@ TERM_GRACE_S = 10.0  # SIGTERM before SIGKILL
 STALE_S = 300.0  # a live pid whose journal has not grown this long is considered hung
 
 
+@dataclass(frozen=True)
+class ResumeCheck:
+    """Whether a run can continue from a checkpoint; if not, why and what the user can do."""
+
+    checkpoint: Optional[str]  # absolute path of the checkpoint to resume from
+    reason: str = ""
+    advice: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.checkpoint is not None
+
+
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest complete `checkpoints/checkpoint-N` folder of a run's working folder."""
+    root = os.path.join(work_dir, "checkpoints")
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return None
+    steps = [(int(n.split("-", 1)[1]), n) for n in names
+             if n.startswith("checkpoint-") and n.split("-", 1)[1].isdigit()]
+    for _step, name in sorted(steps, reverse=True):
+        # The Trainer writes trainer_state.json last; without it the folder is a partial save.
+        if os.path.isfile(os.path.join(root, name, "trainer_state.json")):
+            return os.path.join(root, name)
+    return None
+
+
+def resume_check(store: ProjectStore, run: Run) -> ResumeCheck:
+    """The one rule for "can this run resume" (a few stat calls: call it when a run changes)."""
+    if run.status in ACTIVE_STATUSES:
+        return ResumeCheck(None, "The run is still training.", "Cancel it first; it saves a checkpoint as it stops.")
+    if run.status not in RESUMABLE_STATUSES:
+        return ResumeCheck(None, "This run completed: there is nothing left to resume.",
+                           "Chat with its adapter, or start a new run with more steps on the Train page.")
+    checkpoint = last_checkpoint(store.abspath(run.work_dir))
+    if checkpoint is not None:
+        return ResumeCheck(checkpoint)
+    advice = "Start a new run on the Train page with the settings shown in this run's details."
+    if run.adapter_path:
+        advice += " Its adapter was saved: you can still chat with it."
+    return ResumeCheck(
+        None,
+        "This run saved no checkpoint, so it cannot continue where it stopped. A run saves one when it "
+        "is stopped with Cancel run; a crash, a kill or a failure before the first step leaves none.",
+        advice)
+
+
+@dataclass(frozen=True)
+class StoppingRun:
+    """A run asked to stop that has not ended yet (for progress shown while a project closes)."""
+
+    run_id: str
+    name: str
+    stage: str  # "saving" (cooperative stop), "terminating" (SIGTERM sent), "killing" (SIGKILL sent)
+
+
 @dataclass
 class _Tracked:
     run_id: str
+    name: str
     spec_path: str
     journal_path: str
     stop_file: str
@@ -36,14 +95,24 @@ class _Tracked:
     offset: int = 0
     stop_requested_at: Optional[float] = None
     terminated_at: Optional[float] = None
+    killed_at: Optional[float] = None
     last_growth: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class RunManager:
-    """Owns the training children of one open project. Call poll() on a timer."""
+    """Owns the training children of one open project. Call poll() on a timer.
 
-    def __init__(self, store: ProjectStore) -> None:
+    Stopping never blocks (cancel / stop_all write the stop request; poll() escalates to
+    SIGTERM after `stop_grace_s` and SIGKILL `term_grace_s` later), except shutdown(kill=True),
+    the headless path, which polls until every run has ended.
+    """
+
+    def __init__(self, store: ProjectStore, stop_grace_s: float = STOP_GRACE_S,
+                 term_grace_s: float = TERM_GRACE_S, stale_s: float = STALE_S) -> None:
         self.store = store
+        self.stop_grace_s = stop_grace_s
+        self.term_grace_s = term_grace_s
+        self.stale_s = stale_s
         self._runs: dict[str, _Tracked] = {}
         for run in store.list_runs():
             if run.status in ACTIVE_STATUSES:
@@ -55,7 +124,7 @@ class RunManager:
     def _tracked(self, run: Run, child: Optional[ChildProcess]) -> _Tracked:
         work = self.store.abspath(run.work_dir)
         return _Tracked(
-            run_id=run.id, spec_path=os.path.join(work, "train.spec.json"),
+            run_id=run.id, name=run.name, spec_path=os.path.join(work, "train.spec.json"),
             journal_path=os.path.join(work, "journal.jsonl"), stop_file=os.path.join(work, "STOP"),
             log_path=os.path.join(work, "train.log"), pid=run.pid, child=child,
         )
@@ -103,16 +172,12 @@ class RunManager:
     def resume(self, run_id: str) -> Run:
         """Continue an interrupted or cancelled run from its last checkpoint, as a new run."""
         run = self.store.get_run(run_id)
-        ckpt_root = os.path.join(self.store.abspath(run.work_dir), "checkpoints")
-        ckpts = sorted(
-            (d for d in os.listdir(ckpt_root) if d.startswith("checkpoint-")) if os.path.isdir(ckpt_root) else [],
-            key=lambda d: int(d.split("-")[-1]) if d.split("-")[-1].isdigit() else -1,
-        )
-        if not ckpts:
-            raise WorkbenchError(f"Run {run.name} has no checkpoint to resume from.",
-                                 advice="Start a new run instead (set checkpoint steps to resume later).")
+        check = resume_check(self.store, run)
+        if check.checkpoint is None:
+            raise WorkbenchError(f"Run {run.name} cannot be resumed: {check.reason[0].lower()}{check.reason[1:]}",
+                                 advice=check.advice)
         return self.start(run.dataset_version_id, run.base_model_id, run.train_config,
-                          name=f"{run.name} (resumed)", resume_from=os.path.join(ckpt_root, ckpts[-1]))
+                          name=f"{run.name} (resumed)", resume_from=check.checkpoint)
 
     # -- watching --------------------------------------------------------------------------------
     def active_run_ids(self) -> list[str]:
@@ -149,7 +214,7 @@ class RunManager:
 
     def _check_finished(self, tracked: _Tracked) -> None:
         if self._alive(tracked):
-            if tracked.child is None and time.monotonic() - tracked.last_growth > STALE_S:
+            if tracked.child is None and time.monotonic() - tracked.last_growth > self.stale_s:
                 self._finish(tracked, "interrupted", error="The training process stopped reporting.",
                              advice="It may be hung. Stop it, then resume from its last checkpoint.")
             return
@@ -165,8 +230,14 @@ class RunManager:
             os.path.join(self.store.abspath(run.adapter_path), "adapter_config.json"))
         if kind == "completed" and adapter_ok and rc in (0, None):
             self._finish(tracked, "completed")
-        elif kind == "cancelled" or (kind is None and tracked.stop_requested_at is not None):
+        elif kind == "cancelled":
             self._finish(tracked, "cancelled")
+        elif kind is None and tracked.stop_requested_at is not None:
+            forced = tracked.terminated_at is not None
+            self._finish(tracked, "cancelled", error=(
+                f"The training process did not stop within {self.stop_grace_s:g} s and was ended by force: "
+                "no adapter was saved." if forced else "The training process ended without saving an adapter."),
+                advice="Resume it from its last checkpoint if it has one, or start it again.")
         elif kind == "failed":
             self._finish(tracked, "failed")
         elif kind == "completed":
@@ -211,33 +282,61 @@ class RunManager:
             if tracked.child is not None:
                 tracked.child.send_line("stop")
 
+    def stop_all(self) -> list[str]:
+        """Ask every tracked run to stop cooperatively (never blocks); the ids asked."""
+        for run_id in list(self._runs):
+            self.cancel(run_id)
+        return list(self._runs)
+
+    def stopping(self) -> list[StoppingRun]:
+        """The runs asked to stop that have not ended yet, with how far the stop has gone."""
+        return [StoppingRun(t.run_id, t.name,
+                            "killing" if t.killed_at else "terminating" if t.terminated_at else "saving")
+                for t in self._runs.values() if t.stop_requested_at is not None]
+
+    def stop_overdue(self) -> bool:
+        """A stop request outlived SIGTERM and SIGKILL with room to spare: the process is not
+        ours to end (or unkillable); waiting longer is pointless, the next open re-attaches it."""
+        limit = self.stop_grace_s + 2 * self.term_grace_s + 5.0
+        now = time.monotonic()
+        return any(t.stop_requested_at is not None and now - t.stop_requested_at > limit
+                   for t in self._runs.values())
+
     def _escalate_stop(self, tracked: _Tracked) -> None:
         if tracked.stop_requested_at is None or not self._alive(tracked):
             return
-        waited = time.monotonic() - tracked.stop_requested_at
-        if tracked.terminated_at is None and waited > STOP_GRACE_S:
-            tracked.terminated_at = time.monotonic()
-            self._signal(tracked, signal.SIGTERM)
-        elif tracked.terminated_at is not None and time.monotonic() - tracked.terminated_at > TERM_GRACE_S:
+        now = time.monotonic()
+        if tracked.terminated_at is None:
+            if now - tracked.stop_requested_at > self.stop_grace_s:
+                tracked.terminated_at = now
+                self._signal(tracked, signal.SIGTERM)
+        elif tracked.killed_at is None and now - tracked.terminated_at > self.term_grace_s:
+            tracked.killed_at = now
             self._signal(tracked, signal.SIGKILL)
 
     def _signal(self, tracked: _Tracked, sig: int) -> None:
         if tracked.child is not None:
             tracked.child.terminate() if sig == signal.SIGTERM else tracked.child.kill()
         elif tracked.pid and pid_alive(tracked.pid, must_contain=tracked.spec_path):
-            os.kill(tracked.pid, sig)
+            try:
+                os.kill(tracked.pid, sig)
+            except OSError:  # ended meanwhile, or not ours to signal
+                pass
 
     def shutdown(self, kill: bool = False) -> None:
-        """Project close. Children keep training (journal only) unless `kill` is set."""
-        for tracked in list(self._runs.values()):
-            if kill:
-                self.cancel(tracked.run_id)
-                if tracked.child is not None:
-                    tracked.child.wait(STOP_GRACE_S)
-                    tracked.child.close(grace=TERM_GRACE_S)
-                elif tracked.pid and pid_alive(tracked.pid, must_contain=tracked.spec_path):
-                    os.kill(tracked.pid, signal.SIGTERM)
+        """Project close. Children keep training (journal only) unless `kill` is set.
+
+        With `kill`, every run gets the same cooperative stop as cancel() (owned or re-attached),
+        and this blocks, polling, until all have ended: for headless callers only (the GUI calls
+        stop_all() and keeps polling from its timer instead).
+        """
+        if kill:
+            self.stop_all()
+            while self._runs and not self.stop_overdue():
                 self.poll()
-            elif tracked.child is not None:
+                if self._runs:
+                    time.sleep(0.1)
+        for tracked in list(self._runs.values()):
+            if tracked.child is not None:
                 tracked.child.detach()
         self._runs.clear()
