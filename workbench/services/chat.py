@@ -3,22 +3,62 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional
 
 from workbench.core.clock import new_id
 from workbench.core.errors import JobError, ModelError, WorkbenchError
-from workbench.core.records import ChatSession
+from workbench.core.records import BaseModel, ChatSession, Run
 from workbench.jobs.launch import ChildProcess
 from workbench.jobs.protocol import Event
 from workbench.jobs.specs import ChatSpec, write_spec
 from workbench.services.jobs_wait import log_tail
 from workbench.store import ProjectStore
 
+# Runs whose adapter can be chatted with.
+CHATTABLE = ("completed", "cancelled")
+# Roles a stored conversation may hold (what the chat child accepts as history).
+_HISTORY_ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class ChatChoice:
+    """Something the Chat page can load: a base model, or a run's adapter on its base model."""
+
+    base_model_id: str
+    run_id: Optional[str]
+    name: str  # the model's or the run's name, as the status line says it
+    label: str  # the selector's text
+
+    @property
+    def key(self) -> tuple[str, Optional[str]]:
+        return (self.base_model_id, self.run_id)
+
+
+def _choice(model: BaseModel, run: Optional[Run] = None) -> ChatChoice:
+    if run is None:
+        return ChatChoice(model.id, None, model.name, f"{model.name}  (base model)")
+    return ChatChoice(model.id, run.id, run.name, f"{run.name}  (adapter on {model.name})")
+
+
+def chat_choices(store: ProjectStore) -> list[ChatChoice]:
+    """The base models, then the finished (or cancelled) runs with an adapter, in store order."""
+    models = store.list_base_models()
+    by_id = {m.id: m for m in models}
+    choices = [_choice(m) for m in models]
+    for run in store.list_runs():
+        if run.status in CHATTABLE and run.adapter_path and run.base_model_id in by_id:
+            choices.append(_choice(by_id[run.base_model_id], run))
+    return choices
+
 
 class ChatClient:
     """States: starting -> ready <-> generating; failed or closed at the end."""
 
-    def __init__(self, store: ProjectStore, base_model_id: str, run_id: Optional[str] = None) -> None:
+    def __init__(self, store: ProjectStore, base_model_id: str, run_id: Optional[str] = None,
+                 history: Iterable[Mapping[str, str]] = ()) -> None:
+        """`history`: earlier messages this conversation continues (copied into its new
+        session, so the new model sees them and each session stays complete on its own)."""
         self.store = store
         self.model = store.get_base_model(base_model_id)
         self.run = store.get_run(run_id) if run_id else None
@@ -27,11 +67,19 @@ class ChatClient:
                              advice="Chat with a finished (or cancelled) run, or with the base model.")
         title = f"{self.model.name}" + (f" + {self.run.name}" if self.run else "")
         self.session: ChatSession = store.add_chat_session(title, base_model_id, run_id)
+        for message in history:
+            if message.get("role") in _HISTORY_ROLES and message.get("content"):
+                store.add_chat_message(self.session.id, str(message["role"]), str(message["content"]))
         self.state = "new"
         self.error: Optional[WorkbenchError] = None
         self._child: Optional[ChildProcess] = None
         self._current: Optional[str] = None
         self._work = store.abspath(os.path.join("chat", self.session.id))
+
+    @property
+    def choice(self) -> ChatChoice:
+        """What is loaded, in the same terms as chat_choices()."""
+        return _choice(self.model, self.run)
 
     def start(self) -> None:
         adapter = self.store.abspath(self.run.adapter_path) if self.run and self.run.adapter_path else None

@@ -147,3 +147,29 @@ def ask_about_active_runs(parent: Optional[QWidget], count: int) -> str:
     if clicked is stop:
         return STOP_RUNS
     return CANCEL
+
+# Answers of ask_about_conversation (or CANCEL).
+KEEP_CONVERSATION, NEW_CONVERSATION = "keep-conversation", "new-conversation"
+
+
+def ask_about_conversation(parent: Optional[QWidget], model_name: str) -> str:
+    """Asked before the Chat page loads another model while a conversation is in view."""
+    box = QMessageBox(parent)
+    box.setObjectName("conversationQuestion")
+    box.setWindowTitle("Load another model")
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setText(f"Continue this conversation with {model_name}?")
+    box.setInformativeText(f"{model_name} sees the messages so far and answers from here on. "
+                           "Or start a new, empty chat. Either way this conversation stays "
+                           "saved in the project.")
+    keep = box.addButton("Continue Conversation", QMessageBox.ButtonRole.AcceptRole)
+    new = box.addButton("Start New Chat", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(keep)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is keep:
+        return KEEP_CONVERSATION
+    if clicked is new:
+        return NEW_CONVERSATION
+    return CANCEL

@@ -21,13 +21,12 @@ from PySide6.QtWidgets import (
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.pages.base import Page, heading
-from workbench.ui.widgets.chat_view import ChatView
+from workbench.ui.widgets.chat_view import MODEL_CHANGE, ChatView
 
 if TYPE_CHECKING:
-    from workbench.services.chat import ChatClient
+    from workbench.services.chat import ChatChoice, ChatClient
 
 POLL_MS = 50
-CHATTABLE = ("completed", "cancelled")
 
 
 class PromptEdit(QPlainTextEdit):
@@ -51,10 +50,12 @@ class ChatPage(Page):
         self.client: Optional["ChatClient"] = None
         self.messages: list[dict[str, str]] = []
         self._notes: dict[int, str] = {}
-        self._tokens_seen = 0
+        self._choices: list["ChatChoice"] = []  # what the selector lists, in its order
+        self._device: Optional[str] = None  # where the loaded model runs (from its ready event)
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("chatModelCombo")
         self.model_combo.setMinimumWidth(320)
+        self.model_combo.currentIndexChanged.connect(lambda _index: self._update_controls())
         self.load_button = QPushButton("Load")
         self.load_button.setObjectName("primary")
         self.load_button.clicked.connect(self.load)
@@ -71,8 +72,6 @@ class ChatPage(Page):
 
         self.transcript = ChatView()
         self.transcript.setObjectName("chatTranscript")
-        self.transcript.set_placeholder("Choose a base model or a finished run, press Load, then "
-                                        "type a message. Enter sends, Shift+Enter starts a new line.")
         self.input = PromptEdit()
         self.input.setObjectName("chatInput")
         self.input.setPlaceholderText("Type a message…")
@@ -121,48 +120,75 @@ class ChatPage(Page):
         if self.ctx is not None:
             for signal in (self.ctx.runs_changed, self.ctx.models_changed):
                 try:
-                    signal.disconnect(self.refresh_models)
+                    signal.disconnect(self._store_changed)
                 except (RuntimeError, TypeError):
                     pass
         self.close_client()
         super().set_context(ctx)
         if ctx is not None:
-            ctx.runs_changed.connect(self.refresh_models)
-            ctx.models_changed.connect(self.refresh_models)
+            ctx.runs_changed.connect(self._store_changed)
+            ctx.models_changed.connect(self._store_changed)
         self.messages, self._notes = [], {}
         self.transcript.set_messages([])
+        self._choices = []
         self.refresh_models()
 
     def page_shown(self) -> None:
         self.refresh_models()
 
+    def theme_changed(self) -> None:
+        self.transcript.rerender()
+
+    def _store_changed(self) -> None:
+        # runs_changed fires on nearly every progress tick while a run trains: a hidden page
+        # catches up in page_shown instead of querying the store each time.
+        if self.isVisible():
+            self.refresh_models()
+
     def refresh_models(self) -> None:
-        keep = self.model_combo.currentData()
-        combo = self.model_combo
-        combo.blockSignals(True)
-        combo.clear()
+        """Fill the selector with what can be loaded. The list is rebuilt only when it changed
+        (a rebuild would also reset an open dropdown); the selection, and an entry for the
+        loaded model even if it is no longer listed (a resumed run), are kept."""
+        choices: list["ChatChoice"] = []
         if self.ctx is not None:
-            store = self.ctx.store
-            models = store.list_base_models()
-            names = {m.id: m.name for m in models}
-            for m in models:
-                combo.addItem(f"{m.name}  (base model)", (m.id, None))
-            for run in store.list_runs():
-                if run.status in CHATTABLE and run.adapter_path and run.base_model_id in names:
-                    combo.addItem(f"{run.name}  (adapter on {names[run.base_model_id]})",
-                                  (run.base_model_id, run.id))
-        index = combo.findData(keep) if keep is not None else -1
-        combo.setCurrentIndex(index if index >= 0 else (0 if combo.count() else -1))
-        combo.blockSignals(False)
+            from workbench.services.chat import chat_choices
+
+            choices = chat_choices(self.ctx.store)
+            if self.client is not None and self.client.choice.key not in {c.key for c in choices}:
+                choices.append(self.client.choice)
+        if choices != self._choices:
+            selected = self.selected_choice()
+            keep = selected.key if selected is not None else self._loaded_key()
+            combo = self.model_combo
+            combo.blockSignals(True)
+            combo.clear()
+            for choice in choices:
+                combo.addItem(choice.label)
+            self._choices = choices
+            self._select_key(keep)
+            combo.blockSignals(False)
         self._update_controls()
+
+    def selected_choice(self) -> Optional["ChatChoice"]:
+        index = self.model_combo.currentIndex()
+        return self._choices[index] if 0 <= index < len(self._choices) else None
+
+    def _loaded_key(self) -> Optional[tuple[str, Optional[str]]]:
+        return self.client.choice.key if self.client is not None else None
+
+    def _select_key(self, key: Optional[tuple[str, Optional[str]]]) -> bool:
+        keys = [c.key for c in self._choices]
+        found = key in keys
+        self.model_combo.setCurrentIndex(keys.index(key) if found else (0 if keys else -1))
+        return found
 
     def select_run(self, run_id: str, load: bool = True) -> bool:
         """Select a run's adapter in the model list (and load it); False if it is not chattable."""
         self.refresh_models()
-        for i in range(self.model_combo.count()):
-            data = self.model_combo.itemData(i)
-            if data and data[1] == run_id:
-                self.model_combo.setCurrentIndex(i)
+        for choice in self._choices:
+            if choice.run_id == run_id:
+                self._select_key(choice.key)
+                self._update_controls()
                 if load:
                     self.load()
                 return True
@@ -173,27 +199,66 @@ class ChatPage(Page):
     def state(self) -> str:
         return self.client.state if self.client is not None else "none"
 
+    def ask_about_conversation(self, model_name: str) -> str:
+        """KEEP_CONVERSATION, NEW_CONVERSATION or CANCEL (tests replace this)."""
+        from workbench.ui import dialogs
+
+        return dialogs.ask_about_conversation(self, model_name)
+
+    def _conversation(self) -> list[dict[str, str]]:
+        """The messages in view (markers and empty reply placeholders left out)."""
+        return [m for m in self.messages if m["role"] != MODEL_CHANGE and m["content"]]
+
     def load(self) -> None:
-        data = self.model_combo.currentData()
-        if self.ctx is None or data is None:
+        """Load the selected model. With a conversation in view, ask first whether the new
+        model continues it or a new chat starts: a conversation never vanishes unasked."""
+        from workbench.ui import dialogs
+
+        choice = self.selected_choice()
+        if self.ctx is None or choice is None or self.state == "generating":
             return
-        self.close_client()
-        base_id, run_id = data
+        history = self._conversation()
+        if history:
+            answer = self.ask_about_conversation(choice.name)
+            if answer == dialogs.CANCEL:
+                if self.client is not None:  # the selector goes back to what is loaded
+                    self._select_key(self._loaded_key())
+                self._update_controls()
+                return
+            if answer != dialogs.KEEP_CONVERSATION:
+                history = []
         try:
             from workbench.services.chat import ChatClient
 
-            client = ChatClient(self.ctx.store, base_id, run_id)
+            client = ChatClient(self.ctx.store, choice.base_model_id, choice.run_id, history=history)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc, "Cannot load the model")
+            return
+        self.close_client()
+        self.client, self._device = client, None
+        try:
             client.start()
         except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.client = None
             show_error(self, exc, "Cannot load the model")
             self._update_controls()
             return
-        self.client = client
-        self.messages, self._notes = [], {}
-        self.transcript.set_messages([])
-        self.transcript.set_placeholder(f"Loading {self.model_combo.currentText().split('  (')[0]}…")
+        if history:
+            # The conversation goes on (without replies that never came): mark where the
+            # other model takes over.
+            kept, notes = [], {}
+            for i, m in enumerate(self.messages):
+                if m["role"] == MODEL_CHANGE or m["content"]:
+                    if i in self._notes:
+                        notes[len(kept)] = self._notes[i]
+                    kept.append(m)
+            kept.append({"role": MODEL_CHANGE, "content": f"{choice.name} from here on"})
+            self.messages, self._notes = kept, notes
+        else:
+            self.messages, self._notes = [], {}
+        self.transcript.set_messages(self.messages, self._notes)
         self.timer.start()
-        self._update_controls()
+        self.refresh_models()
 
     def close_client(self) -> None:
         self.timer.stop()
@@ -209,15 +274,16 @@ class ChatPage(Page):
         self.close_client()
 
     def new_chat(self) -> None:
-        """Start a fresh conversation (a new chat session) with the loaded model."""
-        if self.client is not None and self.client.state == "ready" and self.ctx is not None:
-            # Keep the loaded child; only the persisted session (and so the history) changes.
+        """Start a new, empty conversation; the old one stays saved in the project. Never
+        loads a model: with one loaded it keeps it, and only the stored session changes."""
+        if self.state == "generating":
+            return
+        if self.client is not None and self.state in ("starting", "ready"):
             self.client.new_session()
-            self.messages, self._notes = [], {}
-            self.transcript.set_messages([])
+        self.messages, self._notes = [], {}
+        self.transcript.set_messages([])
+        if self.state == "ready":
             self.input.setFocus()
-        elif self.client is not None:
-            self.load()
         self._update_controls()
 
     # -- talking ---------------------------------------------------------------------------------
@@ -234,7 +300,6 @@ class ChatPage(Page):
         self.input.clear()
         self.messages += [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
         self._notes[len(self.messages) - 1] = "typing…"
-        self._tokens_seen = 0
         self.transcript.set_messages(self.messages, self._notes)
         self._update_controls()
         return request_id
@@ -254,33 +319,32 @@ class ChatPage(Page):
             self.timer.stop()
             show_error(self, exc)
             return
-        changed = False
+        rerender = False
+        replying = bool(self.messages) and self.messages[-1]["role"] == "assistant"
         for ev in events:
             p = ev.payload
-            if ev.kind == "token" and self.messages and self.messages[-1]["role"] == "assistant":
-                self.messages[-1]["content"] += str(p.get("text", ""))
-                self._tokens_seen += 1
-                changed = True
-            elif ev.kind == "done" and self.messages and self.messages[-1]["role"] == "assistant":
+            if ev.kind == "token" and replying:
+                piece = str(p.get("text", ""))
+                self.messages[-1]["content"] += piece
+                self.transcript.append_to_last(piece)
+            elif ev.kind == "done" and replying:
                 self.messages[-1]["content"] = str(p.get("text", self.messages[-1]["content"]))
                 self._notes[len(self.messages) - 1] = self._done_note(p)
-                changed = True
+                rerender = True
             elif ev.kind == "ready":
-                device = p.get("device")
-                self.transcript.set_placeholder("Model loaded. Type a message below.")
-                self.state_label.setText("Ready" + (f" — running on {device}" if device else ""))
+                self._device = p.get("device")
                 self.input.setFocus()
             elif ev.kind == "failed" and client.error is not None:
-                if self.messages and self.messages[-1]["role"] == "assistant" and not self.messages[-1]["content"]:
+                if replying and not self.messages[-1]["content"]:
                     self._notes[len(self.messages) - 1] = "failed"
-                    changed = True
+                    rerender = True
                 show_error(self, client.error, "Chat failed")
         if client.state == "failed" and not any(ev.kind == "failed" for ev in events):
             if client.error is not None:
                 show_error(self, client.error, "Chat failed")
         if client.state in ("failed", "closed"):
             self.timer.stop()
-        if changed:
+        if rerender:
             self.transcript.set_messages(self.messages, self._notes)
         self._update_controls()
 
@@ -299,18 +363,37 @@ class ChatPage(Page):
 
     def _update_controls(self) -> None:
         state = self.state
-        has_choice = self.ctx is not None and self.model_combo.count() > 0
-        self.load_button.setEnabled(has_choice and state not in ("starting",))
+        has_choice = self.ctx is not None and bool(self._choices)
+        selected = self.selected_choice()
+        loaded = self.client.choice if self.client is not None else None
+        # Loading what is already loaded (and working) would only restart it.
+        same = loaded is not None and selected == loaded and state in ("starting", "ready")
+        self.load_button.setEnabled(has_choice and state not in ("starting", "generating") and not same)
         self.model_combo.setEnabled(self.ctx is not None)
         self.send_button.setEnabled(state == "ready")
         self.input.setEnabled(state in ("ready", "generating"))
         self.stop_button.setEnabled(state == "generating")
-        self.new_button.setEnabled(state == "ready")
-        labels = {"none": "No model loaded." if has_choice or self.ctx is None
-                  else "No model yet: add one on the Models page.",
-                  "new": "Loading…", "starting": "Loading…", "generating": "Generating…",
-                  "failed": "The model failed to load or crashed.", "closed": "Closed."}
-        if state in labels:
-            self.state_label.setText(labels[state])
-        elif state == "ready" and not self.state_label.text().startswith("Ready"):
-            self.state_label.setText("Ready")
+        self.new_button.setEnabled(bool(self.messages) and state != "generating")
+        self.state_label.setText(self._state_text(state, loaded.name if loaded else ""))
+        self.transcript.set_placeholder(self._placeholder(state, loaded.name if loaded else ""))
+
+    def _state_text(self, state: str, name: str) -> str:
+        """The status line: always names the model that is loaded (not just selected)."""
+        if state == "none":
+            if self.ctx is not None and not self._choices:
+                return "No model yet: add one on the Models page."
+            return "No model loaded."
+        device = f", running on {self._device}" if self._device else ""
+        return {"new": f"Loading {name}…", "starting": f"Loading {name}…",
+                "ready": f"Ready — {name}{device}", "generating": f"Generating — {name}{device}",
+                "failed": f"{name} failed to load or crashed.",
+                "closed": f"{name} was closed."}.get(state, state)
+
+    @staticmethod
+    def _placeholder(state: str, name: str) -> str:
+        if state in ("new", "starting"):
+            return f"Loading {name}…"
+        if state in ("ready", "generating"):
+            return f"{name} is loaded. Type a message below."
+        return ("Choose a base model or a finished run, press Load, then type a message. "
+                "Enter sends, Shift+Enter starts a new line.")
