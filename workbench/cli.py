@@ -139,7 +139,8 @@ def cmd_import(args) -> dict[str, Any]:
         v = datasets.import_dataset(store, args.file, name=args.name, format=args.format,
                                     on_invalid="skip" if args.skip_invalid else "abort", progress=_progress)
         return {"dataset_id": v.dataset_id, "version_id": v.id, "rows": v.row_count, "format": v.format,
-                "content_hash": v.content_hash, "skipped_rows": v.options.get("skipped_rows", 0)}
+                "content_hash": v.content_hash, "skipped_rows": v.options.get("skipped_rows", 0),
+                "not_kept": [u.message() for u in datasets.unused_fields(v)]}
     finally:
         store.close()
 
@@ -286,7 +287,10 @@ def _print_human(verb: str, result: Any) -> None:
         print_human(result)
     elif verb != "chat":
         for k, v in (result.items() if isinstance(result, dict) else []):
-            print(f"{k}: {v}")
+            if k == "not_kept":  # import: one line per field the rows do not keep
+                print("".join(f"not kept: {line}\n" for line in v), end="")
+            else:
+                print(f"{k}: {v}")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def _d_import(store, args) -> dict[str, Any]:
 
     v = datasets.import_dataset(store, args.file, name=args.name, format=args.format,
                                 on_invalid="skip" if args.skip_invalid else "abort", progress=_progress)
-    return {"version": _plain(v), "dataset": store.dataset_name(v.dataset_id)}
+    return {"version": _plain(v), "dataset": store.dataset_name(v.dataset_id),
+            "not_kept": [u.message() for u in datasets.unused_fields(v)]}
 
 
 def _d_list(store, args) -> dict[str, Any]:
@@ -278,6 +279,8 @@ def print_human(result: dict[str, Any]) -> None:
         lines.append(f"imported {result['dataset']}: {_version_line(v)} ({v['format']}), id {v['id']}")
         if v["options"].get("skipped_rows"):
             lines.append(f"  skipped {v['options']['skipped_rows']} invalid rows")
+        for line in result.get("not_kept", []):
+            lines.append(f"  not kept: {line}")
     elif verb == "list":
         for d in result["datasets"]:
             lines.append(f"{d['name']}  ({d['id'][:8]})")

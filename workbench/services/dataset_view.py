@@ -78,6 +78,8 @@ class ImportAttempt:
     problem_count: int = 0  # all problems (also those beyond `problems`)
     valid_rows: int = 0  # rows an import of the valid rows only would hold
     refusal: Optional[DataImportError] = None  # the abort-mode error, for its message
+    # Fields with values the import does not keep (workbench.data.UnusedField), over all records.
+    unused_fields: tuple[Any, ...] = ()
 
 
 def import_checked(store: ProjectStore, path: str, options: ImportOptions = ImportOptions(),
@@ -95,8 +97,11 @@ def import_checked(store: ProjectStore, path: str, options: ImportOptions = Impo
         if outcome is None or not outcome.skipped_count:
             raise  # not about invalid rows (or no row is valid): the error stands as it is
         return ImportAttempt(problems=list(outcome.problems), bad_records=outcome.skipped_count,
-                             problem_count=outcome.problem_count, valid_rows=outcome.row_count, refusal=exc)
-    return ImportAttempt(version=version, reused=version.id in before)
+                             problem_count=outcome.problem_count, valid_rows=outcome.row_count, refusal=exc,
+                             unused_fields=outcome.unused_fields)
+    from workbench.services.datasets import unused_fields
+
+    return ImportAttempt(version=version, reused=version.id in before, unused_fields=unused_fields(version))
 
 
 def _import(store: ProjectStore, path: str, options: ImportOptions, on_invalid: str,

@@ -79,6 +79,9 @@ def import_dataset(
     dataset = next((d for d in store.list_datasets() if d.name == dataset_name), None)
     if dataset is None:
         dataset = store.add_dataset(dataset_name)
+    extra: dict[str, Any] = {"skipped_rows": outcome.skipped_count}
+    if outcome.unused_fields:  # what the rows do not keep, for every later summary of the import
+        extra["unused_fields"] = [u.to_dict() for u in outcome.unused_fields]
     return store.add_version(
         dataset_id=dataset.id,
         content_hash=outcome.content_hash,
@@ -88,8 +91,16 @@ def import_dataset(
         source_name=outcome.source_name,
         source_size=outcome.source_size,
         source_hash=outcome.source_hash,
-        options={**options, "skipped_rows": outcome.skipped_count},
+        options={**options, **extra},
     )
+
+
+def unused_fields(version: DatasetVersion) -> tuple[Any, ...]:
+    """The fields with values that the version's import did not keep (workbench.data.UnusedField:
+    name, rows, read, meaning, message())."""
+    from workbench.data import UnusedField
+
+    return tuple(UnusedField.from_dict(d) for d in (version.options or {}).get("unused_fields") or [])
 
 
 def read_rows(store: ProjectStore, version_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
