@@ -113,7 +113,7 @@ class ChangeLine:
     after: str
 
 
-def _context(text: str, start: int, end: int, middle: str, width: int = 30) -> str:
+def _context(text: str, start: int, end: int, middle: str, width: int = 20) -> str:
     head = ("…" if start > width else "") + text[max(0, start - width):start]
     tail = text[end:end + width] + ("…" if end + width < len(text) else "")
     return _short(head + middle + tail)

@@ -191,11 +191,16 @@ class CleanDialog(TaskDialog):
         self.keep_edit.textChanged.connect(changed)
         self.region_edit = QLineEdit("US")
         self.region_edit.setMaxLength(2)
-        self.region_edit.setPlaceholderText("none: only numbers written with +")
+        self.region_edit.setFixedWidth(self.region_edit.fontMetrics().horizontalAdvance("MMMM") + 16)
         self.region_edit.setToolTip("The country whose national numbers to find, e.g. US reads (415) 555-0132, GB "
                                     "reads 020 7946 0958. Numbers with a + country code are found whatever it is.")
         self.region_edit.textChanged.connect(changed)
-        self.forms.addWidget(self._form(("Find:", kinds), ("In messages of:", roles), ("Phone region:", self.region_edit),
+        region = QWidget()
+        row = QHBoxLayout(region)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.region_edit)
+        row.addWidget(QLabel("country code for numbers without +, e.g. US, GB, DE (empty: only numbers with +)"), 1)
+        self.forms.addWidget(self._form(("Find:", kinds), ("In messages of:", roles), ("Phone region:", region),
                                         ("Leave these values:", self.keep_edit)))
 
     @staticmethod
