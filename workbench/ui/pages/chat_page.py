@@ -252,7 +252,7 @@ class ChatPage(Page):
                     if i in self._notes:
                         notes[len(kept)] = self._notes[i]
                     kept.append(m)
-            kept.append({"role": MODEL_CHANGE, "content": f"{choice.name} from here on"})
+            kept.append({"role": MODEL_CHANGE, "content": f"{choice.name} answers from here on"})
             self.messages, self._notes = kept, notes
         else:
             self.messages, self._notes = [], {}
@@ -369,6 +369,7 @@ class ChatPage(Page):
         # Loading what is already loaded (and working) would only restart it.
         same = loaded is not None and selected == loaded and state in ("starting", "ready")
         self.load_button.setEnabled(has_choice and state not in ("starting", "generating") and not same)
+        self.load_button.setToolTip("This is the loaded model." if same else "Load the selected model.")
         self.model_combo.setEnabled(self.ctx is not None)
         self.send_button.setEnabled(state == "ready")
         self.input.setEnabled(state in ("ready", "generating"))
