@@ -55,7 +55,13 @@ def window(qtbot):
     # Closing with active runs asks a modal question; tests stop their runs, never detach them.
     # (Set now: pytest-qt closes added widgets before fixture teardown runs.)
     win.ask_about_active_runs = lambda count: dialogs.STOP_RUNS
-    qtbot.addWidget(win)
+
+    def close_and_wait(w) -> None:  # stopping runs is asynchronous: wait for the close to finish
+        w.close()
+        if w.stopping is not None:
+            qtbot.waitUntil(lambda: w.ctx is None, timeout=120000)
+
+    qtbot.addWidget(win, before_close_func=close_and_wait)
     win.show()
     qtbot.waitExposed(win)
     yield win

@@ -26,9 +26,19 @@ from workbench.ui.main_window import CHAT, RUNS
 CHILD = textwrap.dedent("""
     import json, os, sys, time
     spec, journal, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+    work = os.path.dirname(spec)
     deadline = time.time() + 60
     while time.time() < deadline and not os.path.exists(stop):
         time.sleep(0.05)
+    # While HOLD exists the child is "saving" (tests look at the stopping state meanwhile).
+    while time.time() < deadline and os.path.exists(os.path.join(work, "HOLD")):
+        time.sleep(0.05)
+    # As the real child does on a stop: a checkpoint at the last step, then `cancelled`.
+    steps = [json.loads(line)["payload"].get("step", 0) for line in open(journal)
+             if '"progress"' in line]
+    ckpt = os.path.join(work, "checkpoints", f"checkpoint-{max(steps or [0])}")
+    os.makedirs(ckpt, exist_ok=True)
+    open(os.path.join(ckpt, "trainer_state.json"), "w").write("{}")
     with open(journal, "a") as f:
         f.write(json.dumps({"seq": 1000, "kind": "cancelled", "t": time.time(),
                             "payload": {"adapter_path": None, "step": 0}}) + "\\n")
@@ -100,16 +110,47 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
     qtbot.wait(600)
     assert page.plot.redraws == redraws
 
-    # Cancel: the child sees the STOP file, reports `cancelled`, exits; the page follows.
+    # Cancel: the child sees the STOP file, saves (HOLD keeps it there a while), reports
+    # `cancelled`, exits; the page and the status bar follow.
     assert page.cancel_button.isEnabled()
     assert not page.chat_button.isEnabled()
+    assert not page.resume_button.isEnabled()
+    assert page.resume_button.toolTip() == "The run is still training.\nCancel it first; it saves a checkpoint as it stops."
+    hold = os.path.join(path, "runs", run_id, "HOLD")
+    open(hold, "w").close()
     page.cancel_button.click()
+    qtbot.waitUntil(lambda: "stopping, saving its adapter" in window.job_label.text(), timeout=5000)
+    assert window.job_label.text().startswith("Training live-run")
+    qtbot.wait(300)  # a few polls and refreshes: Cancel stays off while the run stops
+    assert not page.cancel_button.isEnabled()
+    os.remove(hold)
     qtbot.waitUntil(lambda: page.table.item(0, 1).text() == "cancelled", timeout=15000)
     assert proc.wait(5) == 0
     assert not page.cancel_button.isEnabled()
     assert window.job_status.isHidden()
+    # Nothing in the status bar still says the run is stopping once it has stopped.
+    assert "Stopping" not in window.statusBar().currentMessage()
     assert "cancelled" in page.details.toPlainText()
     assert "live-run" in page.details.toPlainText()
+    # It stopped cooperatively, so it left a checkpoint: Resume is offered, saying from where.
+    assert page.resume_button.isEnabled()
+    assert page.resume_button.toolTip() == "Continue from its checkpoint at step 11 as a new run."
+
+
+def test_loss_plot_has_a_legend_for_raw_and_smoothed(window, qtbot, live_run):
+    from workbench.ui.widgets.loss_plot import RAW_LABEL, SMOOTH_LABEL
+
+    path, run_id, writer, proc = live_run
+    assert window.open_project(path)
+    window.set_page(RUNS)
+    plot = window.runs_page.plot
+    legend = plot.legend
+    assert legend is not None and legend.isVisible()
+    assert [label.text for _sample, label in legend.items] == [RAW_LABEL, SMOOTH_LABEL]
+    # Each legend entry is drawn with its own curve's pen.
+    assert [sample.item for sample, _label in legend.items] == [plot._curve, plot._smooth]
+    window.ctx.runs.cancel(run_id)
+    qtbot.waitUntil(lambda: window.ctx.active_run_ids() == [], timeout=15000)
 
 
 def test_dead_child_is_shown_interrupted_with_advice(window, qtbot, live_run):
@@ -122,15 +163,14 @@ def test_dead_child_is_shown_interrupted_with_advice(window, qtbot, live_run):
     assert page.table.item(0, 1).text() == "interrupted"
     details = page.details.toPlainText()
     assert "ended while Workbench was closed" in details and "Resume" in details
-    assert page.resume_button.isEnabled() and not page.cancel_button.isEnabled()
+    assert not page.cancel_button.isEnabled()
     # The curve recorded before the crash is still there.
     qtbot.waitUntil(lambda: len(page.plot.points) == 3, timeout=3000)
-    # No checkpoint exists: resuming explains why instead of failing silently.
-    from workbench.ui.errors import open_error_dialogs
-
-    page.resume_button.click()
-    boxes = open_error_dialogs()
-    assert boxes and "no checkpoint" in boxes[0].text()
+    # No checkpoint exists: Resume is off and its tooltip says why and what to do instead.
+    assert not page.resume_button.isEnabled()
+    tip = page.resume_button.toolTip()
+    assert "saved no checkpoint" in tip and "start a new run on the train page" in tip.lower()
+    assert "checkpoint steps" not in tip and "chat" not in tip.lower()  # it has no adapter
 
 
 def test_plot_is_not_built_before_the_page_shows(window, live_run):
@@ -152,3 +192,64 @@ def test_chat_button_is_for_finished_runs_only(window, qtbot, live_run):
     window.ctx.runs.cancel(run_id)
     qtbot.waitUntil(lambda: window.ctx.active_run_ids() == [], timeout=15000)
     proc.wait(5)
+
+
+def test_stop_them_on_quit_waits_for_a_reattached_run_without_blocking(window, qtbot, live_run):
+    """Quit with Stop Them: the re-attached run gets the cooperative stop (no SIGTERM), the
+    window stays live (its timers fire) while it saves, and the window closes by itself after."""
+    from PySide6.QtCore import QTimer
+
+    path, run_id, writer, proc = live_run
+    assert window.open_project(path)
+    work = os.path.join(path, "runs", run_id)
+    hold = os.path.join(work, "HOLD")
+    open(hold, "w").close()
+    ticks: list[bool] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(window.stopping is not None))
+    timer.start(20)
+    window.close()  # the window's X / File > Quit
+    assert window.isVisible() and window.ctx is not None  # returned at once: not closed yet
+    assert os.path.exists(os.path.join(work, "STOP")) and proc.poll() is None  # asked, not killed
+    dialog = window.stopping
+    assert dialog.isVisible() and not dialog.isModal()
+    assert "Stopping 1 training run… saving adapters" in dialog.label.text()
+    assert dialog.runs_list.item(0).text() == "live-run: saving its adapter and a checkpoint…"
+    assert window.statusBar().currentMessage() == "Stopping 1 training run… saving adapters"
+    assert not window.outer.isEnabled()  # nothing new starts in a closing project
+    qtbot.waitUntil(lambda: sum(ticks) >= 5, timeout=10000)  # the event loop runs meanwhile
+    assert window.poll_timer.isActive() and window.isVisible()
+    window.close()  # pressed again: still waiting for the same stop, no second question
+    assert window.isVisible()
+    os.remove(hold)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20000)
+    timer.stop()
+    assert window.ctx is None and window.stopping is None
+    assert proc.wait(10) == 0  # it ended by itself after saving
+    store = ProjectStore.open(path)
+    try:
+        run = store.get_run(run_id)
+        assert run.status == "cancelled" and not run.error
+        assert os.path.isfile(os.path.join(work, "checkpoints", "checkpoint-3", "trainer_state.json"))
+    finally:
+        store.close()
+
+
+def test_close_project_with_stop_them_then_opens_the_next_project(window, qtbot, live_run, tmp_path):
+    path, run_id, writer, proc = live_run
+    other = ProjectStore.create(str(tmp_path / "Other.wbproj"))
+    other_path = other.path
+    other.close()
+    assert window.open_project(path)
+    hold = os.path.join(path, "runs", run_id, "HOLD")
+    open(hold, "w").close()
+    assert window.open_project(other_path) is False  # Stop Them: runs are saving first
+    assert window.ctx.path == path and window.stopping is not None
+    os.remove(hold)
+    qtbot.waitUntil(lambda: window.ctx is not None and window.ctx.path == other_path, timeout=20000)
+    assert window.isVisible() and window.outer.isEnabled() and window.stopping is None
+    assert window.statusBar().currentMessage() == ""
+    assert proc.wait(10) == 0
+    # Close Project with Stop Them on a project without runs closes at once.
+    window.close_action.trigger()
+    assert window.ctx is None and window.outer.currentIndex() == 0

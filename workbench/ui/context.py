@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from PySide6.QtCore import QObject, Signal
 
 if TYPE_CHECKING:  # the store pulls in sqlite-utils (and pandas): only once a project opens
-    from workbench.services.runs import RunManager
+    from workbench.services.runs import RunManager, StoppingRun
     from workbench.store import ProjectStore
 
 # Event kinds after which a run's row (status, step, losses) has changed.
@@ -74,8 +74,17 @@ class ProjectContext(QObject):
     def active_run_ids(self) -> list[str]:
         return [] if self._closed else list(self.runs.active_run_ids())
 
+    def stop_runs(self) -> list[str]:
+        """Ask every active run to stop cooperatively; poll() then follows them to their end."""
+        return [] if self._closed else self.runs.stop_all()
+
+    def stopping_runs(self) -> list["StoppingRun"]:
+        return [] if self._closed else self.runs.stopping()
+
     def close(self, stop_runs: bool = False) -> None:
-        """Detach from (or end, with stop_runs) the training children and close the store."""
+        """Detach from the training children (or, with stop_runs, stop them and wait: headless
+        callers only; the window calls stop_runs() and closes once poll() saw them end) and
+        close the store."""
         if self._closed:
             return
         self._closed = True

@@ -1,10 +1,11 @@
-"""Small dialogs: New Project, About, and the "runs are still active" question."""
+"""Small dialogs: New Project, About, the "runs are still active" question, and the progress
+shown while stopped runs save their adapters before the project closes."""
 
 from __future__ import annotations
 
 import os
 import platform
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
 from PySide6.QtCore import __version__ as qt_version
@@ -16,7 +17,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -147,6 +150,51 @@ def ask_about_active_runs(parent: Optional[QWidget], count: int) -> str:
     if clicked is stop:
         return STOP_RUNS
     return CANCEL
+
+
+_STAGES = {"saving": "saving its adapter and a checkpoint…",
+           "terminating": "did not stop in time: terminating…",
+           "killing": "still running: killing…"}
+
+
+class StoppingRunsDialog(QDialog):
+    """Non-modal: the window keeps running (and polling) while stopped runs save and end.
+
+    `then` is what to do once the project has closed (quit, open another project); a later
+    close request while this is showing replaces it.
+    """
+
+    def __init__(self, parent: Optional[QWidget], then: Optional[Callable[[], object]] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("stoppingRunsDialog")
+        self.setWindowTitle("Stopping Training")
+        self.setModal(False)
+        self.setMinimumWidth(460)
+        self.then = then
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.runs_list = QListWidget()
+        self.runs_list.setObjectName("stoppingRunsList")
+        self.runs_list.setMaximumHeight(120)
+        bar = QProgressBar()
+        bar.setRange(0, 0)  # busy: how long a save takes is not known
+        note = QLabel("The project closes by itself when they have finished.")
+        note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        for widget in (self.label, self.runs_list, bar, note):
+            layout.addWidget(widget)
+
+    def show_runs(self, runs: Sequence) -> str:
+        """Show the runs still stopping (services.runs.StoppingRun); returns the summary line."""
+        count = len(runs)
+        summary = (f"Stopping {count} training run{'s' if count != 1 else ''}… saving adapters"
+                   if count else "Closing the project…")
+        self.label.setText(f"<b>{summary}</b>")
+        self.runs_list.clear()
+        for run in runs:
+            self.runs_list.addItem(f"{run.name}: {_STAGES.get(run.stage, run.stage)}")
+        return summary
+
 
 # Answers of ask_about_conversation (or CANCEL).
 KEEP_CONVERSATION, NEW_CONVERSATION = "keep-conversation", "new-conversation"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Callable, Optional
 
-from PySide6 import QtCore  # QtCore.Qt at use: its first touch builds ~100 enums (start-up)
 from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
@@ -19,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.ui import dialogs, settings, theme
+from workbench.ui import closing, dialogs, settings, theme
 from workbench.ui.context import ProjectContext
 from workbench.ui.menus import build_menus, rebuild_recent_menu
 from workbench.ui.errors import show_error
@@ -65,6 +64,7 @@ class MainWindow(QMainWindow):
         self.demo_task: Optional[Task] = None
         self._poll_error_shown = False
         self._closing = False
+        self.stopping: Optional[dialogs.StoppingRunsDialog] = None  # runs saving before a close
         self._build_pages()
         self._build_menus()
         self._build_status_bar()
@@ -220,7 +220,7 @@ class MainWindow(QMainWindow):
             self.open_project(folder)
 
     def create_project(self, path: str) -> bool:
-        if not self.close_project():
+        if not self.close_project(then=lambda: self.create_project(path)):
             return False
         try:
             from workbench.services import projects  # not at start-up: see app.py
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
             return False
         if self.ctx is not None and os.path.abspath(path) == self.ctx.path:
             return True
-        if not self.close_project():
+        if not self.close_project(then=lambda: self.open_project(path)):
             return False
         try:
             from workbench.services import projects
@@ -295,44 +295,9 @@ class MainWindow(QMainWindow):
         """KEEP_RUNNING / STOP_RUNS / CANCEL; a method so tests can answer it."""
         return dialogs.ask_about_active_runs(self, count)
 
-    def close_project(self) -> bool:
-        """Close the open project (asking about active runs); False if the user cancelled."""
-        ctx = self.ctx
-        if ctx is None:
-            return True
-        active = ctx.active_run_ids()
-        answer = dialogs.KEEP_RUNNING
-        if active:
-            answer = self.ask_about_active_runs(len(active))
-            if answer == dialogs.CANCEL:
-                return False
-        self.poll_timer.stop()
-        for page in self.pages:
-            page.shutdown()
-        # Workers may be using the store (an import): cancel and join them before closing it.
-        shutdown_workers()
-        self.ctx = None
-        stopping = answer == dialogs.STOP_RUNS
-        if stopping:  # each run saves its adapter first: this can take a few seconds
-            QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
-            self.statusBar().showMessage("Stopping training runs…")
-            QApplication.processEvents()
-        try:
-            ctx.close(stop_runs=stopping)
-        except Exception as exc:  # noqa: BLE001
-            show_error(self, exc)
-        finally:
-            if stopping:
-                QApplication.restoreOverrideCursor()
-                self.statusBar().clearMessage()
-        for page in self.pages:
-            page.set_context(None)
-        self.setWindowTitle("Workbench")
-        self.project_label.setText("No project open")
-        self.job_status.hide()
-        self._show_workspace(False)
-        self.project_changed.emit(None)
-        return True
+    def close_project(self, then: Optional[Callable[[], object]] = None) -> bool:
+        """Close the open project, asking about active runs (see closing.close_project)."""
+        return closing.close_project(self, then)
 
     # -- polling ---------------------------------------------------------------------------------
     def poll(self) -> None:
@@ -340,6 +305,8 @@ class MainWindow(QMainWindow):
             return
         self.ctx.poll()
         self._update_job_status()
+        if self.stopping is not None:
+            closing.follow_stopping(self)
 
     def _update_job_status(self) -> None:
         self.job_status.update_from(self.ctx)
@@ -382,7 +349,7 @@ class MainWindow(QMainWindow):
 
     # -- closing ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if not self.close_project():
+        if not self.close_project(then=self.close):
             event.ignore()
             return
         settings.save_window_state(self.saveGeometry(), self.saveState(), self.current_page())

@@ -198,9 +198,10 @@ class RunsPage(Page):
         esc = html.escape
         rows = [("Status", run.status), ("Base model", self._model_names.get(run.base_model_id, "?"))]
         try:
+            from workbench.services import dataset_ops
+
             version = self.ctx.store.get_version(run.dataset_version_id)  # type: ignore[union-attr]
-            rows.append(("Dataset", f"{self.ctx.store.dataset_name(version.dataset_id)} "  # type: ignore[union-attr]
-                                    f"({version.row_count:,} rows)"))
+            rows.append(("Dataset", dataset_ops.title_of(self.ctx.store, version)))  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - details stay useful without it
             pass
         rows += [("Started", (run.started_at or "")[:19].replace("T", " ")),
@@ -213,10 +214,11 @@ class RunsPage(Page):
             rows.append(("Adapter", run.adapter_path))
         parts = [f"<h3>{esc(run.name)}</h3>"]
         if run.error:
-            parts.append(f"<p style='color:{c.error_text}'><b>{esc(run.error.splitlines()[0])}</b></p>")
+            error = run.error_message
+            parts.append(f"<p style='color:{c.error_text}'><b>{esc(error.splitlines()[0])}</b></p>")
             if run.error_advice:
                 parts.append(f"<p>{esc(run.error_advice)}</p>")
-            rest = "\n".join(run.error.splitlines()[1:]).strip()
+            rest = "\n".join(error.splitlines()[1:]).strip()
             if rest:
                 parts.append(f"<pre style='color:{c.muted_text}'>{esc(rest[-1500:])}</pre>")
         table = "".join(f"<tr><td style='color:{c.muted_text}'>{esc(k)}</td><td>&nbsp;{esc(str(v))}</td></tr>"

@@ -1,4 +1,7 @@
-"""The status bar's job indicator: the running training run's name, status and step/total."""
+"""The status bar's job indicator: the running training run's name, status and step/total.
+
+It is the one place that says a run is stopping, read from RunManager's state on every poll,
+so it changes the moment the run has ended (a timed status-bar message would outlive it)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from workbench.core.errors import WorkbenchError
 from workbench.ui.context import ProjectContext
+
+
+_STOPPING = {"saving": "stopping, saving its adapter…", "terminating": "stopping, terminating…",
+             "killing": "stopping, killing…"}
 
 
 class JobStatus(QWidget):
@@ -35,7 +42,9 @@ class JobStatus(QWidget):
         except WorkbenchError:
             return
         more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
-        self.label.setText(f"Training {run.name} — {run.status}{more}")
+        stage = next((s.stage for s in ctx.stopping_runs() if s.run_id == run.id), None)
+        state = _STOPPING.get(stage, stage) if stage else run.status
+        self.label.setText(f"Training {run.name} — {state}{more}")
         # Maximum 0 shows a busy bar until the child reports its total.
         self.progress.setMaximum(max(run.total_steps, 1) if run.total_steps else 0)
         self.progress.setValue(run.step)

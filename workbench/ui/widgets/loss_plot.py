@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 from workbench.ui import theme
 
 REDRAW_HZ = 10
+RAW_LABEL = "loss at each step"
+SMOOTH_LABEL = "smoothed (moving average)"
 Series = list[tuple[int, float]]
 
 
@@ -39,6 +41,7 @@ class LossPlot(QWidget):
         self.plot_widget: Any = None
         self._curve: Any = None
         self._smooth: Any = None
+        self.legend: Any = None
         self._source: Optional[Callable[[], Series]] = None
         self._dirty = False
         self.redraws = 0  # tests check that idle ticks do not redraw
@@ -65,8 +68,10 @@ class LossPlot(QWidget):
         item.setLabel("left", "training loss")
         item.showGrid(x=True, y=True)
         item.setMenuEnabled(False)
-        self._curve = item.plot([], [], name="loss")
-        self._smooth = item.plot([], [], name="smoothed")
+        # Curves given a name after addLegend() are listed in it: which line is which.
+        self.legend = item.addLegend(offset=(-10, 10))  # top right: loss falls away from it
+        self._curve = item.plot([], [], name=RAW_LABEL)
+        self._smooth = item.plot([], [], name=SMOOTH_LABEL)
         self._layout.addWidget(self.plot_widget)
         self.apply_theme()
         self._dirty = True
@@ -85,6 +90,13 @@ class LossPlot(QWidget):
             axis.setPen(pg.mkPen(c.plot_foreground))
             axis.setTextPen(pg.mkPen(c.plot_foreground))
         item.showGrid(x=True, y=True, alpha=c.plot_grid_alpha)
+        self.legend.setLabelTextColor(c.plot_foreground)
+        legend_bg = pg.mkColor(c.plot_background)
+        legend_bg.setAlpha(210)
+        self.legend.setBrush(pg.mkBrush(legend_bg))
+        border = pg.mkColor(c.plot_foreground)
+        border.setAlpha(60)
+        self.legend.setPen(pg.mkPen(border))
         line = pg.mkColor(c.plot_line)
         faint = pg.mkColor(c.plot_line)
         faint.setAlpha(90)
@@ -116,8 +128,10 @@ class LossPlot(QWidget):
         ys = [p[1] for p in self.points]
         self._curve.setData(xs, ys)
         self._curve.setSymbol("o" if len(xs) <= 60 else None)
-        self._smooth.setData(xs, ema(ys) if len(ys) >= 8 else [])
-        if len(ys) < 8:
+        # A moving average of a handful of points says nothing: from 8 on.
+        if len(ys) >= 8:
+            self._smooth.setData(xs, ema(ys))
+        else:
             self._smooth.setData([], [])
         self.redraws += 1
         self._show_plot_if_data()
