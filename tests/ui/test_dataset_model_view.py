@@ -162,3 +162,34 @@ def test_clean_by_length_in_tokens_of_a_base_model(model_window, qtbot):
     assert report.unit == "tokens" and len(report.removed) == _longer_than(model.path, _convs(), 64)
     assert "longer than 64 tokens" in dialog.examples.item(0, 2).text()
     dialog.close()
+
+
+def test_one_huge_row_does_not_squash_the_token_histogram(open_window, chatml_folder, qtbot):
+    store = open_window.ctx.store
+    store.add_base_model("chatml-test", "hf_folder", str(chatml_folder), "test")
+    huge = [{"role": "user", "content": "Tell me everything."},
+            {"role": "assistant", "content": " ".join(f"w{i % 97}" for i in range(8000))}]
+    version = add_version(store, _convs() + [huge], name="shop")
+    open_window.ctx.models_changed.emit()
+    page = open_window.datasets_page
+    page.refresh(select_id=version.id)
+    panel = page.inspector
+    panel.max_spin.setValue(64)
+    panel.tabs.setCurrentIndex(STATS)
+    _wait(qtbot, panel, "stats_task")
+    view = panel.stats_view
+    t = view.stats.tokens
+    assert t.overflow == 1 and t.max > 8000 and t.edges[-1] < 1000
+    assert sum(c > 0 for c in t.counts) >= 5  # the 30 ordinary rows over several bins
+    tail = view.overflow["token"]  # the grey bar right of the others
+    assert list(tail.opts["height"]) == [1] and tail.opts["x0"][0] > t.edges[-1]
+    axis = view.token_plot.getPlotItem().getAxis("bottom").labelText
+    assert f"> {t.edges[-1]:,.0f}: 1 row (longest {t.max:,.0f})" in axis
+    assert view.max_line.isVisible() and "max length 64" in view.max_line.label.toPlainText()
+    # The max-length label stands above every bar: its lowest point is higher than the tallest.
+    view.resize(800, 600)
+    qtbot.waitUntil(lambda: view.token_plot.isVisible(), timeout=5000)
+    label = view.max_line.label
+    box = view.token_plot.getPlotItem().getViewBox()
+    rect = box.mapSceneToView(label.mapRectToScene(label.boundingRect())).boundingRect()
+    assert min(rect.top(), rect.bottom()) > max(t.counts)

@@ -28,6 +28,13 @@ class Histogram:
     mean: float
     median: float
     p95: float
+    overflow: int = 0  # rows longer than edges[-1] (a long tail, counted apart; not in counts)
+
+
+# Where a long tail is cut off: the bins cover the values up to this percentile ...
+CLIP_PERCENTILE = 99.0
+# ... when the whole range would leave that bulk fewer than a quarter of the bins.
+CLIP_SPREAD = 4.0
 
 
 @dataclass(frozen=True)
@@ -50,14 +57,28 @@ class VersionStats:
     render_error_rows: list[int] = field(default_factory=list)  # first few
 
 
-def histogram(values: np.ndarray, bins: int = 20) -> Histogram:
+def histogram(values: np.ndarray, bins: int = 20, include: Optional[float] = None) -> Histogram:
+    """Bins over the values; a long tail (one 16k-token row among 300-token ones) is cut off
+    at the CLIP_PERCENTILE-th value (or at `include`, e.g. the max length, when higher) and
+    counted in `overflow`, so that it does not squash every other row into one bin."""
     if len(values) == 0:
         return Histogram([0.0, 1.0], [0], 0.0, 0.0, 0.0, 0.0, 0.0)
     lo, hi = float(values.min()), float(values.max())
-    nbins = max(1, min(bins, int(hi - lo) + 1))  # integer data: no bin narrower than 1
-    counts, edges = np.histogram(values, bins=nbins, range=(lo, hi if hi > lo else lo + 1))
+    top = hi
+    # "lower": an actual value, so with few rows one outlier is never the cut itself.
+    cut = float(np.percentile(values, CLIP_PERCENTILE, method="lower"))
+    if include is not None and include < hi:
+        cut = max(cut, float(include))
+    if cut < hi and (cut - lo) * CLIP_SPREAD < hi - lo:
+        # The bins end at the last value near the bulk: only the far tail is counted apart.
+        near = values[values <= cut + (cut - lo) * 0.5]
+        top = max(float(near.max()), cut)
+    inside = values[values <= top] if top < hi else values
+    nbins = max(1, min(bins, int(top - lo) + 1))  # integer data: no bin narrower than 1
+    counts, edges = np.histogram(inside, bins=nbins, range=(lo, top if top > lo else lo + 1))
     return Histogram([round(float(e), 3) for e in edges], [int(c) for c in counts], lo, hi,
-                     round(float(values.mean()), 3), float(np.median(values)), float(np.percentile(values, 95)))
+                     round(float(values.mean()), 3), float(np.median(values)), float(np.percentile(values, 95)),
+                     int(len(values) - len(inside)))
 
 
 def compute_stats(path: str | Path, *, tokenizer: Optional[str] = None, max_length: Optional[int] = None,
@@ -129,7 +150,7 @@ def compute_stats(path: str | Path, *, tokenizer: Optional[str] = None, max_leng
         turns=dict(sorted(turns.items())), assistant_turns=dict(sorted(assistant_turns.items())),
         roles=dict(sorted(roles.items())), role_chars=dict(sorted(role_chars.items())),
         chars=histogram(chars[:pos], bins), empty_messages=int(empty), rows_without_assistant=int(no_assistant),
-        tokens=histogram(measured, bins) if measured is not None else None,
+        tokens=histogram(measured, bins, include=max_length) if measured is not None else None,
         token_measure=("rendered" if template is not None else "content") if tok is not None else "",
         tokenizer=files.folder if files is not None else None,
         max_length=max_length,

@@ -1,6 +1,7 @@
 """What the model sees, in numbers: a version's row/turn counts and its character- and
 token-length histograms (pyqtgraph BarGraphItems, imported when first shown) with the max
-length as a line and how many rows training would truncate."""
+length as a line and how many rows training would truncate. A long tail (workbench.data.stats
+cuts it off) is one grey bar right of the others; the axis label says what it holds."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ def truncation_text(stats: Any) -> str:
             f"{stats.max_length:,} tokens).")
 
 
+# Bars fill the lower 1 / HEADROOM of a plot's height; the max-length label stands above them.
+HEADROOM = 1.5
+LABEL_AT = 0.97  # the label's top, as a fraction of the plot's height
+
+
+def axis_text(hist: Any, unit: str) -> str:
+    """The x axis' label: the unit, and what the grey long-tail bar holds."""
+    if not hist.overflow:
+        return unit
+    rows = "row" if hist.overflow == 1 else "rows"
+    return f"{unit} · grey bar: > {hist.edges[-1]:,.0f}: {hist.overflow:,} {rows} (longest {hist.max:,.0f})"
+
+
 class StatsView(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -70,6 +84,7 @@ class StatsView(QWidget):
         self.char_bars: Any = None
         self.token_bars: Any = None
         self.max_line: Any = None
+        self.overflow: dict[str, Any] = {}  # "char"/"token" -> the long tail's bar (when cut off)
         self.stats: Any = None
 
     @property
@@ -105,8 +120,9 @@ class StatsView(QWidget):
             item.setLabel("left", "rows")
             item.setMouseEnabled(x=False, y=False)
             item.hideButtons()
+        # The label sits in the headroom left above the tallest bar (set_stats), so it hides none.
         self.max_line = pg.InfiniteLine(angle=90, movable=False, label="max length",
-                                        labelOpts={"position": 0.92, "anchors": [(0, 0), (0, 0)]})
+                                        labelOpts={"position": LABEL_AT, "anchors": [(0, 0), (0, 0)]})
         self.max_line.setZValue(10)  # above the bars, label included
         self.token_plot.addItem(self.max_line)
         inner = QWidget()
@@ -128,36 +144,58 @@ class StatsView(QWidget):
 
     def set_stats(self, stats: Any) -> None:
         self.ensure_built()
-        import pyqtgraph as pg
-
         assert self.summary_label is not None and self.truncation_label is not None
         self.stats = stats
         self.summary_label.setText(summary_html(stats))
         self.truncation_label.setText(truncation_text(stats))
-        colors = theme.colors()
-        for attr, plot, hist in (("char_bars", self.char_plot, stats.chars),
-                                 ("token_bars", self.token_plot, stats.tokens)):
-            old = getattr(self, attr)
-            if old is not None:
-                plot.removeItem(old)
-                setattr(self, attr, None)
-            if hist is None:
-                continue
-            bars = pg.BarGraphItem(x0=hist.edges[:-1], x1=hist.edges[1:], height=hist.counts,
-                                   brush=pg.mkBrush(colors.plot_line), pen=pg.mkPen(colors.plot_background))
-            plot.addItem(bars)
-            setattr(self, attr, bars)
+        for key, plot, hist, unit in (("char", self.char_plot, stats.chars, "characters"),
+                                      ("token", self.token_plot, stats.tokens, "tokens")):
+            setattr(self, f"{key}_bars", self._draw(key, plot, hist, unit))
         self.token_plot.setVisible(stats.tokens is not None)
-        if stats.tokens is not None and stats.max_length:
+        t = stats.tokens
+        # The line only where the bins are: beyond a cut-off tail the axis does not reach it.
+        if t is not None and stats.max_length and (not t.overflow or stats.max_length <= t.edges[-1]):
             self.max_line.setPos(stats.max_length)
+            self.max_line.label.setFormat(f"max length {stats.max_length:,}")
             self.max_line.show()
-            hi = max(stats.tokens.max, stats.max_length)
-            self.token_plot.setXRange(min(stats.tokens.min, stats.max_length) * 0.95, hi * 1.05, padding=0)
+            right = self._right_end(t)
+            self.token_plot.setXRange(min(t.min, stats.max_length) * 0.95, max(right, stats.max_length * 1.05),
+                                      padding=0)
         else:
             self.max_line.hide()
-            if stats.tokens is not None:
-                self.token_plot.enableAutoRange()
         self._stack.setCurrentWidget(self.content)
+
+    @staticmethod
+    def _right_end(hist: Any) -> float:
+        width = hist.edges[-1] - hist.edges[-2]
+        return hist.edges[-1] + width * 2.0 if hist.overflow else hist.edges[-1] * 1.05
+
+    def _draw(self, key: str, plot: Any, hist: Any, unit: str) -> Any:
+        """The bars of one histogram (and its long-tail bar); -> the BarGraphItem or None."""
+        import pyqtgraph as pg
+
+        colors = theme.colors()
+        for item in (getattr(self, f"{key}_bars"), self.overflow.pop(key, None)):
+            if item is not None:
+                plot.removeItem(item)
+        if hist is None:
+            return None
+        plot.getPlotItem().setLabel("bottom", axis_text(hist, unit))
+        bars = pg.BarGraphItem(x0=hist.edges[:-1], x1=hist.edges[1:], height=hist.counts,
+                               brush=pg.mkBrush(colors.plot_line), pen=pg.mkPen(colors.plot_background))
+        plot.addItem(bars)
+        tallest = max(hist.counts + [hist.overflow])
+        if hist.overflow:
+            width = hist.edges[-1] - hist.edges[-2]
+            x0 = hist.edges[-1] + width * 0.6  # a gap: this bar is not on the axis' scale
+            tail = pg.BarGraphItem(x0=[x0], x1=[x0 + width], height=[hist.overflow],
+                                   brush=pg.mkBrush(colors.muted_text), pen=pg.mkPen(colors.plot_background))
+            tail.setToolTip(axis_text(hist, unit).split("grey bar: ")[1])
+            plot.addItem(tail)
+            self.overflow[key] = tail
+        plot.setXRange(hist.edges[0] - (hist.edges[-1] - hist.edges[0]) * 0.02, self._right_end(hist), padding=0)
+        plot.setYRange(0, tallest * HEADROOM, padding=0)
+        return bars
 
     def apply_theme(self) -> None:
         if self.content is None:
