@@ -125,7 +125,7 @@ def cmd_demo(args) -> dict[str, Any]:
             "base_model": model.name, "run_id": run.id, "status": run.status,
             "first_loss": run.first_loss, "last_loss": run.last_loss,
             "adapter_path": store.abspath(run.adapter_path) if run.adapter_path else None,
-            "reply": reply, "error": run.error,
+            "reply": reply, "error": run.error_message or None,
         }
     finally:
         store.close()
@@ -161,19 +161,26 @@ def cmd_train(args) -> dict[str, Any]:
         store.close()
 
 
-def _run_dict(store, run) -> dict[str, Any]:
+def _run_dict(store, run, titles: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    from workbench.services import dataset_ops
+
     d = dataclasses.asdict(run)
     d["adapter_path"] = store.abspath(run.adapter_path) if run.adapter_path else None
+    d["error"] = run.error_message or None
+    titles = titles if titles is not None else dataset_ops.version_titles(store)
+    d["dataset"] = titles.get(run.dataset_version_id, run.dataset_version_id)
     return d
 
 
 def cmd_runs(args) -> Any:
+    from workbench.services import dataset_ops
     from workbench.services.runs import RunManager
 
     store = _open(args.project)
     try:
         RunManager(store).shutdown()  # re-attach: ingest journals of runs that ran without us
-        return [_run_dict(store, r) for r in store.list_runs()]
+        titles = dataset_ops.version_titles(store)
+        return [_run_dict(store, r, titles) for r in store.list_runs()]
     finally:
         store.close()
 
@@ -280,7 +287,10 @@ def _print_human(verb: str, result: Any) -> None:
     if verb == "runs":
         for r in result:
             loss = f"{r['first_loss']:.3f} -> {r['last_loss']:.3f}" if r.get("last_loss") is not None else "-"
-            print(f"{r['id'][:8]}  {r['status']:<11} {r['step']}/{r['total_steps']:<5} loss {loss:<17} {r['name']}")
+            print(f"{r['id'][:8]}  {r['status']:<11} {r['step']}/{r['total_steps']:<5} loss {loss:<17} {r['name']}"
+                  f"  on {r['dataset']}")
+            if r.get("error"):
+                print(f"          {r['error']}")
     elif verb == "data":
         from workbench.cli_data import print_human
 

@@ -84,9 +84,11 @@ def _d_import(store, args) -> dict[str, Any]:
 def _d_list(store, args) -> dict[str, Any]:
     from workbench.services import dataset_ops
 
+    titles = dataset_ops.version_titles(store)
     return {"datasets": [
         {"id": d.dataset.id, "name": d.dataset.name,
-         "versions": [{"depth": e.depth, "how": e.how, **_plain(e.version)} for e in d.entries]}
+         "versions": [{"depth": e.depth, "how": e.how, "title": titles[e.version.id], **_plain(e.version)}
+                      for e in d.entries]}
         for d in dataset_ops.lineage(store)
     ]}
 
@@ -97,8 +99,8 @@ def _d_show(store, args) -> dict[str, Any]:
     v = _version(store, args.version)
     stats = dataset_ops.version_stats(store, v.id, tokenizer=args.tokenizer, max_length=args.max_length)
     rows = datasets.read_rows(store, v.id, 0, args.rows)
-    return {"version": _plain(v), "dataset": store.dataset_name(v.dataset_id), "how": dataset_ops.describe(v),
-            "stats": _plain(stats), "rows": rows}
+    return {"version": _plain(v), "dataset": store.dataset_name(v.dataset_id), "title": dataset_ops.title_of(store, v),
+            "how": dataset_ops.describe(v), "stats": _plain(stats), "rows": rows}
 
 
 def _d_clean(store, args) -> dict[str, Any]:
@@ -285,12 +287,12 @@ def print_human(result: dict[str, Any]) -> None:
         for d in result["datasets"]:
             lines.append(f"{d['name']}  ({d['id'][:8]})")
             for v in d["versions"]:
-                lines.append(f"  {'  ' * v['depth']}{_version_line(v)}  {v['how']}")
+                lines.append(f"  {'  ' * v['depth']}{v['id'][:8]}  {v['title']}  ({v['how']}; {v['created_at'][:16]})")
         if not result["datasets"]:
             lines.append("no datasets yet: workbench data import FILE --project P")
     elif verb == "show":
         v, st = result["version"], result["stats"]
-        lines += [f"{result['dataset']}  version {v['id']}", f"  {result['how']}",
+        lines += [f"{result['title']}  (version {v['id']})", f"  {result['how']}",
                   f"  rows {st['row_count']:,}, messages {st['message_count']:,}, content hash {v['content_hash'][:16]}",
                   f"  parent {v['parent_id'] or '-'}",
                   "  turns per row: " + ", ".join(f"{k}: {n}" for k, n in st["turns"].items()),

@@ -53,6 +53,11 @@ def test_data_verbs(tmp_path, chatml_model):
     assert lines[0].startswith("chats") and "imported from chats.jsonl" in lines[1]
     assert "exact_dedup: -1 rows" in lines[2] and lines[2].startswith("    ")  # indented under its parent
     assert sum("split: " in line for line in lines) == 3
+    # Each version by its label and parent: the split parts are told apart.
+    assert "chats v1 · imported · 22 rows" in lines[1]
+    assert "chats v2 · cleaned from v1 (exact duplicates removed) · 21 rows" in lines[2]
+    for part, n in sizes.items():
+        assert sum(f"· {part} part of split of v2 · {n} rows" in line for line in lines) == 1
 
     shown = wb_json("show", vid, "--project", project, "--rows", "2", "--tokenizer", str(chatml_model),
                     "--max-length", "20")
@@ -82,3 +87,26 @@ def test_data_errors_print_advice_and_exit_1(tmp_path):
     assert "what to do: Use a similarity between 0 and 1" in done.stderr
     done = wb("split", "d", "--project", project, "--ratios", "0.5,0.1,0.1")
     assert done.returncode == 1 and "add up to 0.7" in done.stderr
+
+
+def test_runs_listing_names_the_dataset_version_and_a_readable_error(tmp_path):
+    """An older project stored a failure as "message [bad_data]": the listing shows the
+    message alone, and each run's dataset by its version title."""
+    from workbench.store import ProjectStore
+
+    data = write_jsonl(tmp_path / "shop.jsonl", [chat(f"q{i}", f"a{i}") for i in range(6)])
+    project = str(tmp_path / "P.wbproj")
+    version = wb_json("import", str(data), "--project", project)["version"]
+    store = ProjectStore.open(project)
+    try:
+        model = store.add_base_model("m", "hf_folder", str(tmp_path / "m"), "f" * 64)
+        store.add_run(id="r1", name="m-shop-1", dataset_version_id=version["id"], base_model_id=model.id,
+                      config={}, status="failed", work_dir="runs/r1",
+                      error="No row of the dataset is left to train on. [bad_data]")
+    finally:
+        store.close()
+    done = subprocess.run([sys.executable, "-m", "workbench.cli", "runs", "--project", project], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "on shop v1 · imported · 6 rows" in done.stdout
+    assert "No row of the dataset is left to train on." in done.stdout and "[bad_data]" not in done.stdout

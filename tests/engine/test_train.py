@@ -137,6 +137,23 @@ def test_dataset_without_assistant_turns_fails_as_bad_data(tmp_path, tiny_model)
     assert "started" not in result.kinds() and not os.path.exists(os.path.join(spec.output_dir, "adapter"))
 
 
+def test_messages_name_the_dataset_version_never_its_file(tmp_path, tiny_model):
+    """Max length 32 on replies that start later: the failure names the version as the user
+    knows it (the spec's dataset_name), with the blob path only in the details."""
+    late = [{"messages": [{"role": "user", "content": "Where is my order? " * 20},
+                          {"role": "assistant", "content": "Tomorrow."}]} for _ in range(4)]
+    dataset = write_parquet(late, str(tmp_path / "e0fadecc.parquet"))
+    title = "shop v4 · test part of split of v2 · 4 rows"
+    spec = _spec(tmp_path, tiny_model.path, dataset, "late", dataset_name=title,
+                 config=TrainConfig(max_steps=5, batch_size=2, max_length=32))
+    result = run_engine("train", spec, str(tmp_path / "late.json"))
+    assert result.rc == 1
+    failed = result.last("failed").payload
+    assert failed["error_kind"] == "bad_data"
+    assert title in failed["message"] and "within the max length of 32 tokens" in failed["message"]
+    assert "parquet" not in failed["message"] and "e0fadecc" not in failed["message"]
+
+
 def test_malformed_row_is_named(tmp_path, tiny_model):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -144,10 +161,12 @@ def test_malformed_row_is_named(tmp_path, tiny_model):
     good = json.dumps([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
     path = str(tmp_path / "broken.parquet")
     pq.write_table(pa.table({"messages": [good, good, '[{"role": "user"}]']}), path)
-    result = run_engine("train", _spec(tmp_path, tiny_model.path, path, "broken"), str(tmp_path / "b.json"))
+    spec = _spec(tmp_path, tiny_model.path, path, "broken", dataset_name="shop v1 · imported · 3 rows")
+    result = run_engine("train", spec, str(tmp_path / "b.json"))
     assert result.rc == 1
     failed = result.last("failed").payload
-    assert failed["error_kind"] == "bad_data" and "row 3" in failed["message"]
+    assert failed["error_kind"] == "bad_data" and "row 3 of shop v1 · imported · 3 rows" in failed["message"]
+    assert "broken.parquet" not in failed["message"]
 
 
 def test_invalid_config_fails_before_loading_anything(tmp_path, tiny_model, trained_run):

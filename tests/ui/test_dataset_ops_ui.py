@@ -63,7 +63,7 @@ def test_clean_preview_then_apply_makes_a_child_version(shop, qtbot):
     assert child.parent_id == version.id and child.row_count == 37
     assert page.selected_version().id == child.id
     names = [page.versions_table.item(r, 0).text().strip() for r in range(page.versions_table.rowCount())]
-    assert names == ["shop", "↳ exact_dedup"]
+    assert names == ["shop v1", "↳ v2 cleaned"]
     assert page.rows_model.rowCount() == 37
 
 
@@ -181,7 +181,8 @@ def test_split_dialog_shows_versions_and_leakage(shop, qtbot):
     assert [pairs.item(0, c).text() for c in range(6)] == ["exact", "train", "1", "validation", "4", "1.00"]
     # The page lists the three new versions under the parent.
     names = [page.versions_table.item(r, 0).text().strip() for r in range(page.versions_table.rowCount())]
-    assert sorted(names[1:]) == ["↳ test", "↳ train", "↳ validation"]
+    assert sorted(n.split(" ", 2)[2] for n in names[1:]) == ["test", "train", "validation"]
+    assert sorted(n.split(" ", 2)[1] for n in names[1:]) == ["v2", "v3", "v4"]
     dialog.close()
 
 

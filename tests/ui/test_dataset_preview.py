@@ -128,8 +128,8 @@ def test_versions_show_lineage(open_window, qtbot):
     page.refresh(select_id=cleaned.id)
     table = page.versions_table
     assert table.rowCount() == 2
-    assert table.item(0, 0).text() == "shop"
-    assert table.item(1, 0).text().strip() == "↳ exact_dedup"
+    assert table.item(0, 0).text() == "shop v1"
+    assert table.item(1, 0).text().strip() == "↳ v2 cleaned"
     assert table.item(1, 1).text() == "5"
     assert table.item(1, 2).text() == "exact_dedup: -15 rows"
     assert base.id in table.item(1, 0).toolTip()  # the parent

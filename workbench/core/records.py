@@ -145,7 +145,11 @@ def version_numbers(versions: list[DatasetVersion]) -> dict[str, int]:
     """version id -> its number in its dataset (v1 is the oldest), in the order they were made."""
     numbers: dict[str, int] = {}
     seen: dict[str, int] = {}
-    for v in sorted(versions, key=lambda v: (v.created_at, v.id)):
+    def order(v: DatasetVersion) -> tuple:  # a split's parts share a millisecond: train first
+        part = v.derivation.part
+        return v.created_at, SPLIT_PARTS.index(part) if part else 0, v.id
+
+    for v in sorted(versions, key=order):
         seen[v.dataset_id] = seen.get(v.dataset_id, 0) + 1
         numbers[v.id] = seen[v.dataset_id]
     return numbers
@@ -254,6 +258,14 @@ class Run:
     @property
     def train_config(self) -> TrainConfig:
         return from_dict(TrainConfig, self.config)
+
+    @property
+    def error_message(self) -> str:
+        """The error as a user reads it (older projects stored "message [bad_data]")."""
+        text = self.error or ""
+        for kind in ("oom", "bad_data", "bad_config"):
+            text = text.removesuffix(f" [{kind}]")
+        return text
 
 
 @dataclass(frozen=True)

@@ -135,9 +135,10 @@ def run_train(spec: TrainSpec, writer: EventWriter) -> int:
 def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, live: dict[str, Any]) -> int:
     _check_spec(spec)
     # Data first: a bad dataset fails in seconds, before torch/peft/Trainer are imported.
-    conversations = read_parquet_conversations(spec.dataset_path)
+    name = spec.dataset_name or "the dataset"  # messages never name the blob file
+    conversations = read_parquet_conversations(spec.dataset_path, name)
     tokenizer = load_tokenizer(spec.base_model_path)
-    data = tokenize_all(tokenizer, conversations, spec.config.max_length, spec.dataset_path)
+    data = tokenize_all(tokenizer, conversations, spec.config.max_length, name)
     pad_id = pad_id_for(tokenizer)
     if stop.requested():
         writer.emit("cancelled", adapter_path=None, step=0)

@@ -35,8 +35,9 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def read_parquet_conversations(path: str) -> list[list[Message]]:
-    """The `messages` column of a dataset Parquet file, validated row by row."""
+def read_parquet_conversations(path: str, name: str = "the dataset") -> list[list[Message]]:
+    """The `messages` column of a dataset Parquet file, validated row by row. Messages name the
+    dataset as the user knows it (`name`: the version's title); the file path goes to details."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -44,19 +45,19 @@ def read_parquet_conversations(path: str) -> list[list[Message]]:
         columns = pq.ParquetFile(path).schema_arrow.names
         if "messages" not in columns:
             raise BadDataError(
-                f"The dataset file {path} has no `messages` column.",
-                details=f"Columns: {columns}",
+                f"The file of {name} has no `messages` column.",
+                details=f"File: {path}\nColumns: {columns}",
                 advice="Re-import the dataset so it is converted to conversations.",
             )
         table = pq.read_table(path, columns=["messages"])  # skip the lineage columns
     except (OSError, pa.ArrowException) as exc:
         raise BadDataError(
-            f"Cannot read the dataset file {path}.",
-            details=f"{type(exc).__name__}: {exc}",
+            f"Cannot read the file of {name}.",
+            details=f"File: {path}\n{type(exc).__name__}: {exc}",
             advice="Check that the dataset version exists in the project and is a Parquet file.",
         ) from exc
     return [
-        check_messages(value, f"row {i + 1} of {path}")
+        check_messages(value, f"row {i + 1} of {name}")
         for i, value in enumerate(table.column("messages").to_pylist())
     ]
 
@@ -91,6 +92,7 @@ def tokenize_conversation(tokenizer, messages: list[Message], max_length: int) -
 
 
 def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int, source: str) -> TokenizedData:
+    """`source` names the dataset in messages (the version's title, never a file path)."""
     examples, dropped = [], []
     truncated_rows = 0
     for i, messages in enumerate(conversations):
@@ -112,13 +114,16 @@ def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int,
             examples.append(example)
     data = TokenizedData(examples, len(conversations), len(dropped), truncated_rows, dropped[:20])
     if not examples:
+        no_reply = sum(1 for m in conversations if not any(x["role"] == "assistant" for x in m))
+        why = ("none has an assistant reply" if no_reply == len(conversations) else
+               f"no assistant reply starts within the max length of {max_length:,} tokens")
         raise BadDataError(
-            f"No row of {source} has an assistant reply to train on "
-            f"({len(conversations)} rows, all dropped).",
+            f"No row of {source} is left to train on: {why} "
+            f"({len(conversations):,} rows, all dropped).",
             details=f"Dropped rows (first 20): {dropped[:20]}",
             advice="Training learns the assistant turns: each row needs at least one message with "
             "role 'assistant' that starts within the max length "
-            f"({max_length} tokens). Check the dataset's format or raise max length.",
+            f"({max_length:,} tokens). Raise max length, or check the dataset's format.",
         )
     return data
 

@@ -20,6 +20,7 @@ class TrainSpec:
     stop_file: str  # its existence asks the child to stop cooperatively
     config: TrainConfig = field(default_factory=TrainConfig)
     resume_from: Optional[str] = None  # checkpoint folder
+    dataset_name: str = ""  # the version as the user knows it (its title): what messages name
 
 
 @dataclass(frozen=True)

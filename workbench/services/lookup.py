@@ -24,7 +24,7 @@ def _pick(items: Sequence[T], query: str, keys: Callable[[T], list[str]], what: 
 
 def find_version(store: ProjectStore, query: Optional[str]) -> DatasetVersion:
     # Newest first, but a dataset's name means its newest whole version, not one part of a split.
-    versions = sorted(store.list_versions(), key=lambda v: "split" in (v.options or {}))
+    versions = sorted(store.list_versions(), key=lambda v: v.derivation.operation == "split")
     if not versions:
         raise WorkbenchError("This project has no dataset yet.", advice="Import one first (workbench import FILE).")
     if not query:

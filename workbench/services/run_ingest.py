@@ -54,9 +54,8 @@ def ingest(store: ProjectStore, run_id: str, events: list[Event], journal_offset
             if ev.kind == "completed":
                 changes["progress"] = 1.0
         elif ev.kind == "failed":
-            message = p.get("message") or "Training failed."
-            kind = p.get("error_kind")
-            changes["error"] = f"{message} [{kind}]" if kind and kind != "error" else message
+            # The message and advice say what went wrong; the kind (oom, bad_data...) is for code.
+            changes["error"] = p.get("message") or "Training failed."
             changes["error_advice"] = p.get("advice") or ""
         if ev.t:
             changes["last_event_at"] = now_iso()

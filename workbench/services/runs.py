@@ -15,6 +15,7 @@ from workbench.core.records import ACTIVE_STATUSES, RESUMABLE_STATUSES, Run, Tra
 from workbench.jobs.launch import ChildProcess, pid_alive
 from workbench.jobs.protocol import Event, read_journal
 from workbench.jobs.specs import TrainSpec, write_spec
+from workbench.services.dataset_ops import title_of
 from workbench.services.jobs_wait import log_tail
 from workbench.services.run_ingest import ingest, terminal_kind
 from workbench.store import ProjectStore
@@ -151,6 +152,7 @@ class RunManager:
             run_id=run_id, base_model_path=model.path, dataset_path=self.store.abspath(version.blob_path),
             output_dir=work, journal_path=os.path.join(work, "journal.jsonl"),
             stop_file=os.path.join(work, "STOP"), config=config, resume_from=resume_from,
+            dataset_name=title_of(self.store, version),
         )
         write_spec(spec, os.path.join(work, "train.spec.json"))
         run = self.store.add_run(

@@ -51,7 +51,9 @@ class CleanDialog(TaskDialog):
         super().__init__(parent)
         self.store, self.version, self.models = store, version, models
         self.setObjectName("cleanDialog")
-        self.setWindowTitle(f"Clean — {store.dataset_name(version.dataset_id)} ({version.row_count:,} rows)")
+        from workbench.services import dataset_ops
+
+        self.setWindowTitle(f"Clean — {dataset_ops.title_of(store, version)}")
         self.resize(980, 680)
         self.report: Any = None  # the CleanReport shown
         self._previewed: Optional[tuple[str, dict[str, Any]]] = None  # what `report` was made with

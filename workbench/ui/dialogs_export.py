@@ -33,8 +33,10 @@ class ExportDialog(TaskDialog):
         super().__init__(parent)
         self.store, self.version = store, version
         self.setObjectName("exportDialog")
+        from workbench.services import dataset_ops
+
         name = store.dataset_name(version.dataset_id)
-        self.setWindowTitle(f"Export — {name} ({version.row_count:,} rows)")
+        self.setWindowTitle(f"Export — {dataset_ops.title_of(store, version)}")
         self.setMinimumWidth(560)
         self.result: Any = None
         self.format_combo = QComboBox()
@@ -43,7 +45,8 @@ class ExportDialog(TaskDialog):
         self.style_combo = QComboBox()
         for key, label in STYLES:
             self.style_combo.addItem(label, key)
-        stem = re.sub(r"[^\w.-]+", "_", name).strip("_") or "dataset"
+        label = version.derivation.label.split(" ")[0]  # train / test / cleaned / imported ...
+        stem = re.sub(r"[^\w.-]+", "_", f"{name}-{label}").strip("_") or "dataset"
         self.path_edit = QLineEdit(os.path.join(folder or os.path.expanduser("~"), f"{stem}-{version.id[:8]}.jsonl"))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)

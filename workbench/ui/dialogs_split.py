@@ -37,7 +37,8 @@ LEAK_TABLE_ROWS = 500
 
 def run_split(store: Any, version_id: str, *, ratios: Optional[dict[str, float]], counts: Optional[dict[str, int]],
               seed: int, stratify_by: Optional[str], threshold: float, progress=None, cancel=None):
-    """Worker: make (or find) the split, then check it for leakage -> (versions, LeakageReport)."""
+    """Worker: make (or find) the split, then check it for leakage -> (versions, LeakageReport,
+    {version id: title})."""
     from workbench.core.progress import report
     from workbench.services import dataset_ops
 
@@ -47,7 +48,7 @@ def run_split(store: Any, version_id: str, *, ratios: Optional[dict[str, float]]
     leaks = dataset_ops.leakage_report(store, {n: v.id for n, v in versions.items()}, threshold=threshold,
                                        max_pairs=LEAK_TABLE_ROWS,
                                        progress=lambda f, m: report(progress, 0.6 + 0.4 * f, m), cancel=cancel)
-    return versions, leaks
+    return versions, leaks, dataset_ops.version_titles(store, list(versions.values()))
 
 
 def source_fields(store: Any, version_id: str, sample: int = 50) -> list[str]:
@@ -69,9 +70,11 @@ class SplitDialog(TaskDialog):
         super().__init__(parent)
         self.store, self.version = store, version
         self.setObjectName("splitDialog")
-        self.setWindowTitle(f"Split — {store.dataset_name(version.dataset_id)} ({version.row_count:,} rows)")
+        from workbench.services import dataset_ops
+
+        self.setWindowTitle(f"Split — {dataset_ops.title_of(store, version)}")
         self.resize(760, 620)
-        self.result: Optional[tuple[dict[str, Any], Any]] = None
+        self.result: Optional[tuple[dict[str, Any], Any]] = None  # (versions, LeakageReport)
 
         self.ratio_radio = QRadioButton("Ratios")
         self.count_radio = QRadioButton("Row counts")
@@ -204,17 +207,19 @@ class SplitDialog(TaskDialog):
                         seed=self.seed_spin.value(), stratify_by=self.stratify_combo.currentData(),
                         threshold=self.threshold_spin.value(), label="Splitting…", on_result=self._show)
 
-    def _show(self, result: tuple[dict[str, Any], Any]) -> None:
-        self.result = result
-        versions, leaks = result
+    def _show(self, result: tuple[dict[str, Any], Any, dict[str, str]]) -> None:
+        versions, leaks, titles = result
+        self.result = versions, leaks
         table = self.versions_table
         table.setRowCount(len(versions))
         for i, name in enumerate(SPLITS):
             v = versions.get(name)
             if v is None:
                 continue
-            for j, text in enumerate((name, f"{v.row_count:,}", v.id[:8])):
-                table.setItem(i, j, QTableWidgetItem(text))
+            for j, text in enumerate((name, f"{v.row_count:,}", titles.get(v.id, v.id[:8]))):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"version {v.id}")
+                table.setItem(i, j, item)
         total = leaks.exact_pairs + leaks.near_pairs
         if total == 0:
             self.leak_label.setText(f"No leakage: no row of one split is an exact or near duplicate "

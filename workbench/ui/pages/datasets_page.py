@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import DataImportError
-from workbench.core.records import DatasetVersion
+from workbench.core.records import DatasetVersion, version_numbers
 from workbench.ui.context import ProjectContext
 from workbench.ui.errors import show_error
 from workbench.ui.models.virtual_rows_model import VirtualRowsModel
@@ -153,10 +153,12 @@ class DatasetsPage(Page):
                 for e in lineage.entries:
                     entries.append((e.version, e.depth, e.how, lineage.dataset.name))
         self._versions = [e[0] for e in entries]
+        numbers = version_numbers(self._versions)  # the "v2" that pickers name parents by
         table.blockSignals(True)
         table.setRowCount(len(entries))
         for i, (v, depth, how, name) in enumerate(entries):
-            label = name if depth == 0 else "    " * (depth - 1) + "  ↳ " + self._short_how(v)
+            label = (f"{name} v{numbers[v.id]}" if depth == 0 else
+                     "    " * (depth - 1) + f"  ↳ v{numbers[v.id]} {v.derivation.label}")
             cells = (label, f"{v.row_count:,}", how, v.format, v.created_by, v.created_at[:19].replace("T", " "))
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -172,15 +174,6 @@ class DatasetsPage(Page):
             table.selectRow(row)
         table.blockSignals(False)
         self._on_version_selected()
-
-    @staticmethod
-    def _short_how(v: DatasetVersion) -> str:
-        o = v.options or {}
-        if o.get("operation") == "split":
-            return str(o.get("split", "split"))
-        if o.get("operation") == "clean":
-            return str(o.get("op", "cleaned"))
-        return "derived"
 
     def selected_version(self) -> Optional[DatasetVersion]:
         rows = self.versions_table.selectionModel().selectedRows()
