@@ -278,3 +278,68 @@ def test_initial_project_argv_then_last(window, project_path, tmp_path):
     app.open_initial_project(window, app.parse_args([]))  # no argv: the last project
     assert window.ctx.path == project_path
     assert app.parse_args(["--demo", "-platform", "offscreen"]).demo  # Qt options pass through
+
+
+@pytest.mark.slow
+def test_stop_them_saves_reattached_and_owned_runs_without_freezing(window, qtbot, demo_store):
+    """Real training children: one left running by an earlier session (re-attached through its
+    journal), one started in this one. Quit with Stop Them: the window keeps running while both
+    save; each ends `cancelled` with an adapter and a checkpoint that resume continues from."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from workbench.core.records import TrainConfig
+    from workbench.services.runs import RunManager, resume_check
+
+    store = demo_store
+    version, model = store.list_versions()[0], store.list_base_models()[0]
+    config = TrainConfig(learning_rate=1e-3, max_steps=2000, batch_size=2, max_length=96)
+
+    def poll_until(manager, predicate, timeout=300.0):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out"
+            manager.poll()
+            time.sleep(0.1)
+
+    earlier = RunManager(store)  # the app, an earlier session
+    old = earlier.start(version.id, model.id, config, name="from-last-session")
+    poll_until(earlier, lambda: store.get_run(old.id).step >= 2)
+    earlier.shutdown()  # Keep Running
+    assert window.open_project(store.path)
+    assert window.ctx.active_run_ids() == [old.id]
+    new = window.ctx.runs.start(version.id, model.id, config, name="this-session")
+    step = store.get_run(old.id).step
+    qtbot.waitUntil(lambda: store.get_run(old.id).step > step and store.get_run(new.id).step >= 2,
+                    timeout=300000)
+
+    ticks: list[bool] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(window.stopping is not None))
+    timer.start(50)
+    window.close()  # Stop Them (the fixture's answer)
+    assert window.isVisible() and window.stopping is not None  # returned at once
+    assert window.stopping.runs_list.count() == 2
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=300000)
+    timer.stop()
+    assert sum(ticks) >= 3  # the event loop ran while the runs saved
+    assert window.ctx is None
+
+    checks = {}
+    for run_id in (old.id, new.id):
+        run = store.get_run(run_id)
+        assert run.status == "cancelled" and not run.error, run.error
+        assert os.path.isfile(os.path.join(store.abspath(run.adapter_path), "adapter_config.json"))
+        checks[run_id] = resume_check(store, run)
+        assert checks[run_id].ok, checks[run_id].reason
+    # The re-attached run's checkpoint is accepted by resume: training continues after it.
+    saved_at = int(checks[old.id].checkpoint.rsplit("-", 1)[1])
+    assert saved_at >= step
+    manager = RunManager(store)
+    resumed = manager.resume(old.id)
+    poll_until(manager, lambda: store.metric_series(resumed.id, "loss"))
+    assert store.metric_series(resumed.id, "loss")[0][0] == saved_at + 1
+    manager.cancel(resumed.id)
+    poll_until(manager, lambda: resumed.id not in manager.active_run_ids())
+    assert store.get_run(resumed.id).status == "cancelled"
