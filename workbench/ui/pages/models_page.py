@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import html
-import json
-import os
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -31,7 +29,8 @@ from workbench.ui.workers import InlineProgress, Task, run_task
 
 COLUMNS = ("Name", "Kind", "Path", "Fingerprint", "Added by", "Added at")
 KIND_LABELS = {"tiny": "tiny demo", "smollm2": "SmolLM2", "hf_folder": "local folder"}
-BUILTIN_TITLES = {"tiny": "Tiny demo model", "smollm2": "SmolLM2-135M-Instruct"}
+ACTIONS = {"tiny": ("Build tiny demo model", "Add tiny demo model"),  # (to build, built here)
+           "smollm2": ("Convert SmolLM2-135M-Instruct", "Add SmolLM2-135M-Instruct")}
 
 
 def _service():
@@ -46,28 +45,12 @@ def _add_local(store, folder: str, progress=None, cancel=None) -> BaseModel:
     return _service().add_local_model(store, folder)
 
 
-def _builtin_cached(kind: str) -> bool:
-    return os.path.isfile(os.path.join(_service().builtin_model_dir(kind), "config.json"))
+def _builtin_states(store, progress=None, cancel=None):
+    return _service().builtin_states(store)
 
 
-def model_facts(path: str) -> list[tuple[str, str]]:
-    """Architecture facts from the folder's config.json and weight files (nothing loaded)."""
-    try:
-        with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-            cfg = json.load(f)
-    except (OSError, ValueError):
-        return []
-    pick = lambda *keys: next((cfg[k] for k in keys if k in cfg), None)  # noqa: E731
-    facts = [("Architecture", str(pick("model_type") or "?")),
-             ("Layers", pick("num_hidden_layers", "n_layer")),
-             ("Hidden size", pick("hidden_size", "n_embd")),
-             ("Attention heads", pick("num_attention_heads", "n_head")),
-             ("Vocabulary", pick("vocab_size")),
-             ("Context length", pick("max_position_embeddings", "n_positions"))]
-    size = sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path)
-               if n.endswith((".safetensors", ".bin")))
-    facts.append(("Weights on disk", f"{size / 1e6:,.1f} MB"))
-    return [(k, f"{v:,}" if isinstance(v, int) else str(v)) for k, v in facts if v is not None]
+def _model_facts(path: str, progress=None, cancel=None):
+    return _service().model_facts(path)
 
 
 class ModelsPage(Page):
@@ -93,8 +76,14 @@ class ModelsPage(Page):
         grid = QGridLayout(builtin_box)
         grid.setColumnStretch(0, 1)
         grid.setVerticalSpacing(12)
-        self.tiny_button = QPushButton("Build tiny demo model")
-        self.smol_button = QPushButton("Convert SmolLM2-135M-Instruct")
+        self.tiny_button = QPushButton(ACTIONS["tiny"][0])
+        self.smol_button = QPushButton(ACTIONS["smollm2"][0])
+        self.builtin_buttons = {"tiny": self.tiny_button, "smollm2": self.smol_button}
+        # What the models folder holds is read in a worker (states_task), never per refresh.
+        self.states: dict[str, Any] = {}  # kind -> services.models.BuiltinState
+        self.states_task: Optional[Task] = None
+        self._facts: dict[tuple[str, str], Any] = {}  # (model id, folder) -> services.models.ModelFacts
+        self.facts_task: Optional[Task] = None
         self.builtin_status: dict[str, QLabel] = {}
         for row, (kind, button) in enumerate((("tiny", self.tiny_button), ("smollm2", self.smol_button))):
             label = QLabel()
@@ -129,11 +118,38 @@ class ModelsPage(Page):
         layout.addWidget(splitter, 1)
 
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
+        if self.ctx is not None:
+            try:
+                self.ctx.models_changed.disconnect(self.refresh)
+            except (RuntimeError, TypeError):
+                pass
         super().set_context(ctx)
+        self.states.clear()
+        self._facts.clear()
+        if ctx is not None:
+            ctx.models_changed.connect(self.refresh)  # a model added anywhere updates the buttons
         self.refresh()
+        self.check_builtins()
 
     def page_shown(self) -> None:
+        self._facts.clear()  # a folder may have been moved or rebuilt meanwhile
         self.refresh()
+        self.check_builtins()  # another process (the CLI) may have built one meanwhile
+
+    def check_builtins(self) -> Optional[Task]:
+        """Read which built-in models this machine holds and the project has, in a worker."""
+        if self.ctx is None or self.states_task is not None:
+            return None
+        task = run_task(_builtin_states, self.ctx.store, name="built-in models")
+        self.states_task = task
+        ctx = self.ctx
+        task.finished.connect(lambda states: ctx is self.ctx and self._set_states(states))
+        task.done.connect(lambda: setattr(self, "states_task", None))
+        return task
+
+    def _set_states(self, states: list) -> None:
+        self.states = {s.kind: s for s in states}
+        self._show_builtin_status()
 
     def refresh(self, select_id: Optional[str] = None) -> None:
         if select_id is None:
@@ -167,20 +183,32 @@ class ModelsPage(Page):
         return self._models[rows[0].row()]
 
     def _show_builtin_status(self) -> None:
+        """Labels and buttons from the models listed (in the project?) and the last worker
+        reading of the models folder (built on this machine?)."""
         if self.ctx is None:
             return
-        kinds_here = {m.kind for m in self._models}
+        in_project = {m.kind: m for m in self._models}
         muted = theme.colors().muted_text
-        descriptions = _service().BUILTIN_MODELS
         for kind, label in self.builtin_status.items():
-            if kind in kinds_here:
+            state = self.states.get(kind)
+            title = _service().BUILTIN_TITLES[kind]
+            button = self.builtin_buttons[kind]
+            model = in_project.get(kind)
+            if model is not None:
                 status = "In this project."
-            elif _builtin_cached(kind):
+                button.setText(f"{title} ✓ in project")
+                button.setToolTip(f"{model.name} is in this project: pick it as the base model on the Train page.")
+            elif state is not None and state.built:
                 status = "Built on this machine; adding it to this project is instant."
+                button.setText(ACTIONS[kind][1])
+                button.setToolTip("Adds the model this machine already holds to this project.")
             else:
-                status = ("Not built yet (about 20 seconds)." if kind == "tiny"
+                status = ("Checking this machine…" if state is None else
+                          "Not built yet (about 20 seconds)." if kind == "tiny"
                           else "Not converted yet (a minute or two, once per machine).")
-            label.setText(f"<b>{BUILTIN_TITLES[kind]}</b><br>{html.escape(descriptions[kind])}"
+                button.setText(ACTIONS[kind][0])
+                button.setToolTip("Built once on this machine, then shared by all projects.")
+            label.setText(f"<b>{title}</b><br>{html.escape(_service().BUILTIN_MODELS[kind])}"
                           f"<br><span style='color:{muted}'>{status}</span>")
 
     def _show_details(self) -> None:
@@ -189,21 +217,40 @@ class ModelsPage(Page):
             self.details.setHtml(f"<p style='color:{theme.colors().muted_text}'>No base model in this "
                                  "project yet: build the tiny demo model to start.</p>")
             return
+        facts = self._facts.get((model.id, model.path))
+        if facts is None:
+            self._load_facts(model)
         esc = html.escape
         c = theme.colors()
         rows = [("Name", model.name), ("Kind", KIND_LABELS.get(model.kind, model.kind)),
                 ("Folder", model.path), ("Fingerprint", model.fingerprint)]
-        facts = model_facts(model.path)
         body = "".join(f"<tr><td style='color:{c.muted_text}'>{esc(k)}</td><td>&nbsp;{esc(v)}</td></tr>"
-                       for k, v in rows + facts)
-        warning = "" if os.path.isdir(model.path) else (
+                       for k, v in rows + (facts.facts if facts else []))
+        warning = "" if facts is None or not facts.folder_missing else (
             f"<p style='color:{c.error_text}'><b>The folder is missing on this machine.</b> Build the "
             "model again, or add the folder where it now lives.</p>")
-        self.details.setHtml(f"<h3>{esc(model.name)}</h3>{warning}<table cellspacing='2'>{body}</table>")
+        reading = f"<p style='color:{c.muted_text}'>Reading the model folder…</p>" if facts is None else ""
+        self.details.setHtml(f"<h3>{esc(model.name)}</h3>{warning}<table cellspacing='2'>{body}</table>{reading}")
+
+    def _load_facts(self, model: BaseModel) -> None:
+        if self.facts_task is not None:
+            return  # its result re-shows the selection, which starts the next one if needed
+        key = (model.id, model.path)
+        task = run_task(_model_facts, model.path, name="model facts")
+        self.facts_task = task
+        task.finished.connect(lambda facts: self._facts.__setitem__(key, facts))
+        task.done.connect(lambda: self._facts_done(task))
+
+    def _facts_done(self, task: Task) -> None:
+        if self.facts_task is task:
+            self.facts_task = None
+            self._show_details()
 
     def _set_busy(self, busy: bool) -> None:
-        for b in (self.tiny_button, self.smol_button, self.local_button):
-            b.setEnabled(not busy and self.ctx is not None)
+        self.local_button.setEnabled(not busy and self.ctx is not None)
+        in_project = {m.kind for m in self._models}
+        for kind, b in self.builtin_buttons.items():
+            b.setEnabled(not busy and self.ctx is not None and kind not in in_project)
 
     def _run(self, fn, *args, label: str) -> Task:
         assert self.ctx is not None
@@ -241,10 +288,12 @@ class ModelsPage(Page):
     def _on_done(self) -> None:
         self.task = None
         self._set_busy(False)
+        self.check_builtins()  # a build fills the models folder
 
     def theme_changed(self) -> None:
         self.refresh()
 
     def shutdown(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        for task in (self.task, self.states_task, self.facts_task):
+            if task is not None:
+                task.cancel()
