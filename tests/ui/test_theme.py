@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QPushButton
 
 from workbench.ui import theme
@@ -51,3 +51,36 @@ def test_disabled_primary_button_looks_disabled(qtbot, themed, name):
     assert off.hsvSaturationF() < 0.2, (name, off.name())
     assert abs(off.lightnessF() - plain_off.lightnessF()) < 0.08, (name, off.name(), plain_off.name())
     assert on.hsvSaturationF() > 0.5  # the enabled one stays the primary colour
+
+
+@pytest.mark.parametrize("name", theme.THEMES)
+def test_narrow_column_titles_elide_at_the_right(qtbot, themed, name):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QTableView
+
+    from workbench.ui.models.virtual_rows_model import COLUMNS, VirtualRowsModel
+
+    themed(name)
+    rows = [{"index": 0, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(VirtualRowsModel(lambda offset, limit: rows[offset:offset + limit], 1))
+    header = view.horizontalHeader()
+    header.resizeSection(2, 100)  # narrower than "First user message" in bold
+    view.resize(500, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    assert header.textElideMode() == Qt.TextElideMode.ElideRight
+    # The bold weight is the header's own font: Qt measures the elided title with it (bold set
+    # on ::section only is drawn wider than measured, and a centred title is cut at both ends).
+    assert header.font().weight() >= QFont.Weight.DemiBold
+    tip = view.model().headerData(2, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert tip == COLUMNS[2] == "First user message"
+
+
+def test_record_tables_carry_their_titles_as_tooltips(qtbot):
+    from workbench.ui.pages.base import record_table
+
+    table = record_table(("Name", "Rows", "How it was made"), "t")
+    qtbot.addWidget(table)
+    assert [table.horizontalHeaderItem(i).toolTip() for i in range(3)] == ["Name", "Rows", "How it was made"]

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.ui.clean_preview import ChangeLine, change_lines, example_html
-from workbench.ui.pages.base import hint
+from workbench.ui.pages.base import hint, set_columns
 from workbench.ui.task_dialog import TaskDialog
 
 # The services' operations (workbench.data.clean_params.OP_LABELS), in the order a user cleans.
@@ -83,7 +83,7 @@ class CleanDialog(TaskDialog):
         self.summary.setWordWrap(True)
         self.examples = QTableWidget(0, len(EXAMPLE_COLUMNS))
         self.examples.setObjectName("cleanExamples")
-        self.examples.setHorizontalHeaderLabels(EXAMPLE_COLUMNS)
+        set_columns(self.examples, EXAMPLE_COLUMNS)
         self.examples.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.examples.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.examples.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -47,11 +47,19 @@ def hint(text: str) -> QLabel:
     return label  # the stylesheets colour QLabel#hint as muted text
 
 
+def set_columns(table: QTableWidget, columns) -> None:
+    """Column titles, each also its tooltip: a narrow column's title is elided (the stylesheets
+    make headers elide at the right), the tooltip has it whole."""
+    table.setHorizontalHeaderLabels(list(columns))
+    for i, name in enumerate(columns):
+        table.horizontalHeaderItem(i).setToolTip(name)
+
+
 def record_table(columns, object_name: str) -> QTableWidget:
     """A read-only table of records: whole-row single selection, no row numbers."""
     table = QTableWidget(0, len(columns))
     table.setObjectName(object_name)
-    table.setHorizontalHeaderLabels(list(columns))
+    set_columns(table, columns)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
