@@ -216,7 +216,7 @@ def import_file(
     read = ReadOptions(text_mode=text_mode, encoding=encoding, split=split)
     head, probe = _head(path, read, DETECT_SAMPLE)
     fmt = _choose_format(head, probe.name, format, mapping)
-    tally = FieldTally(fmt, detected_or_none(head, probe.name) if mapping is not None else None)
+    tally = FieldTally(fmt, detected_or_none(head, probe.name) if mapping is not None else None, probe.added_keys)
     tally.seed(r.value for r in head)
     del head
     problem_report = ProblemReport(problems_path) if problems_path is not None else None

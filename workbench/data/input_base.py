@@ -86,6 +86,7 @@ class DatasetInput:
     splits: tuple[str, ...] = ()  # the splits of a DatasetDict folder
     split: Optional[str] = None  # the split read
     text_mode: Optional[str] = None  # the text mode used (plain text inputs)
+    added_keys: tuple[str, ...] = ()  # keys the input adds to each record (lineage), not the file's own
     _watch: Optional[FileWatch] = None
 
     def records(self) -> Iterator[RawRecord]:  # pragma: no cover - abstract

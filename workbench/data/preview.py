@@ -72,7 +72,7 @@ def preview_file(
     unused: tuple[UnusedField, ...] = ()
     if fmt is not None:
         records = [normalise_record(raw, fmt, inp.name) for raw in head[:limit]]
-        tally = FieldTally(fmt, get_format(detected) if detected and mapping is not None else None)
+        tally = FieldTally(fmt, get_format(detected) if detected and mapping is not None else None, inp.added_keys)
         for raw in head:
             tally.add(raw.value)
         unused = tally.result()

@@ -142,6 +142,7 @@ class TextFolderInput(DatasetInput):
     """The .txt / .md files of a folder (not its subfolders), sorted by name."""
 
     kind = "folder"
+    added_keys = ("file",)
 
     def __init__(self, folder: Path, options: ReadOptions) -> None:
         self.folder = folder

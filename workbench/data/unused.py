@@ -103,9 +103,11 @@ def lines_with_keys(lines: pa.Array, keys: Iterable[str]) -> int:
 class FieldTally:
     """Counts, over the records read, the values in each top-level field the format does not read."""
 
-    def __init__(self, fmt: RecordFormat, detected: Optional[RecordFormat] = None) -> None:
+    def __init__(self, fmt: RecordFormat, detected: Optional[RecordFormat] = None,
+                 added: Iterable[str] = ()) -> None:
+        """`added`: keys the input itself adds to each record (a text folder's file name)."""
         self.fmt, self.detected = fmt, detected
-        self.used = used_keys(fmt)
+        self.used = used_keys(fmt) | frozenset(added)
         self.counts: dict[str, int] = {}  # leftover keys in the order first seen (0: seen, never a value)
         self.read = 0
 
