@@ -228,8 +228,12 @@ def test_mapping_a_list_of_turns_with_its_own_role_names(open_window, qtbot, tmp
     wait_idle(qtbot, dialog)
     assert dialog.mapping_records.records[3].messages == [
         {"role": "user", "content": "Where is parcel 3?"}, {"role": "assistant", "content": "Parcel 3 ships today."}]
+    assert "ticket</b> (12 of 12 records)" in dialog.mapping_unused.text()
     dialog.import_button.click()
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20000)
+    wait_idle(qtbot, dialog)
+    # The summary names the field the rows do not keep before the dialog closes.
+    assert dialog.step() == RESULT and "ticket</b> (12 of 12 records)" in dialog.result_label.text()
+    dialog.close_button.click()
     version = page.selected_version()
     assert version.row_count == 12 and version.format == "mapped"
     assert version.options["mapping"]["role_values"] == {"customer": "user", "agent": "assistant"}

@@ -1,19 +1,20 @@
-"""Import a dataset: choose a file or folder → preview (file kind, encoding, detected format,
-the first records as chat turns; format, encoding and text-mode overrides) → a column mapping
-when detection fails or the user asks → import in a worker with progress and Cancel → when rows
-are invalid, their problems in a table: Abort, or import only the valid rows (report savable)."""
+"""Import a dataset: choose a file or folder (or type or paste its path, with completion) →
+preview (file kind, encoding, detected format, the fields that will not be kept, the first
+records as chat turns; format, encoding and text-mode overrides) → a column mapping when
+detection fails or the user asks (it starts from the detected format) → import in a worker with
+progress and Cancel → when rows are invalid, their problems in a table: Abort, or import only
+the valid rows (report savable) → a summary when fields were not kept."""
 
 from __future__ import annotations
 
 import os
 from typing import Any, Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -22,8 +23,9 @@ from PySide6.QtWidgets import (
 
 from workbench.ui import theme
 from workbench.ui.import_mapping import MappingPanel
-from workbench.ui.import_preview import MAP_COLUMNS, TEXT_KINDS, PreviewStep
+from workbench.ui.import_preview import MAP_COLUMNS, TEXT_KINDS, PreviewStep, show_unused, unused_html, unused_label
 from workbench.ui.import_problems import ProblemsPanel
+from workbench.ui.import_source import PathEdit, typed_path
 from workbench.ui.task_dialog import TaskDialog
 from workbench.ui.widgets.records_preview import RecordsPreview
 
@@ -39,6 +41,11 @@ def _preview(path: str, options: Any, progress=None, cancel=None):
     return dataset_view.preview(path, options)
 
 
+def fitted_size(available: QRect) -> tuple[int, int]:
+    """The dialog's first size: 1000 x 680, less on a smaller screen (room for a title bar)."""
+    return min(1000, available.width() - 40), min(680, available.height() - 60)
+
+
 class ImportDialog(TaskDialog):
     imported = Signal(object, bool)  # DatasetVersion, reused (an identical import existed)
 
@@ -47,7 +54,7 @@ class ImportDialog(TaskDialog):
         self.store = store
         self.setObjectName("importDialog")
         self.setWindowTitle("Import Dataset")
-        self.resize(1000, 680)
+        self.resize(*fitted_size(self.screen().availableGeometry()))
         self.path = ""
         self.preview_result: Any = None  # ImportPreview of the preview step
         self.mapping_preview: Any = None  # ImportPreview through the mapping
@@ -56,9 +63,10 @@ class ImportDialog(TaskDialog):
         self.reused = False
         self._options_sent: Any = None
 
-        self.path_edit = QLineEdit()
-        self.path_edit.setReadOnly(True)
-        self.path_edit.setPlaceholderText("Choose a dataset file or a folder (text files, a saved Hugging Face dataset)")
+        self.path_edit = PathEdit()
+        self.path_edit.setPlaceholderText("Type or paste the path of a dataset file or folder, or choose one")
+        self.path_edit.entered.connect(self._path_typed)
+        self.path_edit.editingFinished.connect(self._path_typed)  # leaving the box
         self.file_button = QPushButton("File…")
         self.folder_button = QPushButton("Folder…")
         self.file_button.clicked.connect(self._choose_file)
@@ -130,6 +138,7 @@ class ImportDialog(TaskDialog):
         self.mapping_status = QLabel()
         self.mapping_status.setObjectName("mappingStatus")
         self.mapping_status.setWordWrap(True)
+        self.mapping_unused = unused_label()
         self.mapping_records = RecordsPreview()
         box = QWidget()
         layout = QVBoxLayout(box)
@@ -137,6 +146,7 @@ class ImportDialog(TaskDialog):
         layout.addWidget(self.mapping_info)
         layout.addWidget(self.mapping_panel)
         layout.addWidget(self.mapping_status)
+        layout.addWidget(self.mapping_unused)
         layout.addWidget(self.mapping_records, 1)
         return box
 
@@ -176,6 +186,7 @@ class ImportDialog(TaskDialog):
             self.mapping_preview is not None if step == MAPPING else bool(self.preview_result.format))
         self.import_button.setEnabled(bool(can_import))
         self.format_combo.setEnabled(self.preview_result is not None and not busy)
+        self.path_edit.setReadOnly(busy or step == RESULT)  # read-only keeps the focus; disabling would not
         self.file_button.setEnabled(not busy and step != RESULT)
         self.folder_button.setEnabled(not busy and step != RESULT)
 
@@ -193,6 +204,13 @@ class ImportDialog(TaskDialog):
                                                 os.path.dirname(self.path))
         if path:
             self.set_path(path)
+
+    def _path_typed(self) -> None:
+        path = typed_path(self.path_edit.text())
+        if not path:
+            self.path_edit.setText(self.path)  # an emptied box keeps the current source
+        elif path != self.path and not self.busy:
+            self.set_path(path)  # the preview worker says if it does not exist
 
     def set_path(self, path: str) -> None:
         from workbench.services.datasets import dataset_stem
@@ -238,7 +256,9 @@ class ImportDialog(TaskDialog):
     def _show_preview(self, preview: Any) -> None:
         self.preview_result = preview
         self.preview_step.show_preview(preview)
-        self.mapping_panel.set_fields(preview.fields, preview.nested_fields, [r.source for r in preview.records])
+        if preview.mapping_choices is not None:
+            self.mapping_panel.set_choices(preview.mapping_choices, preview.nested_fields,
+                                           [r.source for r in preview.records])
         self._update_buttons()
         if not preview.format and preview.fields:
             self.show_mapping()  # detection failed: mapping is the way forward
@@ -253,9 +273,15 @@ class ImportDialog(TaskDialog):
     def show_mapping(self) -> None:
         if self.preview_result is None:
             return
+        from workbench.services.dataset_view import format_choices
+
         preview = self.preview_result
         fields = ", ".join(preview.fields[:12]) + ("…" if len(preview.fields) > 12 else "")
-        if preview.format:
+        follows = preview.mapping_choices.suggested_from if preview.mapping_choices is not None else ""
+        if follows:
+            why = (f"The mapping starts from what the detected {dict(format_choices()).get(follows, follows)} "
+                   "format reads, and replaces the format.")
+        elif preview.format:
             why = "The mapping replaces the detected format."
         else:
             why = (f"<span style='color:{theme.colors().error_text}'><b>The format was not recognised</b></span> "
@@ -285,6 +311,8 @@ class ImportDialog(TaskDialog):
         n = len(preview.records)
         self.mapping_status.setText(f"{n - bad} of the first {n} records read as conversations"
                                     + (f"; {bad} have problems (see the table)." if bad else "."))
+        show_unused(self.mapping_unused, preview.unused_fields,
+                    f"Not kept by this mapping (counted over the first {preview.records_read:,} records)")
         self.mapping_records.set_records(preview.records)
         self._update_buttons()
 
@@ -294,6 +322,7 @@ class ImportDialog(TaskDialog):
         message, advice, _ = describe(exc)
         self.mapping_preview = None
         self.mapping_status.setText(f"<span style='color:{theme.colors().error_text}'>{message}</span> {advice}")
+        show_unused(self.mapping_unused, [])
         self.mapping_records.set_records([])
         self._update_buttons()
 
@@ -326,12 +355,19 @@ class ImportDialog(TaskDialog):
             return
         self.result_version, self.reused = attempt.version, attempt.reused
         self.imported.emit(attempt.version, attempt.reused)
+        v = attempt.version
+        not_kept = unused_html(attempt.unused_fields, "Not kept from the source records")
         if attempt.reused:
-            v = attempt.version
             self.result_label.setText(
                 f"<h3>Already imported</h3><p>{os.path.basename(self.path)} was imported before with the "
                 f"same options: the existing version ({v.row_count:,} rows, {v.created_at[:16].replace('T', ' ')}, "
-                f"by {v.created_by}) is reused and selected. Nothing new was written.</p>")
+                f"by {v.created_by}) is reused and selected. Nothing new was written.</p>{not_kept}")
+            self._go(RESULT)
+        elif not_kept:  # the summary says what the rows do not hold before the dialog closes
+            skipped = (v.options or {}).get("skipped_rows") or 0
+            self.result_label.setText(
+                f"<h3>Imported</h3><p>{v.row_count:,} rows from {os.path.basename(self.path)} ({v.format})"
+                + (f"; {skipped:,} invalid rows skipped" if skipped else "") + ".</p>" + not_kept)
             self._go(RESULT)
         else:
             self.accept()

@@ -1,14 +1,16 @@
 """The column-mapping step of the import dialog: which source columns/keys hold which role.
 
 Three shapes, as workbench.data.ColumnMapping has them: one column per role (system optional,
-a second user column appended, e.g. Alpaca's instruction + input), one column holding the list
-of turns (with its role/content keys and how role values map to roles), or one column of
-plain text (all of it learned). mapping() returns ColumnMapping keyword arguments.
+a second user column appended, e.g. Alpaca's instruction + input, and earlier turns as
+[user, assistant] pairs), one column holding the list of turns (with its role/content keys and
+how role values map to roles), or one column of plain text (all of it learned). The choices
+and the mapping to start from come with the preview (ImportPreview.mapping_choices: the
+detected format's mapping, or one guessed by the data layer); mapping() returns ColumnMapping
+keyword arguments.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 from PySide6.QtCore import Signal
@@ -16,6 +18,8 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QRadioButton,
@@ -25,44 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 NONE = "(none)"
-GUESSES = {
-    "system": ("system", "system_prompt", "persona", "context"),
-    "user": ("user", "prompt", "question", "instruction", "input", "query", "human", "customer", "q"),
-    "assistant": ("assistant", "response", "answer", "output", "completion", "reply", "agent", "bot", "gpt", "a"),
-    "text": ("text", "content", "body", "document"),
-}
-KNOWN_ROLES = {"system", "user", "assistant", "human", "gpt", "model", "bot"}
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def guess(fields: list[str], role: str, taken: set[str] = frozenset()) -> Optional[str]:  # type: ignore[assignment]
-    """The field whose name best says it holds `role` (exact word first, then containing it)."""
-    words = GUESSES[role]
-    for word in words:
-        for f in fields:
-            if f not in taken and _norm(f) == word:
-                return f
-    for word in words:
-        if len(word) < 3:
-            continue
-        for f in fields:
-            if f not in taken and word in _norm(f):
-                return f
-    return None
-
-
-def parse_role_values(text: str) -> dict[str, str]:
-    """'customer=user, agent=assistant' -> {"customer": "user", "agent": "assistant"}."""
-    out: dict[str, str] = {}
-    for part in re.split(r"[,;\n]", text):
-        if "=" in part:
-            key, value = part.split("=", 1)
-            if key.strip() and value.strip():
-                out[key.strip()] = value.strip().lower()
-    return out
 
 
 class MappingPanel(QWidget):
@@ -71,7 +37,7 @@ class MappingPanel(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setObjectName("mappingPanel")
-        self.fields: list[str] = []
+        self.choices: Any = None  # the data layer's MappingChoices
         self.nested: dict[str, list[str]] = {}
         self.samples: list[Any] = []
         self.columns_radio = QRadioButton("One column per role")
@@ -84,13 +50,20 @@ class MappingPanel(QWidget):
         group.idToggled.connect(lambda i, on: on and self._mode_changed(i))
         self.pages = QStackedWidget()
 
-        self.system_combo, self.user_combo, self.user2_combo, self.assistant_combo = (QComboBox() for _ in range(4))
-        form = QFormLayout()
-        form.addRow("System prompt:", self.system_combo)
-        form.addRow("User message:", self.user_combo)
-        form.addRow("  …followed by:", self.user2_combo)
-        form.addRow("Assistant reply:", self.assistant_combo)
-        self.pages.addWidget(self._box(form))
+        self.system_combo, self.user_combo, self.user2_combo, self.assistant_combo, self.history_combo = (
+            QComboBox() for _ in range(5))
+        self.history_combo.setToolTip("A column of earlier turns as [user, assistant] pairs (Alpaca's history)")
+        grid = QGridLayout()  # two columns of choices: the step fits a 650-pixel-high window
+        for row, col, label, combo in ((0, 0, "User message:", self.user_combo),
+                                       (0, 2, "…followed by:", self.user2_combo),
+                                       (1, 0, "Assistant reply:", self.assistant_combo),
+                                       (1, 2, "System prompt:", self.system_combo),
+                                       (2, 2, "Earlier turns:", self.history_combo)):
+            grid.addWidget(QLabel(label), row, col)
+            grid.addWidget(combo, row, col + 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        self.pages.addWidget(self._box(grid))
 
         self.list_combo, self.role_key_combo, self.content_key_combo = QComboBox(), QComboBox(), QComboBox()
         self.role_values_edit = QLineEdit()
@@ -98,13 +71,17 @@ class MappingPanel(QWidget):
         self.values_label = QLabel()
         self.values_label.setObjectName("hint")
         self.values_label.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("Turns are in:", self.list_combo)
-        form.addRow("Role key:", self.role_key_combo)
-        form.addRow("Text key:", self.content_key_combo)
-        form.addRow("Role values:", self.role_values_edit)
-        form.addRow("", self.values_label)
-        self.pages.addWidget(self._box(form))
+        grid = QGridLayout()
+        for row, col, label, widget in ((0, 0, "Turns are in:", self.list_combo),
+                                        (0, 2, "Role values:", self.role_values_edit),
+                                        (1, 0, "Role key:", self.role_key_combo),
+                                        (1, 2, "Text key:", self.content_key_combo)):
+            grid.addWidget(QLabel(label), row, col)
+            grid.addWidget(widget, row, col + 1)
+        grid.addWidget(self.values_label, 2, 0, 1, 4)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        self.pages.addWidget(self._box(grid))
 
         self.text_combo = QComboBox()
         form = QFormLayout()
@@ -112,20 +89,22 @@ class MappingPanel(QWidget):
         self.pages.addWidget(self._box(form))
 
         for combo in (self.system_combo, self.user_combo, self.user2_combo, self.assistant_combo,
-                      self.role_key_combo, self.content_key_combo, self.text_combo):
+                      self.history_combo, self.role_key_combo, self.content_key_combo, self.text_combo):
             combo.currentIndexChanged.connect(self._emit)
         self.list_combo.currentIndexChanged.connect(self._list_changed)
         self.role_values_edit.textChanged.connect(self._emit)
+        radios = QHBoxLayout()
+        for radio in (self.columns_radio, self.messages_radio, self.text_radio):
+            radios.addWidget(radio)
+        radios.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.columns_radio)
-        layout.addWidget(self.messages_radio)
-        layout.addWidget(self.text_radio)
+        layout.addLayout(radios)
         layout.addWidget(self.pages)
         self._quiet = False
 
     @staticmethod
-    def _box(form: QFormLayout) -> QWidget:
+    def _box(form: QFormLayout | QGridLayout) -> QWidget:
         box = QWidget()
         form.setContentsMargins(20, 4, 0, 0)
         box.setLayout(form)
@@ -140,50 +119,67 @@ class MappingPanel(QWidget):
         self._emit()
 
     # -- fields ----------------------------------------------------------------------------------
-    def set_fields(self, fields: list[str], nested: dict[str, list[str]], samples: list[Any]) -> None:
-        """Fill the combos from the file's fields and guess a mapping from their names."""
+    def set_choices(self, choices: Any, nested: dict[str, list[str]], samples: list[Any]) -> None:
+        """Fill the combos from a preview's MappingChoices and start from its suggested mapping
+        (the detected format's, or one guessed from the names)."""
         self._quiet = True
-        self.fields, self.nested, self.samples = list(fields), dict(nested), list(samples)
-        objects = [f for f in fields if any(isinstance(s, dict) and isinstance(s.get(f), dict) for s in samples)]
-        flat = [f for f in fields if f not in objects]
-        flat += [f"{f}.{k}" for f in objects for k in nested.get(f, [])]  # dotted paths into objects
-        lists = [f for f in fields if f in nested and f not in objects]
-        for combo, optional in ((self.system_combo, True), (self.user_combo, False),
-                                (self.user2_combo, True), (self.assistant_combo, False), (self.text_combo, False)):
+        self.choices, self.nested, self.samples = choices, dict(nested), list(samples)
+        for combo, optional in ((self.system_combo, True), (self.user_combo, False), (self.user2_combo, True),
+                                (self.assistant_combo, False), (self.history_combo, True), (self.text_combo, False)):
             combo.clear()
             if optional:
                 combo.addItem(NONE, None)
-            for f in flat:
+            for f in choices.columns:
                 combo.addItem(f, f)
         self.list_combo.clear()
-        for f in lists:
+        for f in choices.lists:
             self.list_combo.addItem(f, f)
-        taken: set[str] = set()
-        for role, combo in (("user", self.user_combo), ("assistant", self.assistant_combo),
-                            ("system", self.system_combo), ("text", self.text_combo)):
-            found = guess(flat, role, taken if role != "text" else set())
-            if found is not None:
-                combo.setCurrentIndex(combo.findData(found))
-                if role != "text":
-                    taken.add(found)
-        if self.assistant_combo.currentData() == self.user_combo.currentData() and len(flat) > 1:
-            self.assistant_combo.setCurrentIndex(1 if self.user_combo.currentIndex() == 0 else 0)
         self._list_changed()
-        if lists and not (guess(flat, "user") and guess(flat, "assistant")):
-            self.messages_radio.setChecked(True)
-        elif len(flat) == 1:
-            self.text_radio.setChecked(True)
+        self.apply(choices.suggested)
         self._quiet = False
+
+    def apply(self, mapping: dict[str, Any]) -> None:
+        """Show a mapping (ColumnMapping.to_dict() form); unknown columns are left as they are."""
+        quiet, self._quiet = self._quiet, True
+
+        def choose(combo: QComboBox, value: Optional[str]) -> None:
+            index = combo.findData(value)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+
+        if mapping.get("messages"):
+            self.messages_radio.setChecked(True)
+            choose(self.list_combo, mapping["messages"])
+            self._list_changed()
+            choose(self.role_key_combo, mapping.get("role_key"))
+            choose(self.content_key_combo, mapping.get("content_key"))
+            values = mapping.get("role_values") or {}
+            self.role_values_edit.setText(", ".join(f"{k}={v}" for k, v in values.items()))
+        elif mapping.get("text"):
+            self.text_radio.setChecked(True)
+            choose(self.text_combo, mapping["text"])
+        elif mapping.get("user"):
+            self.columns_radio.setChecked(True)
+            user = mapping["user"]
+            users = [user] if isinstance(user, str) else list(user)
+            choose(self.user_combo, users[0])
+            choose(self.user2_combo, users[1] if len(users) > 1 else None)
+            choose(self.assistant_combo, mapping.get("assistant"))
+            choose(self.system_combo, mapping.get("system"))
+            choose(self.history_combo, mapping.get("history"))
+        self._quiet = quiet
+        self._show_role_values()
+        self._emit()
 
     def _list_changed(self, *_args: Any) -> None:
         quiet, self._quiet = self._quiet, True
-        keys = self.nested.get(self.list_combo.currentData() or "", [])
-        for combo, wanted in ((self.role_key_combo, ("role", "from", "speaker", "author")),
-                              (self.content_key_combo, ("content", "value", "text", "message"))):
+        field = self.list_combo.currentData() or ""
+        keys = self.nested.get(field, [])
+        guessed = self.choices.turn_keys.get(field, (None, None)) if self.choices is not None else (None, None)
+        for combo, pick in ((self.role_key_combo, guessed[0]), (self.content_key_combo, guessed[1])):
             combo.clear()
             for k in keys:
                 combo.addItem(k, k)
-            pick = next((k for w in wanted for k in keys if k.lower() == w), None)
             if pick is not None:
                 combo.setCurrentIndex(combo.findData(pick))
         self._quiet = quiet
@@ -203,7 +199,8 @@ class MappingPanel(QWidget):
 
     def _show_role_values(self) -> None:
         seen = self.role_values_seen()
-        unknown = [v for v in seen if v.strip().lower() not in KNOWN_ROLES]
+        known = set(self.choices.known_role_values) if self.choices is not None else set()
+        unknown = [v for v in seen if v.strip().lower() not in known]
         text = f"Values seen: {', '.join(seen)}." if seen else ""
         if unknown:
             text += f" Map {', '.join(unknown)} to system, user or assistant above."
@@ -220,9 +217,9 @@ class MappingPanel(QWidget):
             out: dict[str, Any] = {"messages": self.list_combo.currentData(),
                                    "role_key": self.role_key_combo.currentData() or "role",
                                    "content_key": self.content_key_combo.currentData() or "content"}
-            values = parse_role_values(self.role_values_edit.text())
+            values = self.role_values_edit.text().strip()
             if values:
-                out["role_values"] = values
+                out["role_values"] = values  # "customer=user, agent=assistant": ColumnMapping parses it
             return out
         if mode == "text":
             return {"text": self.text_combo.currentData()}
@@ -230,12 +227,14 @@ class MappingPanel(QWidget):
         out = {"user": user[0] if len(user) == 1 else user, "assistant": self.assistant_combo.currentData()}
         if self.system_combo.currentData():
             out["system"] = self.system_combo.currentData()
+        if self.history_combo.currentData():
+            out["history"] = self.history_combo.currentData()
         return out
 
     def set_role_column(self, role: str, column: Optional[str]) -> None:
-        """Choose `column` for `role` (system, user, user2, assistant, text): tests and scripts."""
+        """Choose `column` for `role` (system, user, user2, assistant, history, text): tests and scripts."""
         combo = {"system": self.system_combo, "user": self.user_combo, "user2": self.user2_combo,
-                 "assistant": self.assistant_combo, "text": self.text_combo}[role]
+                 "assistant": self.assistant_combo, "history": self.history_combo, "text": self.text_combo}[role]
         index = combo.findData(column)
         if index < 0:
             raise ValueError(f"{column!r} is not a column of this file")

@@ -1,13 +1,14 @@
 """The preview step of the import dialog: what the file is (kind, encoding, detected format),
-the overrides (format, encoding, plain-text mode, a dataset folder's split, the dataset's
-name) and the first records as they would be imported."""
+the fields the import will not keep, the overrides (format, encoding, plain-text mode, a
+dataset folder's split, the dataset's name) and the first records as they would be imported."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import html
+from typing import Any, Iterable, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from workbench.ui import theme
 from workbench.ui.widgets.records_preview import RecordsPreview
@@ -17,6 +18,30 @@ ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1", "shift_jis", "gb18030", "bi
 TEXT_MODES = (("paragraph", "One record per paragraph (blank-line separated)"),
               ("line", "One record per line"), ("file", "One record per file"))
 TEXT_KINDS = ("text", "folder")  # inputs the plain-text mode applies to
+
+
+def unused_html(fields: Iterable[Any], intro: str = "Not kept") -> str:
+    """The fields an import does not keep (workbench.data.UnusedField), one per line."""
+    items = [f"&nbsp;&nbsp;• <b>{html.escape(u.name)}</b> ({u.rows:,} of {u.read:,} records): {html.escape(u.meaning)}"
+             for u in fields]
+    if not items:
+        return ""
+    return f"<span style='color:{theme.colors().error_text}'><b>{intro}:</b></span><br>" + "<br>".join(items)
+
+
+def unused_label() -> QLabel:
+    label = QLabel()
+    label.setObjectName("unusedFields")
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setVisible(False)
+    return label
+
+
+def show_unused(label: QLabel, fields: Iterable[Any], intro: str = "Not kept") -> None:
+    text = unused_html(fields, intro)
+    label.setText(text)
+    label.setVisible(bool(text))
 
 
 class PreviewStep(QWidget):
@@ -41,12 +66,17 @@ class PreviewStep(QWidget):
         self.name_edit.setPlaceholderText("dataset name")
         self.text_mode_label = QLabel("Plain text:")
         self.split_label = QLabel("Split:")
-        form = QFormLayout()
-        form.addRow("Format:", self.format_combo)
-        form.addRow("Encoding:", self.encoding_combo)
-        form.addRow(self.text_mode_label, self.text_mode_combo)
-        form.addRow(self.split_label, self.split_combo)
-        form.addRow("Dataset name:", self.name_edit)
+        form = QGridLayout()  # two columns of choices: the dialog fits a 650-pixel-high window
+        for row, col, label, widget in ((0, 0, QLabel("Format:"), self.format_combo),
+                                        (0, 2, QLabel("Encoding:"), self.encoding_combo),
+                                        (1, 0, QLabel("Dataset name:"), self.name_edit),
+                                        (1, 2, self.text_mode_label, self.text_mode_combo),
+                                        (2, 2, self.split_label, self.split_combo)):
+            form.addWidget(label, row, col)
+            form.addWidget(widget, row, col + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        self.unused_label = unused_label()
         self.fields_label = QLabel()
         self.fields_label.setObjectName("hint")
         self.fields_label.setWordWrap(True)
@@ -54,6 +84,7 @@ class PreviewStep(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.info_label)
+        layout.addWidget(self.unused_label)
         layout.addLayout(form)
         layout.addWidget(self.fields_label)
         layout.addWidget(self.records, 1)
@@ -65,6 +96,8 @@ class PreviewStep(QWidget):
 
         message, advice, _details = describe(exc)
         self.info_label.setText(f"<span style='color:{theme.colors().error_text}'>{message}</span> {advice}")
+        show_unused(self.unused_label, [])
+        self.fields_label.setText("")
         self.records.set_records([])
 
     def show_preview(self, preview: Any) -> None:
@@ -106,4 +139,6 @@ class PreviewStep(QWidget):
                                     f"{preview.detection_error or 'The format is not recognised.'}</span> "
                                     "Map the columns to roles instead.")
         self.fields_label.setText("Fields: " + ", ".join(preview.fields) if preview.fields else "")
+        show_unused(self.unused_label, preview.unused_fields,
+                    f"Not kept (counted over the first {preview.records_read:,} records)")
         self.records.set_records(preview.records)
