@@ -119,6 +119,19 @@ def test_dataset_picker_names_each_part_and_its_parent(split_window):
         assert texts[v.id].startswith("chats v")
 
 
+def test_a_new_split_preselects_its_train_part_never_the_test_part(train_window):
+    from workbench.services import dataset_ops
+
+    store = train_window.ctx.store
+    page = train_window.train_page
+    page.dataset_combo.setCurrentIndex(-1)  # nothing chosen yet
+    parts = dataset_ops.make_split(store, store.list_versions()[0].id, counts={"validation": 4, "test": 4})
+    train_window.ctx.datasets_changed.emit()
+    assert page.dataset_combo.currentData() == parts["train"].id
+    texts = [page.dataset_combo.itemText(i) for i in range(3)]
+    assert [t.split(" · ")[1].split(" ")[0] for t in texts] == ["train", "validation", "test"]
+
+
 def test_test_part_warns_inline_and_asks_before_training(split_window):
     from workbench.ui.errors import open_error_dialogs
 

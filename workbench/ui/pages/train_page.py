@@ -207,15 +207,25 @@ class TrainPage(Page):
         models = store.list_base_models() if store else []
         self._model_names = {m.id: m.name for m in models}
         self._fill(self.model_combo, [(f"{m.name}  ({m.kind})", m.id, m.path) for m in models])
-        versions = store.list_versions() if store else []
+        versions = store.list_versions() if store else []  # newest first
         if store is not None:
             from workbench.services import dataset_ops
 
             self._titles = dataset_ops.version_titles(store, versions)
+        # Newest first, a split's parts together in the order train, validation, test.
+        made = {}
+        for v in versions:
+            group = v.derivation.split_id or v.id
+            made[group] = max(made.get(group, ""), v.created_at)
+        order = {"train": 0, "validation": 1, "test": 2}
+        versions.sort(key=lambda v: order.get(v.derivation.part, 0))
+        versions.sort(key=lambda v: made[v.derivation.split_id or v.id], reverse=True)
         self._versions = {v.id: v for v in versions}
+        # Nothing chosen yet: the newest version that is not held out (validation or test).
+        first = next((v.id for v in versions if v.derivation.part not in ("validation", "test")), None)
         self._fill(self.dataset_combo, [
             (self._titles[v.id], v.id, f"Version {v.id} · made {v.created_at[:16].replace('T', ' ')} by {v.created_by}")
-            for v in versions])
+            for v in versions], default=first)
         self.fit.forget_errors()
         self.validate()
 
@@ -223,8 +233,8 @@ class TrainPage(Page):
         self.refresh()
 
     @staticmethod
-    def _fill(combo: QComboBox, items: list[tuple[str, str, str]]) -> None:
-        keep = combo.currentData()
+    def _fill(combo: QComboBox, items: list[tuple[str, str, str]], default: Optional[str] = None) -> None:
+        keep = combo.currentData() if combo.currentData() is not None else default
         combo.blockSignals(True)
         combo.clear()
         for text, value, tip in items:
