@@ -38,6 +38,11 @@ def test_data_verbs(tmp_path, chatml_model):
     assert preview["report"]["removed"] == [20] and preview["report"]["duplicate_of"] == [3]
     done = wb("clean", vid, "--project", project, "--op", "pii", "--dry-run", "--examples", "1")
     assert done.returncode == 0 and "[ann@example.com -> [EMAIL]]" in done.stdout and "email 1" in done.stdout
+    pii = wb_json("clean", vid, "--project", project, "--op", "pii", "--dry-run")["report"]
+    first = pii["examples"][0]["replacements"][0]  # each replacement, where it is: plain JSON
+    assert (first["kind"], first["value"]) == ("email", "ann@example.com") and set(first["ref"]) == {
+        "row", "message", "start", "end"}
+    assert pii["excluded"] == {"rows": [], "spans": []}
 
     done = wb("clean", vid, "--project", project, "--op", "exact_dedup")
     assert done.returncode == 0 and "21 rows (1 removed, 0 changed)" in done.stdout

@@ -100,23 +100,29 @@ class SpanRef:
 @dataclass(frozen=True)
 class Exclusions:
     """Proposed changes the user switched off: they are not applied. `rows`: whole rows kept
-    as they are (a removal or a change not made); `spans`: single PII replacements left."""
+    as they are (a removal or a change not made); `spans`: single PII replacements left.
+    Any iterables are accepted; they are kept sorted and without repeats (equal choices,
+    equal records)."""
 
-    rows: frozenset[int] = frozenset()
-    spans: frozenset[SpanRef] = frozenset()
+    rows: tuple[int, ...] = ()
+    spans: tuple[SpanRef, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(sorted(set(self.rows))))
+        object.__setattr__(self, "spans", tuple(sorted(set(self.spans))))
 
     def __bool__(self) -> bool:
         return bool(self.rows or self.spans)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, sorted: what a derived version records (equal exclusions, equal dicts)."""
-        return {"rows": sorted(self.rows), "spans": [[s.row, s.message, s.start, s.end] for s in sorted(self.spans)]}
+        return {"rows": list(self.rows), "spans": [[s.row, s.message, s.start, s.end] for s in self.spans]}
 
     @classmethod
     def from_dict(cls, data: Any) -> "Exclusions":
         try:
-            rows = frozenset(int(r) for r in (data or {}).get("rows", ()))
-            spans = frozenset(SpanRef(*(int(x) for x in s)) for s in (data or {}).get("spans", ()))
+            rows = [int(r) for r in (data or {}).get("rows", ())]
+            spans = [SpanRef(*(int(x) for x in s)) for s in (data or {}).get("spans", ())]
         except (TypeError, ValueError, AttributeError) as exc:
             raise DataOpError(f"Excluded changes are malformed: {exc}.",
                               advice='Give {"rows": [row, ...], "spans": [[row, message, start, end], ...]}.')

@@ -224,9 +224,14 @@ class _Pii(_Op):
         self.scrubber = Scrubber(tuple(params.kinds), dict(params.placeholders), tuple(params.keep),
                                  params.phone_region)
         self.total = ScrubCounts()
+        self._skip_by_row: Optional[dict[int, set[SpanRef]]] = None
 
     def _row(self, row: StoredRow) -> Optional[_Decision]:
-        skipped = {ref for ref in self.exclude.spans if ref.row == row.index}
+        if self._skip_by_row is None:  # the exclusions by row, built once
+            self._skip_by_row = {}
+            for ref in self.exclude.spans:
+                self._skip_by_row.setdefault(ref.row, set()).add(ref)
+        skipped = self._skip_by_row.get(row.index, set())
         counts = ScrubCounts()
         new: list[Message] = []
         done: list[Replacement] = []
@@ -290,8 +295,8 @@ def _batches(path: Path, cancel, progress, span) -> Iterator[list[StoredRow]]:
 def _check_matched(op: str, exclude: Exclusions, rows: set[int], spans: set[SpanRef]) -> None:
     """Every excluded change must name one the operation proposes, or the recorded exclusions
     would not say what was left out (a stale preview, a typo in a row number)."""
-    stray_rows = sorted(exclude.rows - rows)
-    stray_spans = sorted(exclude.spans - spans)
+    stray_rows = sorted(set(exclude.rows) - rows)
+    stray_spans = sorted(set(exclude.spans) - spans)
     if stray_rows or stray_spans:
         named = [f"row {r + 1}" for r in stray_rows[:3]] + [
             f"row {s.row + 1} message {s.message + 1} characters {s.start}-{s.end}" for s in stray_spans[:3]]
@@ -321,11 +326,12 @@ def run_clean(path: str | Path, op: str, params: Any = None, *, writer: Optional
     changed: list[int] = []
     examples: list[RowChange] = []
     left_rows: set[int] = set()  # excluded rows that had a proposed change
+    excluded_rows = set(exclude.rows)
     total = 0
     for rows in _batches(path, cancel, progress, span):
         for row, d in zip(rows, impl.decide(rows)):
             total += 1
-            if d is not None and row.index in exclude.rows:
+            if d is not None and row.index in excluded_rows:
                 left_rows.add(row.index)
                 d = None
             if d is None:

@@ -300,8 +300,8 @@ class CleanDialog(TaskDialog):
     def exclusions(self) -> Any:
         """The preview's Exclusions (workbench.data.clean_params) with the unchecked lines."""
         off = self.switched_off()
-        return dataclasses.replace(self.report.excluded, rows=frozenset(k for k in off if isinstance(k, int)),
-                                   spans=frozenset(k for k in off if not isinstance(k, int)))
+        return dataclasses.replace(self.report.excluded, rows=tuple(k for k in off if isinstance(k, int)),
+                                   spans=tuple(k for k in off if not isinstance(k, int)))
 
     def _line_toggled(self, item: QTableWidgetItem) -> None:
         if item.column() != 0 or self.report is None:
