@@ -2,6 +2,9 @@
 rows written as a new blob) share one pass, so what was previewed is what is written.
 
 Row indices are 0-based positions in the version being cleaned (read_rows' `index`).
+Exclusions (clean_params) name proposed changes the user switched off in the preview: whole
+rows, or single PII replacements by row, message and character span; each must match a
+change the operation proposes, and the applied version records them.
 Memory: row-level operations stream one row group at a time; duplicate detection keeps 16
 bytes (exact) or 4 x num_perm bytes (near) per row, plus the first `max_examples` details.
 """

@@ -7,8 +7,10 @@ decimals and version numbers are left alone. Numbers written with a "+" country 
 found whatever the region; the region (ISO code, default "US") says how national numbers
 such as "(415) 555-0132" or "020 7946 0958" (GB) are read.
 
-An address's digits are never read as a phone number, and a card-shaped number that fails
-the Luhn check is left as it is (and not re-read as a phone number either).
+An address's digits are never read as a phone number, a number right after "#" is an order
+or ticket number, and a card-shaped number that fails the Luhn check (or starts with no card
+network's digit, as an ISBN-13 does) is left as it is and not re-read as a phone number.
+Each match has its span, so a preview can list it and an apply can leave it (scrub's skip).
 """
 
 from __future__ import annotations
