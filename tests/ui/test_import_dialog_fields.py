@@ -91,6 +91,16 @@ def test_tool_definitions_are_named_in_the_preview_and_the_summary(open_window, 
     label = dialog.preview_step.unused_label
     assert label.isVisible()
     assert "<b>tools</b> (4 of 12 records): tool definitions will not be kept" in label.text()
+    # The mapping step starts from the detected ShareGPT turns too.
+    dialog.map_button.click()
+    wait_idle(qtbot, dialog)
+    panel = dialog.mapping_panel
+    assert panel.mode() == "messages" and "detected ShareGPT format" in dialog.mapping_info.text()
+    assert (panel.list_combo.currentData(), panel.role_key_combo.currentData(),
+            panel.content_key_combo.currentData()) == ("conversations", "from", "value")
+    assert all(not r.problems for r in dialog.mapping_records.records)
+    dialog.back()
+    assert dialog.step() == PREVIEW
     dialog.import_button.click()
     wait_idle(qtbot, dialog)
     assert dialog.step() == RESULT and dialog.isVisible()
