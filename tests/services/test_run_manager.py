@@ -180,6 +180,7 @@ def test_stop_all_never_blocks_and_escalates_to_sigterm_after_the_grace(project,
     final = store.get_run(run.id)
     assert final.status == "cancelled"
     assert "did not stop within 1.5 s" in final.error and "no adapter" in final.error
+    assert final.error_advice == "It saved no checkpoint: start a new run with the same settings."
     # SIGTERM came only after the grace (measured from the stop file the parent wrote).
     term_at = float(open(os.path.join(work, "TERM")).read())
     assert term_at - os.path.getmtime(os.path.join(work, "STOP")) >= 1.5 - 0.05

@@ -115,7 +115,8 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
     assert page.cancel_button.isEnabled()
     assert not page.chat_button.isEnabled()
     assert not page.resume_button.isEnabled()
-    assert page.resume_button.toolTip() == "The run is still training.\nCancel it first; it saves a checkpoint as it stops."
+    assert page.resume_button.toolTip() == ("<p>The run is still training.</p>"
+                                            "<p>Cancel it first; it saves a checkpoint as it stops.</p>")
     hold = os.path.join(path, "runs", run_id, "HOLD")
     open(hold, "w").close()
     page.cancel_button.click()
@@ -134,7 +135,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
     assert "live-run" in page.details.toPlainText()
     # It stopped cooperatively, so it left a checkpoint: Resume is offered, saying from where.
     assert page.resume_button.isEnabled()
-    assert page.resume_button.toolTip() == "Continue from its checkpoint at step 11 as a new run."
+    assert page.resume_button.toolTip() == "<p>Continue from its checkpoint at step 11 as a new run.</p>"
 
 
 def test_loss_plot_has_a_legend_for_raw_and_smoothed(window, qtbot, live_run):
@@ -149,6 +150,15 @@ def test_loss_plot_has_a_legend_for_raw_and_smoothed(window, qtbot, live_run):
     assert [label.text for _sample, label in legend.items] == [RAW_LABEL, SMOOTH_LABEL]
     # Each legend entry is drawn with its own curve's pen.
     assert [sample.item for sample, _label in legend.items] == [plot._curve, plot._smooth]
+    # Its text follows the theme (pyqtgraph's default grey is unreadable on the light one).
+    from PySide6.QtGui import QColor
+
+    from workbench.ui import theme
+
+    for name in ("dark", "light"):
+        window.set_theme(name)
+        colour = QColor(theme.colors().plot_foreground).name()
+        assert all(f"color:{colour};" in label.item.toHtml() for _sample, label in legend.items), name
     window.ctx.runs.cancel(run_id)
     qtbot.waitUntil(lambda: window.ctx.active_run_ids() == [], timeout=15000)
 
@@ -162,7 +172,8 @@ def test_dead_child_is_shown_interrupted_with_advice(window, qtbot, live_run):
     page = window.runs_page
     assert page.table.item(0, 1).text() == "interrupted"
     details = page.details.toPlainText()
-    assert "ended while Workbench was closed" in details and "Resume" in details
+    assert "ended while Workbench was closed" in details
+    assert "It saved no checkpoint: start a new run with the same settings." in details
     assert not page.cancel_button.isEnabled()
     # The curve recorded before the crash is still there.
     qtbot.waitUntil(lambda: len(page.plot.points) == 3, timeout=3000)

@@ -69,8 +69,8 @@ def resume_check(store: ProjectStore, run: Run) -> ResumeCheck:
         advice += " Its adapter was saved: you can still chat with it."
     return ResumeCheck(
         None,
-        "This run saved no checkpoint, so it cannot continue where it stopped. A run saves one when it "
-        "is stopped with Cancel run; a crash, a kill or a failure before the first step leaves none.",
+        "This run saved no checkpoint, so it cannot continue where it stopped. Cancel run saves one "
+        "as the run stops; a crash, a forced stop or a failure leaves none.",
         advice)
 
 
@@ -239,7 +239,7 @@ class RunManager:
             self._finish(tracked, "cancelled", error=(
                 f"The training process did not stop within {self.stop_grace_s:g} s and was ended by force: "
                 "no adapter was saved." if forced else "The training process ended without saving an adapter."),
-                advice="Resume it from its last checkpoint if it has one, or start it again.")
+                advice=self._resume_advice(tracked))
         elif kind == "failed":
             self._finish(tracked, "failed")
         elif kind == "completed":
@@ -247,7 +247,7 @@ class RunManager:
                          advice="See the run's log for details.")
         elif tracked.child is None:
             self._finish(tracked, "interrupted", error="The training process ended while Workbench was closed.",
-                         advice="Resume it from its last checkpoint, or start it again.")
+                         advice=self._resume_advice(tracked))
         else:
             killed = rc is not None and rc < 0
             self._finish(
@@ -257,6 +257,12 @@ class RunManager:
                        "size or max length." if killed else "See the details for the process output.",
                 details=log_tail(tracked.log_path),
             )
+
+    def _resume_advice(self, tracked: _Tracked) -> str:
+        checkpoint = last_checkpoint(os.path.dirname(tracked.spec_path))
+        if checkpoint is None:
+            return "It saved no checkpoint: start a new run with the same settings."
+        return f"Resume it from its checkpoint at step {checkpoint.rsplit('-', 1)[-1]}, or start it again."
 
     def _finish(self, tracked: _Tracked, status: str, error: Optional[str] = None,
                 advice: Optional[str] = None, details: Optional[str] = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -29,10 +29,12 @@ from workbench.ui.errors import show_error
 from workbench.ui.pages.base import Page, heading, record_table
 from workbench.ui.widgets.loss_plot import LossPlot
 
+if TYPE_CHECKING:
+    from workbench.services.runs import ResumeCheck
+
 COLUMNS = ("Name", "Status", "Progress", "Step", "First loss", "Last loss", "Base model", "Created")
 PROGRESS_COL = 2
 CHATTABLE = ("completed", "cancelled")
-RESUMABLE = ("interrupted", "cancelled", "failed")
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -66,6 +68,9 @@ class RunsPage(Page):
         self._runs: list[Run] = []
         self._plotted: Optional[str] = None  # the run whose series the plot follows
         self._model_names: dict[str, str] = {}
+        # services.runs.resume_check per (run id, status): a finished run's checkpoints do not
+        # change, so the folder is looked at once per status change, not on every refresh.
+        self._resume_checks: dict[tuple[str, str], "ResumeCheck"] = {}
         self.table = record_table(COLUMNS, "runsTable")
         self.table.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.table))
         self.table.itemSelectionChanged.connect(self._on_selected)
@@ -76,7 +81,6 @@ class RunsPage(Page):
         self.cancel_button = QPushButton("Cancel run")
         self.cancel_button.clicked.connect(self.cancel_selected)
         self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue from the last checkpoint as a new run.")
         self.resume_button.clicked.connect(self.resume_selected)
         self.chat_button = QPushButton("Chat with this run")
         self.chat_button.setObjectName("primary")
@@ -114,6 +118,7 @@ class RunsPage(Page):
             except (RuntimeError, TypeError):
                 pass
         super().set_context(ctx)
+        self._resume_checks.clear()
         if ctx is not None:
             ctx.runs_changed.connect(self.refresh)
             ctx.run_events.connect(self._on_events)
@@ -231,9 +236,30 @@ class RunsPage(Page):
 
     def _update_buttons(self, run: Optional[Run]) -> None:
         active = run is not None and self.ctx is not None and run.id in self.ctx.active_run_ids()
-        self.cancel_button.setEnabled(bool(active and run.status in ACTIVE_STATUSES))
-        self.resume_button.setEnabled(run is not None and run.status in RESUMABLE)
+        stopping = active and any(s.run_id == run.id for s in self.ctx.stopping_runs())  # type: ignore
+        self.cancel_button.setEnabled(bool(active and run.status in ACTIVE_STATUSES and not stopping))
+        self._update_resume(run)
         self.chat_button.setEnabled(run is not None and run.status in CHATTABLE and bool(run.adapter_path))
+
+    def _update_resume(self, run: Optional[Run]) -> None:
+        if run is None or self.ctx is None:
+            self.resume_button.setEnabled(False)
+            self.resume_button.setToolTip("Select a run to resume.")
+            return
+        key = (run.id, run.status)
+        check = self._resume_checks.get(key)
+        if check is None:
+            from workbench.services.runs import resume_check  # the store is loaded by now
+
+            check = self._resume_checks[key] = resume_check(self.ctx.store, run)
+        self.resume_button.setEnabled(check.ok)
+        if check.ok:
+            step = check.checkpoint.rsplit("-", 1)[-1]
+            text = [f"Continue from its checkpoint at step {step} as a new run."]
+        else:
+            text = [check.reason, check.advice]
+        # Rich text, so that Qt wraps the tooltip instead of drawing one screen-wide line.
+        self.resume_button.setToolTip("".join(f"<p>{html.escape(t)}</p>" for t in text if t))
 
     def _on_events(self, events) -> None:
         run = self.selected_run()
@@ -250,8 +276,9 @@ class RunsPage(Page):
         except Exception as exc:  # noqa: BLE001
             show_error(self, exc)
             return
+        # No timed status-bar message: it would outlive the run. The job indicator reads
+        # "stopping" from the next poll until the run has ended.
         self.cancel_button.setEnabled(False)
-        self.window().statusBar().showMessage(f"Stopping {run.name}: it saves its adapter first.", 8000)
 
     def resume_selected(self) -> None:
         run = self.selected_run()

@@ -91,6 +91,8 @@ class LossPlot(QWidget):
             axis.setTextPen(pg.mkPen(c.plot_foreground))
         item.showGrid(x=True, y=True, alpha=c.plot_grid_alpha)
         self.legend.setLabelTextColor(c.plot_foreground)
+        for _sample, label in self.legend.items:
+            label.setText(label.text)  # a LabelItem takes a new colour only with its text
         legend_bg = pg.mkColor(c.plot_background)
         legend_bg.setAlpha(210)
         self.legend.setBrush(pg.mkBrush(legend_bg))
