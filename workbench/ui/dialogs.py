@@ -138,7 +138,9 @@ def ask_about_active_runs(parent: Optional[QWidget], count: int) -> str:
     runs = "1 training run is" if count == 1 else f"{count} training runs are"
     box.setText(f"{runs} still running.")
     box.setInformativeText("Keep them running in the background (Workbench picks them up again "
-                           "the next time you open this project), or stop them now?")
+                           "the next time you open this project), or stop them now? Stopped runs "
+                           "first save their adapter and a checkpoint, so they can be resumed; the "
+                           "project closes when they have.")
     keep = box.addButton("Keep Running", QMessageBox.ButtonRole.AcceptRole)
     stop = box.addButton("Stop Them", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
