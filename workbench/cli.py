@@ -139,7 +139,7 @@ def cmd_import(args) -> dict[str, Any]:
         v = datasets.import_dataset(store, args.file, name=args.name, format=args.format,
                                     on_invalid="skip" if args.skip_invalid else "abort", progress=_progress)
         return {"dataset_id": v.dataset_id, "version_id": v.id, "rows": v.row_count, "format": v.format,
-                "content_hash": v.content_hash, "skipped_rows": v.options.get("skipped_rows", 0),
+                "content_hash": v.content_hash, "skipped_rows": v.derivation.skipped_rows,
                 "not_kept": [u.message() for u in datasets.unused_fields(v)]}
     finally:
         store.close()

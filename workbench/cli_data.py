@@ -127,7 +127,7 @@ def _d_split(store, args) -> dict[str, Any]:
     counts = _ints_or_floats(args.counts, int) if args.counts else None
     made = dataset_ops.make_split(store, v.id, ratios=ratios, counts=counts, seed=args.seed,
                                   stratify_by=args.stratify, progress=_progress)
-    out: dict[str, Any] = {"version_id": v.id, "split_id": made["train"].options["split_id"],
+    out: dict[str, Any] = {"version_id": v.id, "split_id": made["train"].derivation.split_id,
                            "splits": {k: _plain(x) for k, x in made.items()}}
     if args.leakage:
         out["leakage"] = _plain(dataset_ops.leakage_report(store, {k: x.id for k, x in made.items()},

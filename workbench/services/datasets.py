@@ -109,6 +109,3 @@ def read_rows(store: ProjectStore, version_id: str, offset: int, limit: int) -> 
     version = store.get_version(version_id)
     return _read_rows(store.abspath(version.blob_path), offset, limit)
 
-
-def version_label(store: ProjectStore, version: DatasetVersion) -> str:
-    return f"{store.dataset_name(version.dataset_id)} · {version.row_count} rows · {version.created_at[:16]}"

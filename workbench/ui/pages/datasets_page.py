@@ -359,7 +359,7 @@ class DatasetsPage(Page):
         if reused:
             self._status(f"{version.source_name} was imported before: the existing version is selected.")
             return
-        skipped = (version.options or {}).get("skipped_rows") or 0
+        skipped = version.derivation.skipped_rows
         note = f", {skipped} invalid row{'s' if skipped != 1 else ''} skipped" if skipped else ""
         self._status(f"Imported {version.row_count:,} rows from {version.source_name} ({version.format}{note}).")
 
