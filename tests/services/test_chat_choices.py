@@ -29,13 +29,15 @@ def test_choices_list_base_models_then_runs_with_an_adapter(store, tmp_path):
     _run(store, "training", tiny.id, "running", "runs/training/adapter")
     _run(store, "no-adapter", tiny.id, "completed", None)
     choices = chat_choices(store)
+    # Base models in the order they were added, then runs newest first (also when two were
+    # made in the same millisecond: the store breaks ties by insertion order).
     assert [c.label for c in choices] == ["tiny  (base model)", "smol  (base model)",
-                                          "done  (adapter on smol)", "stopped  (adapter on tiny)"]
-    assert [c.key for c in choices] == [(tiny.id, None), (smol.id, None), (smol.id, "done-id"),
-                                        (tiny.id, "stopped-id")]
-    assert [c.name for c in choices][2:] == ["done", "stopped"]
+                                          "stopped  (adapter on tiny)", "done  (adapter on smol)"]
+    assert [c.key for c in choices] == [(tiny.id, None), (smol.id, None), (tiny.id, "stopped-id"),
+                                        (smol.id, "done-id")]
+    assert [c.name for c in choices][2:] == ["stopped", "done"]
     # The client describes what it loaded in the same terms (the page matches on it).
-    assert ChatClient(store, smol.id, "done-id").choice == choices[2]
+    assert ChatClient(store, smol.id, "done-id").choice == choices[3]
 
 
 def test_a_continued_conversation_is_copied_into_the_new_session(store, tmp_path):

@@ -343,3 +343,33 @@ def test_stop_them_saves_reattached_and_owned_runs_without_freezing(window, qtbo
     manager.cancel(resumed.id)
     poll_until(manager, lambda: resumed.id not in manager.active_run_ids())
     assert store.get_run(resumed.id).status == "cancelled"
+
+
+@pytest.mark.parametrize("button, answer", [("Keep Running", "keep"), ("Stop Them", "stop"),
+                                            ("Cancel", "cancel")])
+def test_the_real_question_boxes_return_the_clicked_answer(qtbot, button, answer):
+    """The dialogs tests usually answer for the user, driven through their real buttons."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from workbench.ui import dialogs
+
+    def click():
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        assert box.defaultButton().text() == "Keep Running"
+        next(b for b in box.buttons() if b.text().replace("&", "") == button).click()
+
+    QTimer.singleShot(50, click)
+    assert dialogs.ask_about_active_runs(None, 2) == answer
+
+
+def test_the_conversation_question_returns_the_clicked_answer(qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.ui import dialogs
+
+    QTimer.singleShot(50, lambda: next(b for b in QApplication.activeModalWidget().buttons()
+                                       if b.text() == "Start New Chat").click())
+    assert dialogs.ask_about_conversation(None, "SmolLM2") == dialogs.NEW_CONVERSATION

@@ -47,7 +47,7 @@ def test_train_watch_and_chat_with_the_adapter(window, qtbot, demo_store):
     runs.chat_button.click()
     chat = window.chat_page
     assert window.current_page() == CHAT
-    assert chat.model_combo.currentData() == (run.base_model_id, run.id)
+    assert chat.selected_choice().key == (run.base_model_id, run.id)
     assert chat.client is not None and chat.client.run.id == run.id
     qtbot.waitUntil(lambda: chat.state == "ready", timeout=120000)
     chat.max_tokens_spin.setValue(12)

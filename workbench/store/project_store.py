@@ -158,7 +158,7 @@ class ProjectStore:
         return Dataset(**record)
 
     def list_datasets(self) -> list[Dataset]:
-        return [_row_to(Dataset, r) for r in self._query("SELECT * FROM datasets ORDER BY created_at DESC")]
+        return [_row_to(Dataset, r) for r in self._query("SELECT * FROM datasets ORDER BY created_at DESC, rowid DESC")]
 
     def dataset_name(self, dataset_id: str) -> str:
         return self._one(Dataset, "datasets", dataset_id).name
@@ -170,10 +170,10 @@ class ProjectStore:
 
     def list_versions(self, dataset_id: Optional[str] = None) -> list[DatasetVersion]:
         if dataset_id is None:
-            rows = self._query("SELECT * FROM dataset_versions ORDER BY created_at DESC")
+            rows = self._query("SELECT * FROM dataset_versions ORDER BY created_at DESC, rowid DESC")
         else:
             rows = self._query(
-                "SELECT * FROM dataset_versions WHERE dataset_id = ? ORDER BY created_at DESC", (dataset_id,)
+                "SELECT * FROM dataset_versions WHERE dataset_id = ? ORDER BY created_at DESC, rowid DESC", (dataset_id,)
             )
         return [_row_to(DatasetVersion, r) for r in rows]
 
@@ -195,7 +195,7 @@ class ProjectStore:
         return BaseModel(**record)
 
     def list_base_models(self) -> list[BaseModel]:
-        return [_row_to(BaseModel, r) for r in self._query("SELECT * FROM base_models ORDER BY created_at")]
+        return [_row_to(BaseModel, r) for r in self._query("SELECT * FROM base_models ORDER BY created_at, rowid")]
 
     def get_base_model(self, model_id: str) -> BaseModel:
         return self._one(BaseModel, "base_models", model_id)
@@ -208,7 +208,7 @@ class ProjectStore:
         return self.get_run(record["id"])
 
     def list_runs(self) -> list[Run]:
-        return [_row_to(Run, r) for r in self._query("SELECT * FROM runs ORDER BY created_at DESC")]
+        return [_row_to(Run, r) for r in self._query("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC")]
 
     def get_run(self, run_id: str) -> Run:
         return self._one(Run, "runs", run_id)
@@ -273,7 +273,7 @@ class ProjectStore:
         return ChatSession(**record)
 
     def list_chat_sessions(self) -> list[ChatSession]:
-        return [_row_to(ChatSession, r) for r in self._query("SELECT * FROM chat_sessions ORDER BY created_at DESC")]
+        return [_row_to(ChatSession, r) for r in self._query("SELECT * FROM chat_sessions ORDER BY created_at DESC, rowid DESC")]
 
     def add_chat_message(self, session_id: str, role: str, content: str) -> ChatMessage:
         with self._lock:

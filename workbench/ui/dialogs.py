@@ -131,27 +131,33 @@ def about_dialog(parent: Optional[QWidget]) -> QMessageBox:
 KEEP_RUNNING, STOP_RUNS, CANCEL = "keep", "stop", "cancel"
 
 
-def ask_about_active_runs(parent: Optional[QWidget], count: int) -> str:
+def _ask(parent: Optional[QWidget], title: str, text: str, info: str,
+         choices: Sequence[tuple[str, str, "QMessageBox.ButtonRole"]], name: str = "") -> str:
+    """A question with a Cancel button; returns the answer of the clicked choice (the first is
+    the default), or CANCEL."""
     box = QMessageBox(parent)
-    box.setWindowTitle("Training is running")
+    if name:
+        box.setObjectName(name)
+    box.setWindowTitle(title)
     box.setIcon(QMessageBox.Icon.Question)
-    runs = "1 training run is" if count == 1 else f"{count} training runs are"
-    box.setText(f"{runs} still running.")
-    box.setInformativeText("Keep them running in the background (Workbench picks them up again "
-                           "the next time you open this project), or stop them now? Stopped runs "
-                           "first save their adapter and a checkpoint, so they can be resumed; the "
-                           "project closes when they have.")
-    keep = box.addButton("Keep Running", QMessageBox.ButtonRole.AcceptRole)
-    stop = box.addButton("Stop Them", QMessageBox.ButtonRole.DestructiveRole)
+    box.setText(text)
+    box.setInformativeText(info)
+    buttons = {box.addButton(label, role): answer for label, answer, role in choices}
     box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(keep)
+    box.setDefaultButton(next(iter(buttons)))
     box.exec()
-    clicked = box.clickedButton()
-    if clicked is keep:
-        return KEEP_RUNNING
-    if clicked is stop:
-        return STOP_RUNS
-    return CANCEL
+    return buttons.get(box.clickedButton(), CANCEL)
+
+
+def ask_about_active_runs(parent: Optional[QWidget], count: int) -> str:
+    runs = "1 training run is" if count == 1 else f"{count} training runs are"
+    return _ask(parent, "Training is running", f"{runs} still running.",
+                "Keep them running in the background (Workbench picks them up again the next "
+                "time you open this project), or stop them now? Stopped runs first save their "
+                "adapter and a checkpoint, so they can be resumed; the project closes when they "
+                "have.",
+                [("Keep Running", KEEP_RUNNING, QMessageBox.ButtonRole.AcceptRole),
+                 ("Stop Them", STOP_RUNS, QMessageBox.ButtonRole.DestructiveRole)])
 
 
 _STAGES = {"saving": "saving its adapter and a checkpoint…",
@@ -204,22 +210,9 @@ KEEP_CONVERSATION, NEW_CONVERSATION = "keep-conversation", "new-conversation"
 
 def ask_about_conversation(parent: Optional[QWidget], model_name: str) -> str:
     """Asked before the Chat page loads another model while a conversation is in view."""
-    box = QMessageBox(parent)
-    box.setObjectName("conversationQuestion")
-    box.setWindowTitle("Load another model")
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setText(f"Continue this conversation with {model_name}?")
-    box.setInformativeText(f"{model_name} sees the messages so far and answers from here on. "
-                           "Or start a new, empty chat. Either way this conversation stays "
-                           "saved in the project.")
-    keep = box.addButton("Continue Conversation", QMessageBox.ButtonRole.AcceptRole)
-    new = box.addButton("Start New Chat", QMessageBox.ButtonRole.ActionRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(keep)
-    box.exec()
-    clicked = box.clickedButton()
-    if clicked is keep:
-        return KEEP_CONVERSATION
-    if clicked is new:
-        return NEW_CONVERSATION
-    return CANCEL
+    return _ask(parent, "Load another model", f"Continue this conversation with {model_name}?",
+                f"{model_name} sees the messages so far and answers from here on. Or start a "
+                "new, empty chat. Either way this conversation stays saved in the project.",
+                [("Continue Conversation", KEEP_CONVERSATION, QMessageBox.ButtonRole.AcceptRole),
+                 ("Start New Chat", NEW_CONVERSATION, QMessageBox.ButtonRole.ActionRole)],
+                name="conversationQuestion")
