@@ -10,11 +10,12 @@ import time
 
 import pytest
 
+from workbench.services import paths
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["WORKBENCH_USER"] = "tester"
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO_DATA = os.path.join(REPO, "resources", "demo", "support_chats.jsonl")
+DEMO_DATA = paths.demo_dataset_path()
 
 
 @pytest.fixture(scope="session", autouse=True)

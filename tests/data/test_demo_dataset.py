@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 
 from workbench.data import import_file, read_rows
+from workbench.services import paths
 
-DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
-DATASET = DEMO / "support_chats.jsonl"
+ROOT = Path(__file__).resolve().parents[2]
+DATASET = Path(paths.demo_dataset_path())
+README = ROOT / "workbench" / "resources" / "demo" / "README.md"  # documents the file; not shipped
+GENERATOR = ROOT / "tools" / "demo_data"
 
 
 @pytest.fixture(scope="module")
 def shop():
-    spec = importlib.util.spec_from_file_location("demo_shop_facts", DEMO / "shop.py")
+    spec = importlib.util.spec_from_file_location("demo_shop_facts", GENERATOR / "shop.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     try:
@@ -67,7 +70,7 @@ def test_replies_agree_with_the_shop_facts(conversations, shop):
 
 
 def test_readme_states_the_same_facts(shop):
-    readme = (DEMO / "README.md").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
     for product in shop.PRODUCTS:
         row = re.search(rf"^\| {re.escape(product.name)} \| \$([\d,.]+) \|.*\| (\S+(?: years?)?) \|$", readme, re.M)
         assert row, product.name
@@ -82,6 +85,6 @@ def test_readme_states_the_same_facts(shop):
 
 def test_generator_is_deterministic(tmp_path):
     out = tmp_path / "again.jsonl"
-    subprocess.run([sys.executable, str(DEMO / "make_support_chats.py"), "--out", str(out)],
+    subprocess.run([sys.executable, str(GENERATOR / "make_support_chats.py"), "--out", str(out)],
                    check=True, capture_output=True, timeout=120)
     assert out.read_bytes() == DATASET.read_bytes()

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from workbench.services import paths
+
 ROOT = Path(__file__).resolve().parents[2]
-ICONS = ROOT / "resources" / "icons"
-STYLES = ROOT / "resources" / "styles"
+ICONS = Path(paths.resource("icons"))
+STYLES = Path(paths.resource("styles"))
 PACKAGING = ROOT / "packaging"
 
 

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import os
-
+from workbench.services import paths
 from workbench.services.chat import ChatClient, chat_choices
 
-DEMO_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "resources", "demo", "support_chats.jsonl")
+DEMO_DATA = paths.demo_dataset_path()
 
 
 def _run(store, name, model_id, status, adapter):

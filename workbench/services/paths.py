@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import os
+from importlib import resources as _resources
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Files extracted by as_file() (only when the package is not on a file system, e.g. zipped)
+# stay until the process exits: callers keep the paths (icons, stylesheets) for its lifetime.
+_extracted = contextlib.ExitStack()
+atexit.register(_extracted.close)
 
 
 def user_data_dir() -> str:
@@ -30,12 +37,22 @@ def projects_dir() -> str:
     return path
 
 
-def resources_dir() -> str:
-    return os.environ.get("WORKBENCH_RESOURCES") or os.path.join(_REPO_ROOT, "resources")
-
-
 def resource(*parts: str) -> str:
-    return os.path.join(resources_dir(), *parts)
+    """A real file path for a file shipped in the workbench.resources package, e.g.
+    resource("styles", "dark.qss"); it may not exist (callers check). WORKBENCH_RESOURCES, a
+    folder laid out like workbench/resources/, overrides it (other icons or styles, no reinstall)."""
+    override = os.environ.get("WORKBENCH_RESOURCES")
+    if override:
+        return os.path.join(override, *parts)
+    return _packaged(parts)
+
+
+@functools.lru_cache(maxsize=None)  # one extraction per file, should the package be zipped
+def _packaged(parts: tuple[str, ...]) -> str:
+    ref = _resources.files("workbench.resources")
+    for part in parts:
+        ref = ref / part
+    return str(_extracted.enter_context(_resources.as_file(ref)))
 
 
 def demo_dataset_path() -> str:

@@ -1,6 +1,6 @@
-"""Render workbench.svg to workbench.png (256x256) with Qt's SVG renderer, offscreen.
+"""Render workbench/resources/icons/workbench.svg to workbench.png (256x256) with Qt's SVG renderer, offscreen.
 
-    python resources/icons/render_png.py [size]
+    python tools/render_icon.py [size]
 
 Also copies both files to packaging/icons/ for the desktop entry.
 """
@@ -18,8 +18,9 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: E402
 from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-PACKAGING_ICONS = HERE.parents[1] / "packaging" / "icons"
+ROOT = Path(__file__).resolve().parents[1]
+ICONS = ROOT / "workbench" / "resources" / "icons"
+PACKAGING_ICONS = ROOT / "packaging" / "icons"
 
 
 def render(svg: Path, png: Path, size: int = 256) -> None:
@@ -40,7 +41,7 @@ def render(svg: Path, png: Path, size: int = 256) -> None:
 def main() -> int:
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 256
     app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 (fonts, image plugins)
-    svg, png = HERE / "workbench.svg", HERE / "workbench.png"
+    svg, png = ICONS / "workbench.svg", ICONS / "workbench.png"
     render(svg, png, size)
     PACKAGING_ICONS.mkdir(parents=True, exist_ok=True)
     for path in (svg, png):

@@ -2,7 +2,9 @@
 
 Deterministic (seeded): running it again gives the same file byte for byte.
 
-    python resources/demo/make_support_chats.py [--out PATH] [--seed N]
+    python tools/demo_data/make_support_chats.py [--out PATH] [--seed N]
+
+By default it rewrites the packaged copy, workbench/resources/demo/support_chats.jsonl.
 
 Each conversation is drawn from a scenario (order status, returns, shipping, products, ...)
 whose replies are written from the shop facts in shop.py; phrasings and slots (products,
@@ -27,6 +29,7 @@ from scenarios_shop import (  # noqa: E402
 )
 
 SEED = 20240917
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "workbench" / "resources" / "demo" / "support_chats.jsonl"
 # (scenario, how many conversations)
 PLAN = [
     (order_status, 55),
@@ -68,7 +71,7 @@ def generate(seed: int = SEED) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "support_chats.jsonl")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     conversations = generate(args.seed)
