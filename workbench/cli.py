@@ -3,6 +3,7 @@
     workbench demo --project PATH --model tiny|smollm2 --json
     workbench import FILE --project PATH
     workbench train --project PATH [--dataset NAME|ID] [--model KIND|NAME|ID] [options]
+        (exits non-zero, with the reason on stderr, when the run does not complete; so does demo)
     workbench runs --project PATH [--json]
     workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
     workbench data import|list|show|clean|split|leakage|render|export ... (see cli_data.py)
@@ -17,8 +18,9 @@ import json
 import os
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from workbench import engine_worker
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
 from workbench.core.records import TrainConfig
@@ -125,7 +127,7 @@ def cmd_demo(args) -> dict[str, Any]:
             "base_model": model.name, "run_id": run.id, "status": run.status,
             "first_loss": run.first_loss, "last_loss": run.last_loss,
             "adapter_path": store.abspath(run.adapter_path) if run.adapter_path else None,
-            "reply": reply, "error": run.error_message or None,
+            "reply": reply, "error": run.error_message or None, "error_advice": run.error_advice or None,
         }
     finally:
         store.close()
@@ -152,9 +154,7 @@ def cmd_train(args) -> dict[str, Any]:
     try:
         version = lookup.find_version(store, args.dataset)
         model = _model(store, args.model)
-        config = TrainConfig(r=args.r, alpha=args.alpha, learning_rate=args.lr, epochs=args.epochs,
-                             max_steps=args.max_steps, batch_size=args.batch_size, max_length=args.max_length,
-                             seed=args.seed)
+        config = TrainConfig(**{attr: getattr(args, attr) for _flag, attr, _type in TRAIN_FLAGS})
         run = train_and_wait(store, version.id, model.id, config, name=args.name)
         return _run_dict(store, run)
     finally:
@@ -202,6 +202,13 @@ def cmd_chat(args) -> dict[str, Any]:
         store.close()
 
 
+# `workbench train` options: (flag, TrainConfig field, type).
+TRAIN_FLAGS = (("--r", "r", int), ("--alpha", "alpha", int), ("--lr", "learning_rate", float),
+               ("--epochs", "epochs", float), ("--max-steps", "max_steps", int),
+               ("--batch-size", "batch_size", int), ("--max-length", "max_length", int),
+               ("--seed", "seed", int), ("--save-steps", "save_steps", int))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Workbench: fine-tune language models locally.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -225,11 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", default="tiny", help="built-in kind (tiny, smollm2), name or id")
     t.add_argument("--name")
     defaults = TrainConfig()
-    for flag, attr, typ in (("--r", "r", int), ("--alpha", "alpha", int), ("--lr", "learning_rate", float),
-                            ("--epochs", "epochs", float), ("--max-steps", "max_steps", int),
-                            ("--batch-size", "batch_size", int), ("--max-length", "max_length", int),
-                            ("--seed", "seed", int)):
-        t.add_argument(flag, type=typ, default=getattr(defaults, attr))
+    for flag, attr, typ in TRAIN_FLAGS:
+        t.add_argument(flag, type=typ, dest=attr, default=getattr(defaults, attr))
     r = sub.add_parser("runs", help="list runs")
     project(r)
     c = sub.add_parser("chat", help="send one prompt to a base model or a run's adapter")
@@ -253,17 +257,77 @@ def cmd_data(args) -> dict[str, Any]:
     return run(args)
 
 
-COMMANDS = {"demo": cmd_demo, "import": cmd_import, "train": cmd_train, "runs": cmd_runs, "chat": cmd_chat,
-            "data": cmd_data}
+# -- output: each verb formats its own result ----------------------------------------------------
+def _show_fields(result: dict[str, Any]) -> None:
+    for k, v in result.items():
+        if k == "not_kept":  # import: one line per field the rows do not keep
+            print("".join(f"not kept: {line}\n" for line in v), end="")
+        else:
+            print(f"{k}: {v}")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def _show_runs(result: list[dict[str, Any]]) -> None:
+    for r in result:
+        loss = f"{r['first_loss']:.3f} -> {r['last_loss']:.3f}" if r.get("last_loss") is not None else "-"
+        print(f"{r['id'][:8]}  {r['status']:<11} {r['step']}/{r['total_steps']:<5} loss {loss:<17} {r['name']}"
+              f"  on {r['dataset']}")
+        if r.get("error"):
+            print(f"          {r['error']}")
+
+
+def _show_data(result: dict[str, Any]) -> None:
+    from workbench.cli_data import print_human
+
+    print_human(result)
+
+
+def _run_outcome(result: dict[str, Any]) -> tuple[int, str]:
+    """A run that did not complete is a failed command: (exit code, the reason for stderr)."""
+    status = result.get("status")
+    if status == "completed":
+        return 0, ""
+    reason = f"the run ended {status}"
+    if result.get("error"):
+        reason += f": {result['error']}"
+    if result.get("error_advice"):
+        reason += f"\n  what to do: {result['error_advice']}"
+    return (130 if status == "cancelled" else 1), reason
+
+
+def _succeeded(_result: Any) -> tuple[int, str]:
+    return 0, ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Verb:
+    run: Callable[[argparse.Namespace], Any]
+    show: Callable[[Any], None]  # the human-readable form (without --json)
+    outcome: Callable[[Any], tuple[int, str]] = _succeeded
+    always_json: bool = False  # demo: one JSON line, what scripts and CI read
+
+
+VERBS = {
+    "demo": Verb(cmd_demo, _show_fields, _run_outcome, always_json=True),
+    "import": Verb(cmd_import, _show_fields),
+    "train": Verb(cmd_train, _show_fields, _run_outcome),
+    "runs": Verb(cmd_runs, _show_runs),
+    "chat": Verb(cmd_chat, lambda _result: None),  # the reply was streamed as it came
+    "data": Verb(cmd_data, _show_data),
+}
+
+
+def _gui(args) -> None:
+    # A separate process entry keeps Qt out of the headless layer.
+    os.execv(sys.executable, [sys.executable, "-m", "workbench.ui", *([args.project_path] if args.project_path else [])])
+
+
+def _run_verb(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "gui":
-        # A separate process entry keeps Qt out of the headless layer.
-        os.execv(sys.executable, [sys.executable, "-m", "workbench.ui", *([args.project_path] if args.project_path else [])])
+        _gui(args)
+    verb = VERBS[args.verb]
     try:
-        result = COMMANDS[args.verb](args)
+        result = verb.run(args)
     except Cancelled:
         print("cancelled", file=sys.stderr)
         return 130
@@ -274,33 +338,32 @@ def main(argv: Optional[list[str]] = None) -> int:
         if exc.details:
             print(f"  details: {exc.details}", file=sys.stderr)
         return 1
-    if getattr(args, "json", False) or args.verb == "demo":
-        print(json.dumps(result, indent=None if args.verb == "demo" else 2, default=str))
+    if verb.always_json:
+        print(json.dumps(result, default=str))
+    elif getattr(args, "json", False):
+        print(json.dumps(result, indent=2, default=str))
     else:
-        _print_human(args.verb, result)
-    if args.verb == "demo":
-        return 0 if result.get("status") == "completed" else 1
-    return 0
+        verb.show(result)
+    sys.stdout.flush()  # a closed pipe shows here, inside main's handler, not at exit
+    rc, reason = verb.outcome(result)
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+    return rc
 
 
-def _print_human(verb: str, result: Any) -> None:
-    if verb == "runs":
-        for r in result:
-            loss = f"{r['first_loss']:.3f} -> {r['last_loss']:.3f}" if r.get("last_loss") is not None else "-"
-            print(f"{r['id'][:8]}  {r['status']:<11} {r['step']}/{r['total_steps']:<5} loss {loss:<17} {r['name']}"
-                  f"  on {r['dataset']}")
-            if r.get("error"):
-                print(f"          {r['error']}")
-    elif verb == "data":
-        from workbench.cli_data import print_human
-
-        print_human(result)
-    elif verb != "chat":
-        for k, v in (result.items() if isinstance(result, dict) else []):
-            if k == "not_kept":  # import: one line per field the rows do not keep
-                print("".join(f"not kept: {line}\n" for line in v), end="")
-            else:
-                print(f"{k}: {v}")
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    worker_rc = engine_worker.dispatch(argv)  # a packaged build's engine child
+    if worker_rc is not None:
+        return worker_rc
+    try:
+        return _run_verb(argv)
+    except BrokenPipeError:
+        # The reader went away (`workbench runs | head -1`). As the Python docs advise (signal,
+        # "Note on SIGPIPE"): point stdout at devnull so the exit-time flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from workbench.core.errors import WorkbenchError
 
@@ -161,10 +161,6 @@ def _d_export(store, args) -> dict[str, Any]:
     return {"export": _plain(dataset_ops.export_version(store, v.id, args.path, fmt, args.style, progress=_progress))}
 
 
-VERBS = {"import": _d_import, "list": _d_list, "show": _d_show, "clean": _d_clean, "split": _d_split,
-         "leakage": _d_leakage, "render": _d_render, "export": _d_export}
-
-
 def add_data_parser(sub, project) -> None:
     """Register `data` and its verbs on the main parser's subparsers (`project` adds --project/--json)."""
     d = sub.add_parser("data", help="import, inspect, clean, split and export datasets")
@@ -229,7 +225,7 @@ def run(args) -> dict[str, Any]:
     else:
         store = open_project(args.project)
     try:
-        return {"command": args.data_verb, **VERBS[args.data_verb](store, args)}
+        return {"command": args.data_verb, **VERBS[args.data_verb].run(store, args)}
     finally:
         store.close()
 
@@ -273,80 +269,109 @@ def _changes_text(before: list[dict[str, str]], after: list[dict[str, str]], con
     return out
 
 
+def _show_import(result: dict[str, Any]) -> list[str]:
+    v = result["version"]
+    lines = [f"imported {result['dataset']}: {_version_line(v)} ({v['format']}), id {v['id']}"]
+    if v["options"].get("skipped_rows"):
+        lines.append(f"  skipped {v['options']['skipped_rows']} invalid rows")
+    lines += [f"  not kept: {line}" for line in result.get("not_kept", [])]
+    return lines
+
+
+def _show_list(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for d in result["datasets"]:
+        lines.append(f"{d['name']}  ({d['id'][:8]})")
+        for v in d["versions"]:
+            lines.append(f"  {'  ' * v['depth']}{v['id'][:8]}  {v['title']}  ({v['how']}; {v['created_at'][:16]})")
+    if not result["datasets"]:
+        lines.append("no datasets yet: workbench data import FILE --project P")
+    return lines
+
+
+def _show_show(result: dict[str, Any]) -> list[str]:
+    v, st = result["version"], result["stats"]
+    lines = [f"{result['title']}  (version {v['id']})", f"  {result['how']}",
+             f"  rows {st['row_count']:,}, messages {st['message_count']:,}, content hash {v['content_hash'][:16]}",
+             f"  parent {v['parent_id'] or '-'}",
+             "  turns per row: " + ", ".join(f"{k}: {n}" for k, n in st["turns"].items()),
+             "  roles: " + ", ".join(f"{k}: {n}" for k, n in st["roles"].items()),
+             "  " + _hist_line(st["chars"], "chars per row")]
+    if st["tokens"]:
+        lines.append("  " + _hist_line(st["tokens"], f"tokens per row ({st['token_measure']})"))
+    if st["truncated_rows"] is not None:
+        lines.append(f"  rows longer than {st['max_length']} tokens (truncated in training): {st['truncated_rows']}")
+    if st["empty_messages"] or st["rows_without_assistant"]:
+        lines.append(f"  empty messages {st['empty_messages']}, rows without an assistant reply "
+                     f"{st['rows_without_assistant']}")
+    for row in result["rows"]:
+        lines.append(f"  row {row['index']} (source row {row['source_row']}):")
+        lines += _messages_text(row["messages"])
+    return lines
+
+
+def _show_clean(result: dict[str, Any]) -> list[str]:
+    if not result["dry_run"]:
+        v = result["new_version"]
+        c = v["options"]["counts"]
+        return [f"new version {v['id']}: {v['row_count']:,} rows "
+                f"({c['removed']} removed, {c['changed']} changed), parent {result['version_id'][:8]}"]
+    r = result["report"]
+    lines = [f"{r['op']} (preview, nothing written): " + ", ".join(f"{k} {v}" for k, v in r["counts"].items())]
+    for ex in r["examples"]:
+        extra = "".join(f", {k} {ex[k]}" for k in ("duplicate_of", "similarity", "length") if ex[k] is not None)
+        lines.append(f"  row {ex['index']}: {ex['action']} ({ex['reason']}{extra})")
+        if ex["action"] == "change":
+            lines += _changes_text(ex["before"], ex["after"])
+    if r["examples_truncated"]:
+        lines.append(f"  … and more ({len(r['removed'])} removed, {len(r['changed'])} changed in all)")
+    return lines
+
+
+def _show_split(result: dict[str, Any]) -> list[str]:
+    lines = [f"split {result['split_id']} of {result['version_id'][:8]}:"]
+    for name, v in result["splits"].items():
+        lines.append(f"  {name:<10} {v['row_count']:>7,} rows  id {v['id']}")
+    return lines + (_show_leakage(result) if "leakage" in result else [])
+
+
+def _show_leakage(result: dict[str, Any]) -> list[str]:
+    lk = result["leakage"]
+    lines = [f"leakage: {lk['exact_pairs']} exact and {lk['near_pairs']} near-duplicate pairs across splits "
+             f"(threshold {lk['threshold']})"]
+    for p in lk["pairs"][:20]:
+        lines.append(f"  {p['kind']:<5} {p['split_a']} row {p['row_a']} ~ {p['split_b']} row {p['row_b']} "
+                     f"({p['similarity']:.2f})")
+    return lines
+
+
+def _show_render(result: dict[str, Any]) -> list[str]:
+    r = result["rendered"]
+    lines = [f"row {r['index']}: {r['token_count']} tokens, {r['trained_token_count']} trained on"
+             + (f", truncated at {r['max_length']}" if r["truncated"] else "")]
+    for span in r["spans"]:
+        text = r["text"][span["start"]:span["end"]]
+        lines.append(("[TRAINED]" if span["trained"] else "[context]") + f" {text!r}")
+    return lines
+
+
+def _show_export(result: dict[str, Any]) -> list[str]:
+    e = result["export"]
+    return [f"exported {e['rows']:,} rows to {e['path']} ({e['format']}, {e['style']})"
+            + (f"; skipped {e['skipped']} rows with no assistant reply" if e["skipped"] else "")]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataVerb:
+    run: Callable[[Any, argparse.Namespace], dict[str, Any]]
+    show: Callable[[dict[str, Any]], list[str]]  # the human-readable lines of its result
+
+
+VERBS = {"import": DataVerb(_d_import, _show_import), "list": DataVerb(_d_list, _show_list),
+         "show": DataVerb(_d_show, _show_show), "clean": DataVerb(_d_clean, _show_clean),
+         "split": DataVerb(_d_split, _show_split), "leakage": DataVerb(_d_leakage, _show_leakage),
+         "render": DataVerb(_d_render, _show_render), "export": DataVerb(_d_export, _show_export)}
+
+
 def print_human(result: dict[str, Any]) -> None:
-    verb = result["command"]
-    lines: list[str] = []
-    if verb == "import":
-        v = result["version"]
-        lines.append(f"imported {result['dataset']}: {_version_line(v)} ({v['format']}), id {v['id']}")
-        if v["options"].get("skipped_rows"):
-            lines.append(f"  skipped {v['options']['skipped_rows']} invalid rows")
-        for line in result.get("not_kept", []):
-            lines.append(f"  not kept: {line}")
-    elif verb == "list":
-        for d in result["datasets"]:
-            lines.append(f"{d['name']}  ({d['id'][:8]})")
-            for v in d["versions"]:
-                lines.append(f"  {'  ' * v['depth']}{v['id'][:8]}  {v['title']}  ({v['how']}; {v['created_at'][:16]})")
-        if not result["datasets"]:
-            lines.append("no datasets yet: workbench data import FILE --project P")
-    elif verb == "show":
-        v, st = result["version"], result["stats"]
-        lines += [f"{result['title']}  (version {v['id']})", f"  {result['how']}",
-                  f"  rows {st['row_count']:,}, messages {st['message_count']:,}, content hash {v['content_hash'][:16]}",
-                  f"  parent {v['parent_id'] or '-'}",
-                  "  turns per row: " + ", ".join(f"{k}: {n}" for k, n in st["turns"].items()),
-                  "  roles: " + ", ".join(f"{k}: {n}" for k, n in st["roles"].items()),
-                  "  " + _hist_line(st["chars"], "chars per row")]
-        if st["tokens"]:
-            lines.append("  " + _hist_line(st["tokens"], f"tokens per row ({st['token_measure']})"))
-        if st["truncated_rows"] is not None:
-            lines.append(f"  rows longer than {st['max_length']} tokens (truncated in training): {st['truncated_rows']}")
-        if st["empty_messages"] or st["rows_without_assistant"]:
-            lines.append(f"  empty messages {st['empty_messages']}, rows without an assistant reply "
-                         f"{st['rows_without_assistant']}")
-        for row in result["rows"]:
-            lines.append(f"  row {row['index']} (source row {row['source_row']}):")
-            lines += _messages_text(row["messages"])
-    elif verb == "clean":
-        if result["dry_run"]:
-            r = result["report"]
-            lines.append(f"{r['op']} (preview, nothing written): " + ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
-            for ex in r["examples"]:
-                extra = "".join(f", {k} {ex[k]}" for k in ("duplicate_of", "similarity", "length") if ex[k] is not None)
-                lines.append(f"  row {ex['index']}: {ex['action']} ({ex['reason']}{extra})")
-                if ex["action"] == "change":
-                    lines += _changes_text(ex["before"], ex["after"])
-            if r["examples_truncated"]:
-                lines.append(f"  … and more ({len(r['removed'])} removed, {len(r['changed'])} changed in all)")
-        else:
-            v = result["new_version"]
-            c = v["options"]["counts"]
-            lines.append(f"new version {v['id']}: {v['row_count']:,} rows "
-                         f"({c['removed']} removed, {c['changed']} changed), parent {result['version_id'][:8]}")
-    elif verb == "split":
-        lines.append(f"split {result['split_id']} of {result['version_id'][:8]}:")
-        for name, v in result["splits"].items():
-            lines.append(f"  {name:<10} {v['row_count']:>7,} rows  id {v['id']}")
-        if "leakage" in result:
-            result = {"leakage": result["leakage"]}
-            verb = "leakage"
-    if verb == "leakage":
-        lk = result["leakage"]
-        lines.append(f"leakage: {lk['exact_pairs']} exact and {lk['near_pairs']} near-duplicate pairs across splits "
-                     f"(threshold {lk['threshold']})")
-        for p in lk["pairs"][:20]:
-            lines.append(f"  {p['kind']:<5} {p['split_a']} row {p['row_a']} ~ {p['split_b']} row {p['row_b']} "
-                         f"({p['similarity']:.2f})")
-    elif verb == "render":
-        r = result["rendered"]
-        lines.append(f"row {r['index']}: {r['token_count']} tokens, {r['trained_token_count']} trained on"
-                     + (f", truncated at {r['max_length']}" if r["truncated"] else ""))
-        for span in r["spans"]:
-            text = r["text"][span["start"]:span["end"]]
-            lines.append(("[TRAINED]" if span["trained"] else "[context]") + f" {text!r}")
-    elif verb == "export":
-        e = result["export"]
-        lines.append(f"exported {e['rows']:,} rows to {e['path']} ({e['format']}, {e['style']})"
-                     + (f"; skipped {e['skipped']} rows with no assistant reply" if e["skipped"] else ""))
-    print("\n".join(lines))
+    print("\n".join(VERBS[result["command"]].show(result)))

@@ -7,3 +7,7 @@ import torch lazily, after :mod:`workbench.engine.stdio` has claimed the real st
 """
 
 VERBS = ("train", "chat", "build-model")
+# A packaged (frozen) build has no `-m`: it starts its own executable as
+# ``EXECUTABLE --engine-worker VERB SPEC.json`` (workbench.jobs.launch.engine_argv), and its
+# entry points hand that argv to the engine (workbench.engine_worker.dispatch).
+WORKER_SWITCH = "--engine-worker"

@@ -16,15 +16,20 @@ import time
 from typing import Any, Optional
 
 from workbench.core.errors import JobError
+from workbench.engine import WORKER_SWITCH
 from workbench.jobs.protocol import Event, parse_line
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def engine_argv(verb: str, spec_path: str) -> list[str]:
-    """The command line of an engine child. A frozen build re-runs itself with a worker switch."""
+    """The command line of an engine child.
+
+    A frozen build has no `-m`: it re-runs its own executable with the worker switch, which
+    its entry points (workbench.cli.main, workbench.ui.app.main) hand to the engine.
+    """
     if getattr(sys, "frozen", False):
-        return [sys.executable, "--engine-worker", verb, spec_path]
+        return [sys.executable, WORKER_SWITCH, verb, spec_path]
     return [sys.executable, "-m", "workbench.engine", verb, spec_path]
 
 
@@ -39,7 +44,10 @@ def child_env() -> dict[str, str]:
 
 
 class ChildProcess:
-    """One engine child: argv launch, non-blocking event reading, stdin requests, stopping."""
+    """One engine child: argv launch, non-blocking event reading, stdin requests, stopping.
+
+    `start()` is the one way any engine child (train, chat, build-model, ...) is started.
+    """
 
     def __init__(self, verb: str, spec_path: str, log_path: str) -> None:
         self.verb = verb
@@ -172,7 +180,8 @@ def pid_alive(pid: Optional[int], must_contain: Optional[str] = None) -> bool:
         try:
             with open(cmdline, "rb") as f:
                 args = f.read().decode("utf-8", errors="replace")
-            stat = open(f"/proc/{pid}/stat").read()
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
         except OSError:
             return False
         if ") Z " in stat:  # a zombie is dead for our purposes

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from workbench import __version__
+from workbench import __version__, engine_worker
 from workbench.ui import settings, theme
 from workbench.ui.errors import install_excepthook
 from workbench.ui.main_window import MainWindow
@@ -59,6 +59,9 @@ def open_initial_project(window: MainWindow, args: argparse.Namespace) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    worker_rc = engine_worker.dispatch(argv)  # a packaged build's engine child, not a second GUI
+    if worker_rc is not None:
+        return worker_rc
     args = parse_args(argv)
     app = create_application([sys.argv[0] if sys.argv else "workbench-gui", *argv])
     theme.apply_theme(app, args.theme or settings.theme())
