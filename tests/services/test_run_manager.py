@@ -60,6 +60,16 @@ STAND_IN = textwrap.dedent("""
     if mode == "completes-without-adapter":
         emit("completed", adapter_path=None, steps=100)
         sys.exit(0)
+    if mode == "completes-adapter-gone":  # reports a folder that is not there
+        emit("completed", adapter_path=os.path.join(work, "adapter"), steps=100)
+        sys.exit(0)
+    if mode == "killed-after-checkpoint":  # dies without a word, as after kill -9
+        ckpt = os.path.join(work, "checkpoints", "checkpoint-5")
+        os.makedirs(ckpt, exist_ok=True)
+        with open(os.path.join(ckpt, "trainer_state.json"), "w") as f:
+            f.write("{}")
+        emit("checkpoint", step=5, path=ckpt)
+        os.kill(os.getpid(), signal.SIGKILL)
     step, deadline = 0, time.time() + 120
     while time.time() < deadline:
         if mode != "silent" and step < 100:
@@ -225,16 +235,38 @@ def test_owned_child_that_ignores_everything_is_terminated_then_killed(project, 
     assert os.path.exists(os.path.join(_work(store, run.id), "TERM"))
 
 
-def test_child_that_exits_without_a_word_failed_with_its_exit_code(project, stand_in):
+def test_child_that_exits_without_a_word_is_interrupted_with_its_exit_code(project, stand_in):
+    """A crash (no terminal event) is not a reported failure: interrupted, with how it ended."""
     store, version_id, model_id = project
     stand_in["value"] = "exits-3"
     manager = RunManager(store)
     run = manager.start(version_id, model_id, TrainConfig(max_steps=100))
     _poll_until(manager, lambda: run.id not in manager.active_run_ids())
     final = store.get_run(run.id)
-    assert final.status == "failed"
-    assert "exited unexpectedly (exit code 3)" in final.error
-    assert final.error_advice == "See the details for the process output."
+    assert final.status == "interrupted", final.error
+    assert "exited with code 3 before it finished, without reporting an error" in final.error
+    assert final.error_advice.startswith("It saved no checkpoint")
+    assert not resume_check(store, final).ok  # nothing to resume from: the reason says so
+
+
+def test_killed_child_is_interrupted_and_resumes_from_its_checkpoint(project, stand_in):
+    store, version_id, model_id = project
+    stand_in["value"] = "killed-after-checkpoint"
+    manager = RunManager(store)
+    run = manager.start(version_id, model_id, TrainConfig(max_steps=100))
+    _poll_until(manager, lambda: run.id not in manager.active_run_ids())
+    final = store.get_run(run.id)
+    assert final.status == "interrupted", final.error
+    assert "was killed (SIGKILL) before it finished" in final.error
+    assert "Resume it from its checkpoint at step 5" in final.error_advice
+    check = resume_check(store, final)
+    assert check.ok and check.checkpoint.endswith(os.path.join("checkpoints", "checkpoint-5"))
+    stand_in["value"] = "cooperative"
+    resumed = manager.resume(run.id)
+    spec = json.load(open(os.path.join(_work(store, resumed.id), "train.spec.json")))
+    assert spec["resume_from"] == check.checkpoint
+    manager.shutdown(kill=True)
+    assert store.get_run(resumed.id).status == "cancelled"
 
 
 def test_completed_without_an_adapter_is_a_failure(project, stand_in):
@@ -244,7 +276,38 @@ def test_completed_without_an_adapter_is_a_failure(project, stand_in):
     run = manager.start(version_id, model_id, TrainConfig(max_steps=100))
     _poll_until(manager, lambda: run.id not in manager.active_run_ids())
     final = store.get_run(run.id)
-    assert final.status == "failed" and "without a usable adapter" in final.error
+    assert final.status == "failed"
+    assert final.error == "Training reported that it completed, but it reported no adapter folder."
+
+
+def test_completed_with_its_adapter_folder_missing_is_a_failure_naming_it(project, stand_in):
+    store, version_id, model_id = project
+    stand_in["value"] = "completes-adapter-gone"
+    manager = RunManager(store)
+    run = manager.start(version_id, model_id, TrainConfig(max_steps=100))
+    _poll_until(manager, lambda: run.id not in manager.active_run_ids())
+    final = store.get_run(run.id)
+    adapter = os.path.join(_work(store, run.id), "adapter")
+    assert final.status == "failed"
+    assert final.error == (f"Training reported that it completed, but its adapter folder {adapter} "
+                           "is missing or incomplete (no adapter_config.json).")
+    assert "log" in final.error_advice
+
+
+def test_owned_child_whose_heartbeat_goes_stale_is_interrupted_and_ended(project, stand_in):
+    """An attached child, not only a re-attached one, that sends nothing (no heartbeat) is hung."""
+    import psutil
+
+    store, version_id, model_id = project
+    stand_in["value"] = "silent"
+    manager = RunManager(store, stale_s=1.0)
+    run = manager.start(version_id, model_id, TrainConfig(max_steps=100))
+    pid = store.get_run(run.id).pid
+    _poll_until(manager, lambda: run.id not in manager.active_run_ids())
+    final = store.get_run(run.id)
+    assert final.status == "interrupted", final.error
+    assert "stopped reporting" in final.error and "so it was ended" in final.error
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_reattached_run_whose_journal_stops_growing_is_interrupted(project, stand_in):

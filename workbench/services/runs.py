@@ -22,7 +22,10 @@ from workbench.store import ProjectStore
 
 STOP_GRACE_S = 30.0  # cooperative stop (saves the adapter) before SIGTERM
 TERM_GRACE_S = 10.0  # SIGTERM before SIGKILL
-STALE_S = 300.0  # a live pid whose journal has not grown this long is considered hung
+# A live child that sent no event this long is hung. It sends a heartbeat every ~2 s from a
+# thread started before the data and model load, so only process start-up and light imports
+# precede the first one; the margin covers a cold start on a slow, busy machine.
+STALE_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,15 @@ class _Tracked:
     stop_requested_at: Optional[float] = None
     terminated_at: Optional[float] = None
     killed_at: Optional[float] = None
-    last_growth: float = dataclasses.field(default_factory=time.monotonic)
+    # When the last event (heartbeats included) arrived; the start counts as one.
+    last_event: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class RunManager:
     """Owns the training children of one open project. Call poll() on a timer.
 
+    Statuses are truthful: a child that reported an error is `failed`; one that died without a
+    word, or went silent for `stale_s` (no event, not even a heartbeat), is `interrupted`.
     Stopping never blocks (cancel / stop_all write the stop request; poll() escalates to
     SIGTERM after `stop_grace_s` and SIGKILL `term_grace_s` later), except shutdown(kill=True),
     the headless path, which polls until every run has ended.
@@ -203,10 +209,10 @@ class RunManager:
         else:
             events, offset = read_journal(tracked.journal_path, tracked.offset)
             if offset != tracked.offset:
-                tracked.last_growth = time.monotonic()
+                tracked.last_event = time.monotonic()
             tracked.offset = offset
         if events:
-            tracked.last_growth = time.monotonic()
+            tracked.last_event = time.monotonic()
         return events
 
     def _alive(self, tracked: _Tracked) -> bool:
@@ -216,9 +222,9 @@ class RunManager:
 
     def _check_finished(self, tracked: _Tracked) -> None:
         if self._alive(tracked):
-            if tracked.child is None and time.monotonic() - tracked.last_growth > self.stale_s:
-                self._finish(tracked, "interrupted", error="The training process stopped reporting.",
-                             advice="It may be hung. Stop it, then resume from its last checkpoint.")
+            silent = time.monotonic() - tracked.last_event
+            if silent > self.stale_s:
+                self._end_stale(tracked, silent)
             return
         rc = tracked.child.returncode() if tracked.child else None
         rest = self._read(tracked)
@@ -226,37 +232,65 @@ class RunManager:
             rest += read_journal(tracked.journal_path, 0)[0]
         if rest:
             ingest(self.store, tracked.run_id, rest)
+        self._finish(tracked, *self._outcome(tracked, rc))
+
+    def _outcome(self, tracked: _Tracked, rc: Optional[int]) -> tuple[str, str, str, str]:
+        """(status, error, advice, details) of an ended child: what it reported, else how it died.
+
+        `failed` is only for errors the child reported; a child that died without a word
+        (killed, crashed, out of host memory) is `interrupted`, resumable from its checkpoint.
+        """
         kind = terminal_kind(self.store, tracked.run_id)
-        run = self.store.get_run(tracked.run_id)
-        adapter_ok = bool(run.adapter_path) and os.path.isfile(
-            os.path.join(self.store.abspath(run.adapter_path), "adapter_config.json"))
-        if kind == "completed" and adapter_ok and rc in (0, None):
-            self._finish(tracked, "completed")
-        elif kind == "cancelled":
-            self._finish(tracked, "cancelled")
-        elif kind is None and tracked.stop_requested_at is not None:
+        if kind == "failed":
+            return "failed", "", "", ""  # its own message and advice were ingested with the event
+        if kind == "cancelled":
+            return "cancelled", "", "", ""
+        if kind == "completed":
+            run = self.store.get_run(tracked.run_id)
+            adapter = self.store.abspath(run.adapter_path) if run.adapter_path else None
+            if adapter is None or not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
+                where = f"its adapter folder {adapter} is missing or incomplete (no adapter_config.json)" \
+                    if adapter else "it reported no adapter folder"
+                return ("failed", f"Training reported that it completed, but {where}.",
+                        "See the run's log for what happened while it saved, then start the run again.", "")
+            if rc in (0, None):
+                return "completed", "", "", ""
+            return ("interrupted", f"The training process saved its adapter, then exited with code {rc}.",
+                    self._resume_advice(tracked), log_tail(tracked.log_path))
+        if tracked.stop_requested_at is not None:
             forced = tracked.terminated_at is not None
-            self._finish(tracked, "cancelled", error=(
+            return ("cancelled", (
                 f"The training process did not stop within {self.stop_grace_s:g} s and was ended by force: "
                 "no adapter was saved." if forced else "The training process ended without saving an adapter."),
-                advice=self._resume_advice(tracked))
-        elif kind == "failed":
-            self._finish(tracked, "failed")
-        elif kind == "completed":
-            self._finish(tracked, "failed", error="Training ended without a usable adapter.",
-                         advice="See the run's log for details.")
-        elif tracked.child is None:
-            self._finish(tracked, "interrupted", error="The training process ended while Workbench was closed.",
-                         advice=self._resume_advice(tracked))
+                self._resume_advice(tracked), "")
+        if tracked.child is None:
+            return ("interrupted", "The training process ended while Workbench was closed.",
+                    self._resume_advice(tracked), "")
+        if rc is not None and rc < 0:
+            try:
+                name = signal.Signals(-rc).name
+            except ValueError:
+                name = f"signal {-rc}"
+            error = f"The training process was killed ({name}) before it finished."
+            advice = self._resume_advice(tracked) + (
+                " If nobody stopped it, the system may have ended it for lack of memory: lower the batch "
+                "size or max length." if -rc == signal.SIGKILL else "")
         else:
-            killed = rc is not None and rc < 0
-            self._finish(
-                tracked, "failed",
-                error=f"The training process exited unexpectedly (exit code {rc}).",
-                advice="It was killed by the system, most likely for running out of memory: lower the batch "
-                       "size or max length." if killed else "See the details for the process output.",
-                details=log_tail(tracked.log_path),
-            )
+            error = f"The training process exited with code {rc} before it finished, without reporting an error."
+            advice = self._resume_advice(tracked) + " The details show the end of its output."
+        return "interrupted", error, advice, log_tail(tracked.log_path)
+
+    def _end_stale(self, tracked: _Tracked, silent: float) -> None:
+        """A live child that sent no event (not even a heartbeat, every ~2 s) for `stale_s` is hung:
+        end it so it frees its memory, and record it as interrupted (resumable)."""
+        self._signal(tracked, signal.SIGKILL)
+        if tracked.child is not None:
+            tracked.child.wait(5.0)  # SIGKILL is not refused: this returns at once
+        self._finish(tracked, "interrupted",
+                     error=f"The training process stopped reporting: no event for {silent:.0f} s "
+                           f"(it sends a heartbeat every few seconds), so it was ended.",
+                     advice=self._resume_advice(tracked) + " If this repeats, see the run's log for where it hung.",
+                     details=log_tail(tracked.log_path))
 
     def _resume_advice(self, tracked: _Tracked) -> str:
         checkpoint = last_checkpoint(os.path.dirname(tracked.spec_path))
@@ -264,8 +298,8 @@ class RunManager:
             return "It saved no checkpoint: start a new run with the same settings."
         return f"Resume it from its checkpoint at step {checkpoint.rsplit('-', 1)[-1]}, or start it again."
 
-    def _finish(self, tracked: _Tracked, status: str, error: Optional[str] = None,
-                advice: Optional[str] = None, details: Optional[str] = None) -> None:
+    def _finish(self, tracked: _Tracked, status: str, error: str = "",
+                advice: str = "", details: str = "") -> None:
         changes: dict = {"status": status, "finished_at": now_iso(), "pid": None}
         if error:
             changes["error"] = error if not details else f"{error}\n\n{details[-2000:]}"
