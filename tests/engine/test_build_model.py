@@ -7,7 +7,7 @@ import os
 
 from engine_helpers import engine_argv, events_key, journal_events, run_engine
 
-from workbench.engine.model_files import fingerprint
+from workbench.core.hashing import model_fingerprint
 from workbench.jobs.specs import BuildModelSpec
 
 
@@ -27,7 +27,7 @@ def test_tiny_build_writes_a_fingerprinted_folder_atomically(tiny_model):
     done = tiny_model.result.last("completed").payload
     path = done["path"]
     assert done["name"] == "workbench-tiny-gpt2"
-    assert done["fingerprint"] == fingerprint(path) and done["fingerprint"].startswith("sha256:")
+    assert done["fingerprint"] == model_fingerprint(path) and done["fingerprint"].startswith("sha256:")
     for name in ("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"):
         assert os.path.isfile(os.path.join(path, name)), name
     parent = os.path.dirname(path)

@@ -12,8 +12,8 @@ import pytest
 from demo_corpus import ticket_conversations, write_parquet
 from engine_helpers import ChildResult, LiveChild, run_engine
 
+from workbench.core.hashing import model_fingerprint
 from workbench.core.records import TrainConfig
-from workbench.engine.model_files import fingerprint
 from workbench.jobs.specs import BuildModelSpec, ChatSpec, TrainSpec
 
 pytestmark = [
@@ -43,7 +43,7 @@ def test_conversion_writes_a_plain_float_folder(smollm2):
     from transformers import AutoTokenizer
 
     done = smollm2.result.last("completed").payload
-    assert done["name"] == "SmolLM2-135M-Instruct" and done["fingerprint"] == fingerprint(smollm2.path)
+    assert done["name"] == "SmolLM2-135M-Instruct" and done["fingerprint"] == model_fingerprint(smollm2.path)
     progress = [e.payload["fraction"] for e in smollm2.result.events if e.kind == "progress"]
     assert len(progress) >= 3 and progress == sorted(progress) and progress[-1] == 1.0
     config = json.load(open(os.path.join(smollm2.path, "config.json")))

@@ -173,7 +173,10 @@ class BaseModel:
     name: str
     kind: str  # "tiny" (built offline), "smollm2" (converted from GGUF), "hf_folder"
     path: str  # absolute path of the HF folder on this machine
-    fingerprint: str  # hash of config + weights index, so a teammate can resolve it
+    # core.hashing.model_fingerprint: 'sha256:' over config.json and the weight files' names and
+    # bytes, the same on any machine, so a teammate resolves the model by it (fingerprint_matches;
+    # folders added before issue 7 hold an older bare-hex value that still matches).
+    fingerprint: str
     created_at: str
     created_by: str
 

@@ -1,8 +1,7 @@
-"""Writing model folders atomically and fingerprinting them."""
+"""Writing model folders atomically (fingerprints: workbench.core.hashing.model_fingerprint)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -14,24 +13,6 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
-
-
-def fingerprint(folder: str | os.PathLike[str]) -> str:
-    """sha256 over config.json and the weight files (sorted by name), as 'sha256:<hex>'."""
-    folder = Path(folder)
-    digest = hashlib.sha256()
-    files = [folder / "config.json"] + sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES)
-    )
-    for path in files:
-        digest.update(path.name.encode("utf-8") + b"\0")
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
-
 
 def atomic_folder(output_dir: str, write: Callable[[str], None]) -> str:
     """Call write(tmp_dir) on a temp sibling folder, then move it to output_dir.

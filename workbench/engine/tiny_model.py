@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from workbench.core.hashing import model_fingerprint
 from workbench.engine.errors import BadConfigError
 from workbench.engine.messages import Message, read_jsonl_conversations
-from workbench.engine.model_files import CHATML_TEMPLATE, atomic_folder, fingerprint
+from workbench.engine.model_files import CHATML_TEMPLATE, atomic_folder
 
 TINY_NAME = "workbench-tiny-gpt2"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
@@ -181,4 +182,4 @@ def build_tiny(
 
     path = atomic_folder(output_dir, write)
     progress(1.0, f"Done (final pretraining loss {final_loss:.3f})")
-    return {"path": path, "fingerprint": fingerprint(path), "name": TINY_NAME}
+    return {"path": path, "fingerprint": model_fingerprint(path), "name": TINY_NAME}

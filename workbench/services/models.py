@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from typing import Optional
 
 from workbench.core.errors import ModelError
+from workbench.core.hashing import WEIGHT_SUFFIXES, fingerprint_matches, model_fingerprint
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.core.records import BaseModel
 from workbench.jobs.specs import BuildModelSpec
@@ -74,8 +74,7 @@ def model_facts(path: str, progress: Optional[ProgressCallback] = None,
              ("Attention heads", pick("num_attention_heads", "n_head")),
              ("Vocabulary", pick("vocab_size")),
              ("Context length", pick("max_position_embeddings", "n_positions"))]
-    size = sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path)
-               if n.endswith((".safetensors", ".bin")))
+    size = sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path) if n.endswith(WEIGHT_SUFFIXES))
     facts.append(("Weights on disk", f"{size / 1e6:,.1f} MB"))
     return ModelFacts(False, [(k, f"{v:,}" if isinstance(v, int) else str(v)) for k, v in facts if v is not None])
 
@@ -117,19 +116,15 @@ def ensure_builtin_model(
     return store.add_base_model(marker["name"], kind, folder, marker["fingerprint"])
 
 
-def folder_fingerprint(folder: str) -> str:
-    """sha256 over config.json plus the names and sizes of the weight files (cheap, stable)."""
-    h = hashlib.sha256()
-    with open(os.path.join(folder, "config.json"), "rb") as f:
-        h.update(f.read())
-    for name in sorted(os.listdir(folder)):
-        if name.endswith((".safetensors", ".bin", ".gguf")):
-            h.update(name.encode())
-            h.update(str(os.path.getsize(os.path.join(folder, name))).encode())
-    return h.hexdigest()
+def _fingerprint_cache() -> str:
+    # Per machine, beside the built models: re-adding an unchanged multi-GB folder is instant.
+    return os.path.join(paths.user_data_dir(), "model_fingerprints.json")
 
 
-def add_local_model(store: ProjectStore, folder: str) -> BaseModel:
+def add_local_model(store: ProjectStore, folder: str, progress: Optional[ProgressCallback] = None,
+                    cancel: Optional[CancelToken] = None) -> BaseModel:
+    """Register a local Hugging Face folder; the first time reads all its weights to
+    fingerprint them (call it from a worker)."""
     folder = os.path.abspath(folder)
     if not os.path.isfile(os.path.join(folder, "config.json")):
         raise ModelError(
@@ -142,12 +137,13 @@ def add_local_model(store: ProjectStore, folder: str) -> BaseModel:
             config = json.load(f)
     except ValueError as exc:
         raise ModelError(f"{folder}/config.json is not valid JSON.", details=str(exc)) from exc
-    if not any(n.endswith((".safetensors", ".bin")) for n in os.listdir(folder)):
+    if not any(n.endswith(WEIGHT_SUFFIXES) for n in os.listdir(folder)):
         raise ModelError(f"{folder} holds no model weights (.safetensors).",
                          advice="Save the model with save_pretrained() into this folder.")
-    fingerprint = folder_fingerprint(folder)
+    cache = _fingerprint_cache()
+    fingerprint = model_fingerprint(folder, cache_path=cache, progress=progress, cancel=cancel)
     for model in store.list_base_models():
-        if model.path == folder and model.fingerprint == fingerprint:
+        if model.path == folder and fingerprint_matches(model.fingerprint, folder, cache_path=cache):
             return model
     name = os.path.basename(folder.rstrip(os.sep)) or config.get("model_type", "model")
     return store.add_base_model(name, "hf_folder", folder, fingerprint)
