@@ -269,6 +269,20 @@ def test_killed_child_is_interrupted_and_resumes_from_its_checkpoint(project, st
     assert store.get_run(resumed.id).status == "cancelled"
 
 
+def test_reattached_child_killed_while_watched_is_interrupted(project, stand_in):
+    store, version_id, model_id = project
+    stand_in["value"] = "ignores-stop"
+    manager, run, pid = _reattached(store, version_id, model_id)
+    manager.poll()  # seen running
+    os.kill(pid, signal.SIGKILL)
+    assert _reap(pid) == ("signal", signal.SIGKILL)
+    _poll_until(manager, lambda: run.id not in manager.active_run_ids())
+    final = store.get_run(run.id)
+    assert final.status == "interrupted"
+    assert final.error == "The training process ended without reporting why."
+    assert final.error_advice == "It saved no checkpoint: start a new run with the same settings."
+
+
 def test_completed_without_an_adapter_is_a_failure(project, stand_in):
     store, version_id, model_id = project
     stand_in["value"] = "completes-without-adapter"

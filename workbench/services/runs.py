@@ -100,6 +100,7 @@ class _Tracked:
     stop_requested_at: Optional[float] = None
     terminated_at: Optional[float] = None
     killed_at: Optional[float] = None
+    seen_alive: bool = False  # this manager saw the process running (a re-attached one may be long gone)
     # When the last event (heartbeats included) arrived; the start counts as one.
     last_event: float = dataclasses.field(default_factory=time.monotonic)
 
@@ -222,6 +223,7 @@ class RunManager:
 
     def _check_finished(self, tracked: _Tracked) -> None:
         if self._alive(tracked):
+            tracked.seen_alive = True
             silent = time.monotonic() - tracked.last_event
             if silent > self.stale_s:
                 self._end_stale(tracked, silent)
@@ -263,8 +265,9 @@ class RunManager:
                 f"The training process did not stop within {self.stop_grace_s:g} s and was ended by force: "
                 "no adapter was saved." if forced else "The training process ended without saving an adapter."),
                 self._resume_advice(tracked), "")
-        if tracked.child is None:
-            return ("interrupted", "The training process ended while Workbench was closed.",
+        if tracked.child is None:  # re-attached: not our child, so its exit code is unknown
+            return ("interrupted", "The training process ended without reporting why." if tracked.seen_alive
+                    else "The training process ended while Workbench was closed.",
                     self._resume_advice(tracked), "")
         if rc is not None and rc < 0:
             try:
