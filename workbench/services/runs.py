@@ -286,9 +286,7 @@ class RunManager:
     def _end_stale(self, tracked: _Tracked, silent: float) -> None:
         """A live child that sent no event (not even a heartbeat, every ~2 s) for `stale_s` is hung:
         end it so it frees its memory, and record it as interrupted (resumable)."""
-        self._signal(tracked, signal.SIGKILL)
-        if tracked.child is not None:
-            tracked.child.wait(5.0)  # SIGKILL is not refused: this returns at once
+        self._signal(tracked, signal.SIGKILL)  # _finish reaps an owned child
         self._finish(tracked, "interrupted",
                      error=f"The training process stopped reporting: no event for {silent:.0f} s "
                            f"(it sends a heartbeat every few seconds), so it was ended.",
