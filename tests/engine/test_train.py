@@ -9,8 +9,8 @@ import pytest
 from demo_corpus import write_parquet
 from engine_helpers import LiveChild, events_key, journal_events, run_engine
 
+from workbench.core.hashing import file_sha256
 from workbench.core.records import TrainConfig
-from workbench.engine.train_data import sha256_file
 from workbench.jobs.specs import TrainSpec
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def test_adapter_is_a_plain_peft_folder_that_helps(trained_run):
     assert adapter == os.path.join(trained_run.spec.output_dir, "adapter")
     assert {"adapter_model.safetensors", "adapter_config.json", "workbench_run.json"} <= set(os.listdir(adapter))
     record = json.load(open(os.path.join(adapter, "workbench_run.json")))
-    assert record["dataset_sha256"] == sha256_file(trained_run.dataset_path)
+    assert record["dataset_sha256"] == file_sha256(trained_run.dataset_path)
     assert record["config"]["learning_rate"] == 2e-3 and record["seed"] == 7
     assert record["base_model_path"] == os.path.abspath(trained_run.spec.base_model_path)
     assert record["environment"]["torch"] == torch.__version__ and record["device"] == "cpu"

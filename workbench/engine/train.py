@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from workbench.core.clock import now_iso
+from workbench.core.hashing import file_sha256
 from workbench.engine.control import Heartbeat, StopSignal
 from workbench.engine.errors import BadConfigError, ModelLoadError, failure_payload, is_oom
 from workbench.engine.model_files import atomic_folder
@@ -16,7 +17,6 @@ from workbench.engine.train_data import (
     ExampleDataset,
     pad_id_for,
     read_parquet_conversations,
-    sha256_file,
     tokenize_all,
 )
 from workbench.jobs.protocol import EventWriter
@@ -112,7 +112,7 @@ def _write_run_record(folder: str, spec: TrainSpec, env: dict[str, Any], result:
         "config": asdict(spec.config),
         "seed": spec.config.seed,
         "dataset_path": os.path.abspath(spec.dataset_path),
-        "dataset_sha256": sha256_file(spec.dataset_path),
+        "dataset_sha256": file_sha256(spec.dataset_path),
         "base_model_path": os.path.abspath(spec.base_model_path),
         "resumed_from": spec.resume_from,
         "environment": env,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -25,14 +24,6 @@ class TokenizedData:
     dropped_rows: int  # rows with no assistant token left (none at all, or truncated away)
     truncated_rows: int  # rows longer than max_length (kept if an assistant token remains)
     dropped_row_numbers: list[int] = field(default_factory=list)  # 1-based, first few only
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_parquet_conversations(path: str, name: str = "the dataset") -> list[list[Message]]:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any, Optional
 
 from workbench.core.errors import DataImportError
+from workbench.core.hashing import file_sha256
 from workbench.core.progress import CancelToken, ProgressCallback
 from workbench.core.records import DatasetVersion
 from workbench.store import ProjectStore
 
 DATASET_BLOBS = os.path.join("blobs", "datasets")
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def dataset_stem(path: str) -> str:
