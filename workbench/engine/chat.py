@@ -8,6 +8,7 @@ time on the main thread and stream `token` events, then `done`. `stop` interrupt
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import time
@@ -70,7 +71,11 @@ def _request_id(line: str) -> Optional[str]:
 
 class IncrementalStreamer:
     """A transformers streamer that decodes the generated ids so far and hands on only the
-    new text; it holds back a trailing U+FFFD (a multi-byte character not yet complete)."""
+    new text; it holds back a trailing U+FFFD (a multi-byte character not yet complete).
+
+    `text` is the decode of every generated id once generation ends, even where a decode
+    rewrote earlier text (token events can only append, so they may then lag it).
+    """
 
     def __init__(self, tokenizer, on_text: Callable[[str], None]):
         self.tokenizer = tokenizer
@@ -88,6 +93,7 @@ class IncrementalStreamer:
 
     def end(self) -> None:
         self._flush(final=True)
+        self.text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
 
     def _flush(self, final: bool) -> None:
         decoded = self.tokenizer.decode(self.ids, skip_special_tokens=True)
@@ -100,6 +106,35 @@ class IncrementalStreamer:
         if new:
             self.text = decoded
             self.on_text(new)
+
+
+def stop_token_ids(tokenizer, generation_config) -> list[int]:
+    """The ids that end a reply: the model's generation config eos_token_id (an int or a list,
+    e.g. Llama 3 lists <|eot_id|> and <|end_of_text|>) plus the tokenizer's eos."""
+    ids: set[int] = set()
+    for value in (tokenizer.eos_token_id, getattr(generation_config, "eos_token_id", None)):
+        if isinstance(value, int) and not isinstance(value, bool):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(v for v in value if isinstance(v, int) and not isinstance(v, bool))
+    return sorted(ids)
+
+
+def generation_pad_id(tokenizer, stop_ids: list[int]) -> Optional[int]:
+    """The tokenizer's pad id (0 is a valid id), else the first stop id."""
+    if tokenizer.pad_token_id is not None:
+        return int(tokenizer.pad_token_id)
+    return stop_ids[0] if stop_ids else None
+
+
+def tokenizer_folder(spec: ChatSpec) -> str:
+    """Where the chat loads its tokenizer: the adapter folder when training saved the tokenizer
+    and chat template there (prompts render as in training), else the base model folder."""
+    adapter = spec.adapter_path
+    if adapter and any(os.path.isfile(os.path.join(adapter, name))
+                       for name in ("tokenizer.json", "tokenizer_config.json")):
+        return adapter
+    return spec.base_model_path
 
 
 def context_limit(config) -> Optional[int]:
@@ -129,7 +164,7 @@ class ChatServer:
         self.plan = pick_device(self.spec.device)
         path = self.spec.base_model_path
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder(self.spec), trust_remote_code=False)
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=self.plan.torch_dtype(), trust_remote_code=False
             )
@@ -149,20 +184,9 @@ class ChatServer:
                     f"Cannot load the adapter {self.spec.adapter_path}.", details=str(exc),
                     advice="The adapter must be trained on this base model.") from exc
         self.model = model.to(self.plan.device).eval()
-        self.eos_ids = self._eos_ids()
+        self.eos_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
+        self.pad_id = generation_pad_id(self.tokenizer, self.eos_ids)
         self.writer.emit("ready", model=path, adapter=self.spec.adapter_path, device=self.plan.device)
-
-    def _eos_ids(self) -> list[int]:
-        ids = set()
-        for value in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
-            if isinstance(value, int):
-                ids.add(value)
-            elif isinstance(value, (list, tuple)):
-                ids.update(v for v in value if isinstance(v, int))
-        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
-        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
-            ids.add(im_end)
-        return sorted(ids)
 
     # -- stdin ---------------------------------------------------------------------------
     def _read_stdin(self) -> None:
@@ -244,7 +268,7 @@ class ChatServer:
                     **enc, max_new_tokens=max_new, streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([Cancelled()]),
                     eos_token_id=self.eos_ids or None,
-                    pad_token_id=self.tokenizer.pad_token_id or (self.eos_ids or [None])[0],
+                    pad_token_id=self.pad_id,
                     **sampling,
                 )
             out_ids = out[0, n_prompt:].tolist()
