@@ -61,6 +61,20 @@ class StopSignal:
         return self._event.is_set()
 
 
+class StepCounter:
+    """The training step, written by the Trainer callback and read by the heartbeat thread
+    (an int assignment is atomic, so no lock)."""
+
+    def __init__(self) -> None:
+        self._step = 0
+
+    def set(self, step: int) -> None:
+        self._step = int(step)
+
+    def get(self) -> int:
+        return self._step
+
+
 class Heartbeat:
     """Emits `heartbeat {step}` every `interval` seconds so the parent can spot a hung child."""
 

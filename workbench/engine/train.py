@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.core.clock import now_iso
 from workbench.core.hashing import file_sha256
-from workbench.engine.control import Heartbeat, StopSignal
+from workbench.engine.control import Heartbeat, StepCounter, StopSignal
 from workbench.engine.errors import BadConfigError, ModelLoadError, failure_payload, is_oom
 from workbench.engine.model_files import atomic_folder
 from workbench.engine.train_data import (
@@ -50,6 +50,16 @@ def load_tokenizer(path: str):
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"Cannot load the tokenizer of {path}.", details=str(exc),
                              advice="The base model folder must include its tokenizer files.") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        # Labels are placed by character offsets, which only fast (Rust) tokenizers give.
+        raise BadConfigError(
+            f"The tokenizer of {path} ({type(tokenizer).__name__}) is a slow tokenizer: it cannot "
+            "give the character offsets training needs to find the assistant replies.",
+            details=f"Tokenizer class: {type(tokenizer).__name__}; is_fast=False",
+            advice="Use a base model whose folder has a fast tokenizer (tokenizer.json). To convert "
+            "one: load it with transformers (AutoTokenizer.from_pretrained) and save_pretrained it "
+            "into the model folder, or pick another base model.",
+        )
     if not tokenizer.chat_template:
         raise ModelLoadError(
             f"The base model {path} has no chat template.",
@@ -127,12 +137,12 @@ def _write_run_record(folder: str, spec: TrainSpec, env: dict[str, Any], result:
 def run_train(spec: TrainSpec, writer: EventWriter) -> int:
     stop = StopSignal(spec.stop_file)
     stop.watch_stdin()
-    live: dict[str, Any] = {"callback": None}  # the heartbeat reports the callback's step
-    with Heartbeat(writer, lambda: live["callback"].step if live["callback"] else 0):
-        return _train(spec, writer, stop, live)
+    steps = StepCounter()  # the callback advances it; the heartbeat reports it from the start
+    with Heartbeat(writer, steps.get):
+        return _train(spec, writer, stop, steps)
 
 
-def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, live: dict[str, Any]) -> int:
+def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCounter) -> int:
     _check_spec(spec)
     # Data first: a bad dataset fails in seconds, before torch/peft/Trainer are imported.
     name = spec.dataset_name or "the dataset"  # messages never name the blob file
@@ -144,20 +154,23 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, live: dict[st
         writer.emit("cancelled", adapter_path=None, step=0)
         return 0
 
-    from transformers import AutoModelForCausalLM, Trainer
+    from transformers import AutoModelForCausalLM, Trainer, set_seed
 
     from workbench.engine.devices import environment, pick_device
     from workbench.engine.train_events import EventCallback
 
     plan = pick_device("auto")
     env = environment(plan)
+    # Before the model is built and LoRA attached: get_peft_model draws the adapter's initial
+    # weights, and the Trainer seeds only later. Same seed, same run.
+    set_seed(spec.config.seed)
     model = AutoModelForCausalLM.from_pretrained(
         spec.base_model_path, dtype=plan.torch_dtype(), trust_remote_code=False
     )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = pad_id
     model = lora_model(model, spec)
-    callback = EventCallback(writer, stop, {
+    callback = EventCallback(writer, stop, steps, {
         "device": plan.device,
         "environment": env,
         "rows": data.rows,
@@ -174,7 +187,6 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, live: dict[st
         callbacks=[callback],
     )
 
-    live["callback"] = callback
     try:
         trainer.train(resume_from_checkpoint=spec.resume_from or None)
     except Exception as exc:
@@ -199,6 +211,9 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, live: dict[st
 
     def write(folder: str) -> None:
         model.save_pretrained(folder)
+        # The tokenizer and chat template training used: chat renders prompts with these even
+        # if the base model folder's template changes later.
+        tokenizer.save_pretrained(folder)
         _write_run_record(folder, spec, env, result)
 
     adapter_path = atomic_folder(adapter_dir, write)

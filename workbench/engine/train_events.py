@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from transformers import TrainerCallback
 
-from workbench.engine.control import StopSignal
+from workbench.engine.control import StepCounter, StopSignal
 from workbench.jobs.protocol import EventWriter
 
 LOG_SKIP = {"epoch", "step"}
@@ -35,18 +35,23 @@ def _number(value: Any) -> Optional[float]:
 
 
 class EventCallback(TrainerCallback):
-    def __init__(self, writer: EventWriter, stop: StopSignal, started_extra: dict[str, Any]):
+    def __init__(self, writer: EventWriter, stop: StopSignal, steps: StepCounter,
+                 started_extra: dict[str, Any]):
         self.writer = writer
         self.stop = stop
+        self.steps = steps
         self.started_extra = started_extra
-        self.step = 0
         self.total_steps = 0
         self.first_loss: Optional[float] = None
         self.last_loss: Optional[float] = None
         self.stopped_early = False
 
+    @property
+    def step(self) -> int:
+        return self.steps.get()
+
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self.step = state.global_step
+        self.steps.set(state.global_step)
         self.total_steps = state.max_steps
         trainable, total = count_params(model) if model is not None else (0, 0)
         self.writer.emit(
@@ -61,7 +66,7 @@ class EventCallback(TrainerCallback):
         return control
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.step = state.global_step
+        self.steps.set(state.global_step)
         self.writer.emit(
             "progress", step=state.global_step, total_steps=state.max_steps, epoch=state.epoch
         )
