@@ -164,7 +164,8 @@ class ChatServer:
         self.plan = pick_device(self.spec.device)
         path = self.spec.base_model_path
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder(self.spec), trust_remote_code=False)
+            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder(self.spec),
+                                                           trust_remote_code=False)
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=self.plan.torch_dtype(), trust_remote_code=False
             )
