@@ -39,7 +39,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from workbench.data import import_file
 if sys.argv[3] == "python-path":
-    import workbench.data.text_inputs as ti
+    import workbench.data.ingest.text_inputs as ti
     ti.spec_for = lambda fmt: None
 t1 = time.perf_counter()
 outcome = import_file(sys.argv[1], dest_dir=sys.argv[2])

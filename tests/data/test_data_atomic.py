@@ -22,7 +22,7 @@ import pytest
 from workbench.core.errors import DataImportError
 from workbench.core.progress import CancelToken, Cancelled
 from workbench.data import clean_stale_partials, import_file
-from workbench.data.partials import STALE_AFTER_S, partial_path, pid_alive
+from workbench.data.ingest.partials import STALE_AFTER_S, partial_path, pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 

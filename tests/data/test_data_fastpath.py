@@ -9,8 +9,8 @@ import random
 import pytest
 
 from workbench.data import import_file, read_rows
-from workbench.data import jsonl_fast, text_inputs
-from workbench.data.problems import ProblemKind
+from workbench.data.ingest import jsonl_fast, text_inputs
+from workbench.data.formats.problems import ProblemKind
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from workbench.core.errors import DataImportError
 from workbench.core.progress import CancelToken, Cancelled
 from workbench.data import count_rows, import_file, iter_messages, read_rows
-from workbench.data.parquet_io import SCHEMA
+from workbench.data.storage.parquet_io import SCHEMA
 
 
 def record(i: int) -> dict:

@@ -15,7 +15,7 @@ import pytest
 
 from workbench.core.errors import DataImportError
 from workbench.data import import_file, preview_file, read_rows
-from workbench.data.problems import ProblemKind
+from workbench.data.formats.problems import ProblemKind
 
 CHAT = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
 

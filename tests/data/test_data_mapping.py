@@ -11,7 +11,7 @@ import pytest
 
 from workbench.core.errors import DataImportError
 from workbench.data import ColumnMapping, import_file, preview_file, read_rows
-from workbench.data.problems import ProblemKind
+from workbench.data.formats.problems import ProblemKind
 
 
 def messages(outcome, index=0):

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from workbench.core.errors import DataImportError
-from workbench.data.problems import ProblemKind
-from workbench.data.readers import file_kind, open_reader, sniff_delimiter
-from workbench.data.textsource import TextSource
+from workbench.data.formats.problems import ProblemKind
+from workbench.data.ingest.readers import file_kind, open_reader, sniff_delimiter
+from workbench.data.ingest.textsource import TextSource
 
 RECORDS = [{"text": "alpha"}, {"text": "béta ✓"}, {"text": "line\u2028sep"}]
 

@@ -12,8 +12,8 @@ import pytest
 
 from workbench.core.errors import DataImportError
 from workbench.data import import_file, write_problems
-from workbench.data.problems import RAW_KEPT_CHARS, Problem, ProblemKind
-from workbench.data.report import REPORT_FIELDS
+from workbench.data.formats.problems import RAW_KEPT_CHARS, Problem, ProblemKind
+from workbench.data.formats.report import REPORT_FIELDS
 
 GOOD = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
 BAD = {"messages": [{"role": "user", "content": "q"}]}
@@ -72,7 +72,7 @@ def test_raw_text_per_file_kind(write, dest, tmp_path):
 
 
 def test_streamed_report_holds_every_problem_even_when_the_import_aborts(write, dest, tmp_path, monkeypatch):
-    import workbench.data.problems as problems_module
+    import workbench.data.formats.problems as problems_module
 
     monkeypatch.setattr(problems_module, "MAX_KEPT_PROBLEMS", 5)
     lines = [json.dumps(GOOD if i % 3 else BAD) for i in range(30)]  # 10 bad rows

@@ -10,7 +10,7 @@ import pytest
 
 from workbench.core.errors import DataImportError
 from workbench.data import ColumnMapping, ProblemKind, import_file, preview_file, read_rows
-from workbench.data import text_inputs
+from workbench.data.ingest import text_inputs
 
 
 def jsonl(records) -> str:

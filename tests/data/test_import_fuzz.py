@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from workbench.core.errors import DataImportError, WorkbenchError
 from workbench.data import ColumnMapping, count_rows, import_file, iter_messages, read_rows
-from workbench.data.formats import Turn
-from workbench.data.validation import check_turns
+from workbench.data.formats.detect import Turn
+from workbench.data.formats.validation import check_turns
 
 # -- records ---------------------------------------------------------------------------------------
 scalars = (st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=True)

@@ -48,7 +48,7 @@ def chatml_model(tmp_path_factory) -> Path:
 def add_raw_version(store):
     """add_raw_version(conversations) -> DatasetVersion: rows the importer would refuse (empty
     messages), written through the data layer's writer and recorded like a plugin transform's."""
-    from workbench.data.parquet_io import DatasetWriter, dumps
+    from workbench.data.storage.parquet_io import DatasetWriter, dumps
 
     def _add(conversations: list[list[dict]], name: str = "raw"):
         writer = DatasetWriter(store.abspath("blobs/datasets"))

@@ -95,7 +95,7 @@ def test_shared_system_prompt_is_not_similarity(store, import_records):
 def test_minhash_estimates_jaccard():
     import numpy as np
 
-    from workbench.data.dedup import MinHasher, shingle_hashes
+    from workbench.data.ops.dedup import MinHasher, shingle_hashes
 
     rng = random.Random(3)
     vocab = [f"v{i}" for i in range(500)]
@@ -218,13 +218,13 @@ def test_pii_scrubbing_preview_and_apply(store, import_records):
     ("no pii here", "no pii here"),
 ])
 def test_scrubber_cases(text, expected):
-    from workbench.data.pii import Scrubber
+    from workbench.data.ops.pii import Scrubber
 
     assert Scrubber().scrub(text)[0] == expected
 
 
 def test_scrubber_keep_and_luhn():
-    from workbench.data.pii import Scrubber, luhn_valid
+    from workbench.data.ops.pii import Scrubber, luhn_valid
 
     assert luhn_valid("79927398713") and not luhn_valid("79927398710")
     s = Scrubber(keep=("support@shop.example",))

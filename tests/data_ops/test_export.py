@@ -52,7 +52,7 @@ def test_openai_and_alpaca_round_trip(store, import_records, tmp_path, load_data
 
 
 def test_alpaca_edge_cases_and_errors(store, add_raw_version, tmp_path):
-    from workbench.data.export import to_alpaca
+    from workbench.data.ops.export import to_alpaca
 
     assert to_alpaca([{"role": "assistant", "content": "Plain text to learn."}]) == {
         "system": "", "instruction": "", "input": "", "output": "Plain text to learn.", "history": []}

@@ -1,11 +1,11 @@
-"""Length histograms (workbench.data.stats.histogram): a long tail is counted apart, so one
+"""Length histograms (workbench.data.ops.stats.histogram): a long tail is counted apart, so one
 huge row does not squash every other row into one bin."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from workbench.data.stats import histogram
+from workbench.data.ops.stats import histogram
 
 
 def _bulk(n=999, seed=0):

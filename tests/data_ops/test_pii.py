@@ -1,6 +1,6 @@
-"""PII detection (workbench.data.pii): numbers that are not phone numbers stay as they are,
+"""PII detection (workbench.data.ops.pii): numbers that are not phone numbers stay as they are,
 real phone numbers, addresses and cards are replaced; phone numbers are read in a region;
-changes switched off in a preview (workbench.data.clean_params.Exclusions) are left and recorded."""
+changes switched off in a preview (workbench.data.ops.clean_params.Exclusions) are left and recorded."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from tests.data_ops.conftest import chat, rows_of
 from workbench.core.errors import WorkbenchError
-from workbench.data.clean_params import Exclusions, SpanRef
-from workbench.data.pii import Scrubber, find_pii
+from workbench.data.ops.clean_params import Exclusions, SpanRef
+from workbench.data.ops.pii import Scrubber, find_pii
 from workbench.services import dataset_ops
 
 # Text that holds no PII: every one of these must come back unchanged.
@@ -109,8 +109,8 @@ def test_scrub_skips_switched_off_spans():
 
 
 def test_phone_region_param_is_checked():
-    from workbench.data.clean_params import resolve_params
-    from workbench.data.rowio import DataOpError
+    from workbench.data.ops.clean_params import resolve_params
+    from workbench.data.storage.rowio import DataOpError
 
     assert resolve_params("pii", {"phone_region": "GB"}).phone_region == "GB"
     assert resolve_params("pii").phone_region == "US"

@@ -81,8 +81,8 @@ def test_mask_matches_the_training_engine(chatml_model):
     from transformers import PreTrainedTokenizerFast
 
     from tests.data_ops.conftest import CHATML
-    from workbench.data.template import render_conversation
-    from workbench.data.tokens import find_tokenizer_files
+    from workbench.data.model_view.template import render_conversation
+    from workbench.data.model_view.tokens import find_tokenizer_files
     from workbench.engine.train_data import IGNORE_INDEX, tokenize_conversation
 
     hf = PreTrainedTokenizerFast(tokenizer_file=str(chatml_model / "tokenizer.json"), eos_token="<|im_end|>",
@@ -98,8 +98,8 @@ def test_mask_matches_the_training_engine(chatml_model):
 
 
 def test_template_sources_and_errors(chatml_model, tmp_path):
-    from workbench.data.template import render_conversation
-    from workbench.data.tokens import find_tokenizer_files
+    from workbench.data.model_view.template import render_conversation
+    from workbench.data.model_view.tokens import find_tokenizer_files
 
     msgs = KNOWN[1]["messages"]
     folder = tmp_path / "m"

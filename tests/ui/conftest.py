@@ -22,7 +22,7 @@ def isolated_settings(tmp_path, monkeypatch):
 def _no_worker_leaks(qapp):
     from PySide6.QtCore import QThreadPool
 
-    from workbench.ui import workers
+    from workbench.ui.common import workers
 
     yield
     leftover = workers.active_task_count()
@@ -48,8 +48,8 @@ def project_path(tmp_path):
 
 @pytest.fixture
 def window(qtbot):
-    from workbench.ui import dialogs
-    from workbench.ui.main_window import MainWindow
+    from workbench.ui.shell import dialogs
+    from workbench.ui.shell.main_window import MainWindow
 
     win = MainWindow()
     # Closing with active runs asks a modal question; tests stop their runs, never detach them.

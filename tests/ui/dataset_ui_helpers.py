@@ -20,7 +20,7 @@ def add_version(store, conversations: Iterable[list[dict[str, str]]], name: str 
                 sources: Callable[[int], dict] | None = None):
     """A dataset version holding `conversations` (written by the data layer's writer, recorded
     like an import), -> DatasetVersion."""
-    from workbench.data.parquet_io import DatasetWriter, dumps
+    from workbench.data.storage.parquet_io import DatasetWriter, dumps
 
     writer = DatasetWriter(store.abspath("blobs/datasets"))
     msgs, srcs, rows = [], [], []

@@ -11,9 +11,9 @@ import psutil
 import pytest
 from PySide6.QtCore import Qt
 
-from workbench.ui import dialogs
-from workbench.ui.main_window import CHAT, MODELS, RUNS
-from workbench.ui.widgets.chat_view import ChatView
+from workbench.ui.shell import dialogs
+from workbench.ui.shell.main_window import CHAT, MODELS, RUNS
+from workbench.ui.common.chat_view import ChatView
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from dataset_ui_helpers import chat, wait_idle, write_jsonl
-from workbench.ui.dialogs_import import MAPPING, PREVIEW, PROBLEMS, RESULT, ImportDialog
-from workbench.ui.main_window import DATASETS, TRAIN
+from workbench.ui.datasets.import_wizard.dialog import MAPPING, PREVIEW, PROBLEMS, RESULT, ImportDialog
+from workbench.ui.shell.main_window import DATASETS, TRAIN
 
 
 def _odd_csv(tmp_path, rows=30):

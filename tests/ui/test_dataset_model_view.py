@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from dataset_ui_helpers import add_version, chatml_model
-from workbench.ui.widgets.model_sees import STATS, TEMPLATE
-from workbench.ui.widgets.template_view import TRAINED_BG
+from workbench.ui.datasets.model_sees.panel import STATS, TEMPLATE
+from workbench.ui.datasets.model_sees.template_view import TRAINED_BG
 
 
 @pytest.fixture(scope="module")

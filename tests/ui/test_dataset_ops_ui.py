@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from dataset_ui_helpers import add_version, chat, wait_idle
-from workbench.ui.dialogs_clean import CleanDialog
-from workbench.ui.dialogs_export import ExportDialog
-from workbench.ui.dialogs_split import SplitDialog
+from workbench.ui.datasets.clean_dialog import CleanDialog
+from workbench.ui.datasets.export_dialog import ExportDialog
+from workbench.ui.datasets.split_dialog import SplitDialog
 
 
 @pytest.fixture

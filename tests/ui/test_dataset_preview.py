@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from dataset_ui_helpers import add_version, chat
-from workbench.ui.models.virtual_rows_model import BLOCK_ROWS, CACHE_BLOCKS
+from workbench.ui.datasets.rows_model import BLOCK_ROWS, CACHE_BLOCKS
 
 BIG = 200_000
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 
-from workbench.ui.errors import open_error_dialogs
-from workbench.ui.models.virtual_rows_model import BLOCK_ROWS
+from workbench.ui.common.errors import open_error_dialogs
+from workbench.ui.datasets.rows_model import BLOCK_ROWS
 
 
 def _import(page, qtbot, path):

@@ -10,7 +10,7 @@ import json
 from PySide6.QtCore import Qt
 
 from dataset_ui_helpers import wait_idle, write_jsonl
-from workbench.ui.dialogs_import import MAPPING, PREVIEW, PROBLEMS, RESULT, ImportDialog
+from workbench.ui.datasets.import_wizard.dialog import MAPPING, PREVIEW, PROBLEMS, RESULT, ImportDialog
 
 
 def alpaca_records(n=24):
@@ -185,7 +185,7 @@ def test_the_source_box_takes_a_typed_path(open_window, qtbot, tmp_path):
 def test_the_dialog_fits_a_650_pixel_screen(open_window, qtbot, tmp_path):
     from PySide6.QtCore import QRect
 
-    from workbench.ui.dialogs_import import fitted_size
+    from workbench.ui.datasets.import_wizard.dialog import fitted_size
 
     assert fitted_size(QRect(0, 0, 1000, 650)) == (960, 590)
     assert fitted_size(QRect(0, 0, 1920, 1080)) == (1000, 680)

@@ -13,9 +13,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QKeySequence
 
 from workbench.core.errors import DataImportError
-from workbench.ui import dialogs, settings
-from workbench.ui.errors import open_error_dialogs, show_error
-from workbench.ui.main_window import CHAT, DATASETS, RUNS, TRAIN, MainWindow
+from workbench.ui.shell import dialogs
+from workbench.ui.common import settings
+from workbench.ui.common.errors import open_error_dialogs, show_error
+from workbench.ui.shell.main_window import CHAT, DATASETS, RUNS, TRAIN, MainWindow
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAVY = ("torch", "transformers", "peft")
@@ -200,7 +201,7 @@ def test_show_error_dialog_contents(qtbot):
 
 
 def test_excepthook_shows_unexpected_errors(qtbot, monkeypatch):
-    from workbench.ui import errors
+    from workbench.ui.common import errors
 
     monkeypatch.setattr(sys, "excepthook", lambda *a: None)
     errors.install_excepthook()
@@ -352,7 +353,7 @@ def test_the_real_question_boxes_return_the_clicked_answer(qtbot, button, answer
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from workbench.ui import dialogs
+    from workbench.ui.shell import dialogs
 
     def click():
         box = QApplication.activeModalWidget()
@@ -368,7 +369,7 @@ def test_the_conversation_question_returns_the_clicked_answer(qtbot):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from workbench.ui import dialogs
+    from workbench.ui.shell import dialogs
 
     QTimer.singleShot(50, lambda: next(b for b in QApplication.activeModalWidget().buttons()
                                        if b.text() == "Start New Chat").click())

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from workbench.ui.errors import open_error_dialogs
-from workbench.ui.main_window import MODELS
+from workbench.ui.common.errors import open_error_dialogs
+from workbench.ui.shell.main_window import MODELS
 
 
 def _hf_folder(path, n_layer=2):

@@ -21,7 +21,7 @@ from workbench.core.records import TrainConfig
 from workbench.jobs.protocol import EventWriter
 from workbench.services import datasets
 from workbench.store import ProjectStore
-from workbench.ui.main_window import CHAT, RUNS
+from workbench.ui.shell.main_window import CHAT, RUNS
 
 CHILD = textwrap.dedent("""
     import json, os, sys, time
@@ -139,7 +139,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
 
 
 def test_loss_plot_has_a_legend_for_raw_and_smoothed(window, qtbot, live_run):
-    from workbench.ui.widgets.loss_plot import RAW_LABEL, SMOOTH_LABEL
+    from workbench.ui.runs.loss_plot import RAW_LABEL, SMOOTH_LABEL
 
     path, run_id, writer, proc = live_run
     assert window.open_project(path)
@@ -153,7 +153,7 @@ def test_loss_plot_has_a_legend_for_raw_and_smoothed(window, qtbot, live_run):
     # Its text follows the theme (pyqtgraph's default grey is unreadable on the light one).
     from PySide6.QtGui import QColor
 
-    from workbench.ui import theme
+    from workbench.ui.common import theme
 
     for name in ("dark", "light"):
         window.set_theme(name)

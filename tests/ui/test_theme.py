@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QPushButton
 
-from workbench.ui import theme
+from workbench.ui.common import theme
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_narrow_column_titles_elide_at_the_right(qtbot, themed, name):
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QTableView
 
-    from workbench.ui.models.virtual_rows_model import COLUMNS, VirtualRowsModel
+    from workbench.ui.datasets.rows_model import COLUMNS, VirtualRowsModel
 
     themed(name)
     rows = [{"index": 0, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
@@ -79,7 +79,7 @@ def test_narrow_column_titles_elide_at_the_right(qtbot, themed, name):
 
 
 def test_record_tables_carry_their_titles_as_tooltips(qtbot):
-    from workbench.ui.pages.base import record_table
+    from workbench.ui.common.page import record_table
 
     table = record_table(("Name", "Rows", "How it was made"), "t")
     qtbot.addWidget(table)

@@ -83,7 +83,7 @@ def test_config_reflects_the_form(train_window):
 
 def test_missing_model_folder_is_reported_not_crashed(train_window):
     """RunManager refuses a base model whose folder is gone; the page shows its message."""
-    from workbench.ui.errors import open_error_dialogs
+    from workbench.ui.common.errors import open_error_dialogs
 
     page = train_window.train_page
     assert page.start() is None
@@ -133,7 +133,7 @@ def test_a_new_split_preselects_its_train_part_never_the_test_part(train_window)
 
 
 def test_test_part_warns_inline_and_asks_before_training(split_window):
-    from workbench.ui.errors import open_error_dialogs
+    from workbench.ui.common.errors import open_error_dialogs
 
     window, _whole, parts = split_window
     page = window.train_page
@@ -153,7 +153,7 @@ def test_test_part_warns_inline_and_asks_before_training(split_window):
 
 
 def test_train_part_is_not_warned_about(split_window):
-    from workbench.ui.errors import open_error_dialogs
+    from workbench.ui.common.errors import open_error_dialogs
 
     window, _whole, parts = split_window
     page = window.train_page

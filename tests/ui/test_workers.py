@@ -9,7 +9,7 @@ import pytest
 
 from workbench.core.errors import DataImportError
 from workbench.core.progress import report
-from workbench.ui import workers
+from workbench.ui.common import workers
 
 
 def _steps(n, delay=0.0, progress=None, cancel=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.ui.main_window import CHAT, RUNS, TRAIN
+from workbench.ui.shell.main_window import CHAT, RUNS, TRAIN
 
 pytestmark = pytest.mark.slow
 

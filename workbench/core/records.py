@@ -63,7 +63,7 @@ class DatasetVersion:
 
 
 SPLIT_PARTS = ("train", "validation", "test")
-# What each cleaning operation did, as a label says it (workbench.data.clean_params names them).
+# What each cleaning operation did, as a label says it (workbench.data.ops.clean_params names them).
 CLEAN_RESULTS = {
     "exact_dedup": "exact duplicates removed",
     "near_dedup": "near duplicates removed",

@@ -61,8 +61,8 @@ def _render(tokenizer, messages: list[Message], add_generation_prompt: bool) -> 
 
 def assistant_char_spans(tokenizer, messages: list[Message]) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character spans of assistant replies (the rule is
-    workbench.data.template.assistant_spans, shared with the dataset view)."""
-    from workbench.data.template import assistant_spans
+    workbench.data.model_view.template.assistant_spans, shared with the dataset view)."""
+    from workbench.data.model_view.template import assistant_spans
 
     full, spans = assistant_spans(lambda m, gen: _render(tokenizer, m, gen), messages,
                                   tokenizer.eos_token or "")

@@ -19,13 +19,13 @@ from workbench.core.records import Dataset, DatasetVersion, version_numbers, ver
 from workbench.store import ProjectStore
 
 if TYPE_CHECKING:  # the data modules load pyarrow/numpy: imported when first used
-    from workbench.data.clean_params import Exclusions
-    from workbench.data.cleaning import CleanReport
-    from workbench.data.export import ExportResult
-    from workbench.data.splits import LeakageReport
-    from workbench.data.stats import VersionStats
-    from workbench.data.template import RenderedRow
-    from workbench.data.token_fit import TokenFit
+    from workbench.data.ops.clean_params import Exclusions
+    from workbench.data.ops.cleaning import CleanReport
+    from workbench.data.ops.export import ExportResult
+    from workbench.data.ops.splits import LeakageReport
+    from workbench.data.ops.stats import VersionStats
+    from workbench.data.model_view.template import RenderedRow
+    from workbench.data.model_view.token_fit import TokenFit
 
 DATASET_BLOBS = os.path.join("blobs", "datasets")
 
@@ -62,7 +62,7 @@ def model_folder(store: ProjectStore, ref: str) -> str:
 
 # -- cleaning ---------------------------------------------------------------------------------
 def _resolved(store: ProjectStore, op: str, params: Optional[Mapping[str, Any]]):
-    from workbench.data.clean_params import resolve_params
+    from workbench.data.ops.clean_params import resolve_params
 
     params = dict(params or {})
     if op == "length" and params.get("tokenizer"):
@@ -73,8 +73,8 @@ def _resolved(store: ProjectStore, op: str, params: Optional[Mapping[str, Any]])
 def preview_clean(store: ProjectStore, version_id: str, op: str, params: Optional[Mapping[str, Any]] = None, *,
                   max_examples: int = 200, progress: Optional[ProgressCallback] = None,
                   cancel: Optional[CancelToken] = None) -> "CleanReport":
-    """What `op` would remove or change (-> workbench.data.cleaning.CleanReport); writes nothing."""
-    from workbench.data.cleaning import run_clean
+    """What `op` would remove or change (-> workbench.data.ops.cleaning.CleanReport); writes nothing."""
+    from workbench.data.ops.cleaning import run_clean
 
     version = store.get_version(version_id)
     return run_clean(_blob(store, version), op, _resolved(store, op, params), max_examples=max_examples,
@@ -87,8 +87,8 @@ def apply_clean(store: ProjectStore, version_id: str, op: str, params: Optional[
     """A new version without the removed rows and with the changed ones, less the changes in
     `exclude` (switched off in the preview); its options record {"operation": "clean", "op",
     "params", "counts", "removed_rows", "changed_rows", "excluded" (when any), ...}."""
-    from workbench.data.clean_params import params_dict
-    from workbench.data.cleaning import apply_clean as _apply
+    from workbench.data.ops.clean_params import params_dict
+    from workbench.data.ops.cleaning import apply_clean as _apply
 
     parent = store.get_version(version_id)
     resolved = _resolved(store, op, params)
@@ -113,7 +113,7 @@ def apply_clean(store: ProjectStore, version_id: str, op: str, params: Optional[
     if result.unit:
         options["unit"] = result.unit
     if op == "length" and resolved.tokenizer:
-        from workbench.data.tokens import find_tokenizer_files
+        from workbench.data.model_view.tokens import find_tokenizer_files
 
         options["tokenizer_hash"] = find_tokenizer_files(resolved.tokenizer).fingerprint
     return _add_derived(store, parent, blob, options)
@@ -126,7 +126,7 @@ def make_split(store: ProjectStore, version_id: str, *, ratios: Optional[Mapping
                cancel: Optional[CancelToken] = None) -> dict[str, DatasetVersion]:
     """{"train", "validation", "test"} -> derived versions (existing ones when this split was
     made before). Without ratios or counts: 0.8 / 0.1 / 0.1."""
-    from workbench.data.splits import SPLITS, SplitSpec, plan_split, write_split
+    from workbench.data.ops.splits import SPLITS, SplitSpec, plan_split, write_split
 
     if ratios is None and counts is None:
         ratios = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -175,9 +175,9 @@ def leakage_report(store: ProjectStore, versions: str | Mapping[str, str], *, th
                    num_perm: int = 128, shingle_size: int = 3, include_system: bool = False,
                    max_pairs: int = 1000, progress: Optional[ProgressCallback] = None,
                    cancel: Optional[CancelToken] = None) -> "LeakageReport":
-    """Exact and near duplicates across splits (-> workbench.data.splits.LeakageReport).
+    """Exact and near duplicates across splits (-> workbench.data.ops.splits.LeakageReport).
     `versions`: a split id, any version of a split, or {name: version_id}."""
-    from workbench.data.splits import SPLITS, leakage
+    from workbench.data.ops.splits import SPLITS, leakage
 
     if isinstance(versions, str):
         members = split_versions(store, versions)
@@ -193,8 +193,8 @@ def version_stats(store: ProjectStore, version_id: str, *, tokenizer: Optional[s
                   max_length: Optional[int] = None, measure: str = "auto", bins: int = 20,
                   progress: Optional[ProgressCallback] = None,
                   cancel: Optional[CancelToken] = None) -> "VersionStats":
-    """-> workbench.data.stats.VersionStats. `tokenizer`: model folder or base model id/name."""
-    from workbench.data.stats import compute_stats
+    """-> workbench.data.ops.stats.VersionStats. `tokenizer`: model folder or base model id/name."""
+    from workbench.data.ops.stats import compute_stats
 
     version = store.get_version(version_id)
     folder = model_folder(store, tokenizer) if tokenizer else None
@@ -205,8 +205,8 @@ def version_stats(store: ProjectStore, version_id: str, *, tokenizer: Optional[s
 def token_fit(store: ProjectStore, version_id: str, model: str, *, progress: Optional[ProgressCallback] = None,
               cancel: Optional[CancelToken] = None) -> "TokenFit":
     """How the version fits any max length with `model`'s tokenizer and chat template, as
-    training cuts it (-> workbench.data.token_fit.TokenFit; .at(max_length) gives the counts)."""
-    from workbench.data.token_fit import measure_fit
+    training cuts it (-> workbench.data.model_view.token_fit.TokenFit; .at(max_length) gives the counts)."""
+    from workbench.data.model_view.token_fit import measure_fit
 
     version = store.get_version(version_id)
     folder = model_folder(store, model)
@@ -219,10 +219,10 @@ def token_fit(store: ProjectStore, version_id: str, model: str, *, progress: Opt
 def render_row(store: ProjectStore, version_id: str, row_index: int, tokenizer: str, *,
                max_length: Optional[int] = None) -> "RenderedRow":
     """One row rendered with the model's chat template, tokens flagged trained or not
-    (-> workbench.data.template.RenderedRow)."""
+    (-> workbench.data.model_view.template.RenderedRow)."""
     from workbench.data import read_rows
-    from workbench.data.template import render_conversation
-    from workbench.data.tokens import find_tokenizer_files
+    from workbench.data.model_view.template import render_conversation
+    from workbench.data.model_view.tokens import find_tokenizer_files
 
     version = store.get_version(version_id)
     if not 0 <= row_index < version.row_count:
@@ -236,8 +236,8 @@ def render_row(store: ProjectStore, version_id: str, row_index: int, tokenizer: 
 def export_version(store: ProjectStore, version_id: str, path: str, format: str = "jsonl", style: str = "openai",
                    *, progress: Optional[ProgressCallback] = None,
                    cancel: Optional[CancelToken] = None) -> "ExportResult":
-    """-> workbench.data.export.ExportResult."""
-    from workbench.data.export import export
+    """-> workbench.data.ops.export.ExportResult."""
+    from workbench.data.ops.export import export
 
     version = store.get_version(version_id)
     return export(_blob(store, version), path, format=format, style=style, progress=progress, cancel=cancel)

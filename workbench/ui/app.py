@@ -16,9 +16,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from workbench import __version__, engine_worker
-from workbench.ui import settings, theme
-from workbench.ui.errors import install_excepthook
-from workbench.ui.main_window import MainWindow
+from workbench.ui.common import settings, theme
+from workbench.ui.common.errors import install_excepthook
+from workbench.ui.shell.main_window import MainWindow
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:

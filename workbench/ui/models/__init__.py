@@ -1,1 +1,1 @@
-"""Qt item models over store queries (rows fetched on demand, never all at once)."""
+"""The Models page: base models, built-in demo models, local folders."""

@@ -1,0 +1,143 @@
+"""Screenshots of every page of the real app, on the demo project with a finished run.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python -m tools.screenshots [OUT_DIR]
+
+Everything (demo project, tiny model, settings) lives in a scratch data folder (--data-dir,
+default ./out/screenshot-data) so the user's own projects and settings are never touched. The
+run is trained by the real engine child and the chat reply comes from the real chat child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Callable
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGES = ("datasets", "models", "train", "runs", "chat")
+PROMPTS = ("Hi, where is my order? It has been a week.", "Can I return the kettle I bought?")
+
+
+def _wait(app, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"screenshots: timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _settle(app, seconds: float = 0.6) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def start_window(args):
+    """Isolated data and settings under args.data_dir, then the real app's window, shown.
+
+    -> (data_dir, app, window). Shared by the screenshot scripts."""
+    data_dir = os.path.abspath(args.data_dir)
+    os.makedirs(data_dir, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
+    # Before importing the app: it reads these at start.
+    os.environ["WORKBENCH_DATA_DIR"] = data_dir
+    os.environ["WORKBENCH_SETTINGS_FILE"] = os.path.join(data_dir, "settings.ini")
+    os.environ.setdefault("WORKBENCH_USER", "alex")
+
+    from workbench.ui.common import theme
+    from workbench.ui.app import create_application
+    from workbench.ui.shell.main_window import MainWindow
+
+    app = create_application(sys.argv[:1])
+    theme.apply_theme(app, args.theme)
+    window = MainWindow()
+    window.ask_about_active_runs = lambda count: "stop"
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.show()
+    _settle(app, 0.3)
+    return data_dir, app, window
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", nargs="?", default=os.path.join(REPO, "resources", "screenshots"))
+    parser.add_argument("--data-dir", default=os.path.join(REPO, "out", "screenshot-data"))
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument("--steps", type=int, default=60, help="training steps of the demo run")
+    parser.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+    data_dir, app, window = start_window(args)
+    from workbench.ui.shell.main_window import CHAT, DATASETS, RUNS, TRAIN
+
+    task = window.open_demo_project(os.path.join(data_dir, "projects", "Demo.wbproj"))
+    failed: list[BaseException] = []
+    task.failed.connect(failed.append)
+    _wait(app, lambda: window.ctx is not None or bool(failed), 900, "the demo project")
+    if failed:
+        raise SystemExit(f"screenshots: the demo project failed: {failed[0]}")
+    ctx = window.ctx
+    assert ctx is not None
+
+    run = next((r for r in ctx.store.list_runs() if r.status == "completed"), None)
+    if run is None:
+        form = window.train_page
+        window.set_page(TRAIN)
+        form.r_spin.setValue(16)
+        form.alpha_spin.setValue(32)
+        form.lr_edit.setText("5e-3")
+        form.steps_spin.setValue(args.steps)
+        form.batch_spin.setValue(8)
+        form.length_spin.setValue(160)
+        form.name_edit.setText("support-lora-1")
+        run_id = form.start()
+        if run_id is None:
+            raise SystemExit("screenshots: the run could not start")
+        _wait(app, lambda: run_id not in ctx.active_run_ids(), 1800, "the training run")
+        run = ctx.store.get_run(run_id)
+        if run.status != "completed":
+            raise SystemExit(f"screenshots: the run ended {run.status}: {run.error}")
+
+    # Datasets: a multi-turn conversation selected.
+    window.set_page(DATASETS)
+    page = window.datasets_page
+    model = page.rows_model
+    row = next((i for i in range(model.rowCount()) if model.index(i, 1).data().count("U") >= 2), 0)
+    page.rows_view.selectRow(row)
+    # Train: a ready-to-start form for the next run.
+    window.train_page.name_edit.setText("support-lora-2")
+    window.runs_page.select_run(run.id)
+
+    for index, name in enumerate(PAGES[:4]):
+        window.set_page(index)
+        _settle(app)
+        window.grab().save(os.path.join(args.out, f"{name}.png"))
+        print(f"screenshots: {name}.png")
+
+    # Chat with the finished run's adapter: two real exchanges.
+    window.set_page(RUNS)
+    window.runs_page.chat_button.click()
+    chat = window.chat_page
+    _wait(app, lambda: chat.state in ("ready", "failed"), 300, "the chat model")
+    if chat.state != "ready":
+        raise SystemExit(f"screenshots: chat failed: {chat.client.error if chat.client else ''}")
+    chat.temperature_spin.setValue(0.3)
+    chat.max_tokens_spin.setValue(80)
+    for prompt in PROMPTS:
+        chat.input.setPlainText(prompt)
+        chat.send()
+        _wait(app, lambda: chat.state == "ready", 300, "a chat reply")
+    window.set_page(CHAT)
+    _settle(app)
+    window.grab().save(os.path.join(args.out, "chat.png"))
+    print("screenshots: chat.png")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""One raw record → chat messages (or the problems that keep it out), and the text stored
+as the record's source."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from workbench.data.formats.detect import RecordFormat
+from workbench.data.storage.parquet_io import dumps
+from workbench.data.formats.problems import Issue, Location, Problem, ProblemKind
+from workbench.data.ingest.readers import RawRecord
+from workbench.data.formats.unused import preference_issue
+from workbench.data.formats.validation import check_turns
+
+
+@dataclass(frozen=True)
+class NormalisedRecord:
+    location: Location
+    messages: list[dict[str, str]]  # empty when problems is not
+    source: Any
+    problems: list[Problem]
+
+
+def source_json(raw: RawRecord) -> str:
+    """What the `source` column stores: a JSON Lines record's own line (as written, so the
+    JSONL fast path and this path agree byte for byte), else the record as compact JSON."""
+    if raw.location.kind == "jsonl" and raw.raw is not None:
+        return raw.raw
+    return dumps(raw.value)
+
+
+def raw_text(raw: RawRecord) -> Optional[str]:
+    """The record's original text for a problem report (re-serialised when the reader has no
+    text of its own, e.g. a JSON array element or a Parquet row)."""
+    if raw.raw is not None:
+        return raw.raw
+    if raw.value is None:
+        return None
+    try:
+        return dumps(raw.value)
+    except (TypeError, ValueError, RecursionError):
+        return repr(raw.value)
+
+
+def normalise_record(raw: RawRecord, fmt: RecordFormat, file_name: str) -> NormalisedRecord:
+    """One raw record → chat messages, or the problems that keep it out."""
+    if raw.issue is not None:
+        return NormalisedRecord(raw.location, [], None, [Problem.at(raw.issue, file_name, raw.location, raw.raw)])
+    if not isinstance(raw.value, dict):
+        issue = Issue(ProblemKind.NOT_AN_OBJECT, None,
+                      f"The record is {type(raw.value).__name__}, not an object with fields.",
+                      fmt.advice())
+        return NormalisedRecord(raw.location, [], raw.value,
+                                [Problem.at(issue, file_name, raw.location, raw_text(raw))])
+    preference = preference_issue(raw.value, fmt)
+    turns, issues = ([], [preference]) if preference is not None else fmt.normalise(raw.value)
+    if not issues:
+        issues = check_turns(turns, assistant_only=fmt.assistant_only, list_field=fmt.list_field(raw.value))
+    if issues:
+        text = raw_text(raw)
+        return NormalisedRecord(raw.location, [], raw.value,
+                                [Problem.at(issue, file_name, raw.location, text) for issue in issues])
+    return NormalisedRecord(raw.location, [{"role": t.role, "content": t.content} for t in turns], raw.value, [])
+
+
+def record_fields(records: list[RawRecord]) -> tuple[list[str], dict[str, list[str]]]:
+    """The top-level fields of the records, and the keys found inside fields that hold a list
+    of objects (turns) or an object, for a column-mapping UI."""
+    fields: list[str] = []
+    nested: dict[str, list[str]] = {}
+    for raw in records:
+        if not isinstance(raw.value, dict):
+            continue
+        for key, value in raw.value.items():
+            if key not in fields:
+                fields.append(key)
+            if isinstance(value, str) and value[:1] == "[":  # a list of turns in a CSV cell
+                try:
+                    value = json.loads(value)
+                except (ValueError, RecursionError):
+                    continue
+            inner = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+            for item in inner[:50]:
+                if isinstance(item, dict):
+                    keys = nested.setdefault(key, [])
+                    keys.extend(k for k in item if k not in keys)
+    return fields, nested

@@ -1,0 +1,1 @@
+"""Operations on dataset versions: cleaning (dedup, filters, PII), splits, export, statistics."""

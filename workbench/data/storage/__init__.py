@@ -1,0 +1,1 @@
+"""Parquet storage of dataset versions: schema, row reads, message batches."""

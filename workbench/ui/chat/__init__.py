@@ -1,0 +1,1 @@
+"""The Chat page: loading a model or adapter into a chat child, streaming replies."""

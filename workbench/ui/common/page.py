@@ -1,0 +1,69 @@
+"""The interface every page implements for the main window."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QWidget
+
+from workbench.ui.shell.context import ProjectContext
+
+
+class Page(QWidget):
+    title = ""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.ctx: Optional[ProjectContext] = None
+
+    def set_context(self, ctx: Optional[ProjectContext]) -> None:
+        """Called when a project opens (ctx) or closes (None); subclasses refresh here."""
+        self.ctx = ctx
+
+    def page_shown(self) -> None:
+        """Called each time the page becomes the current one."""
+
+    def shutdown(self) -> None:
+        """Called before the project closes: stop timers, close clients."""
+
+    def theme_changed(self) -> None:
+        """Called after the light/dark theme changed (for colours not taken from the palette)."""
+
+
+def heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("pageHeading")
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.35)
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def hint(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    return label  # the stylesheets colour QLabel#hint as muted text
+
+
+def set_columns(table: QTableWidget, columns) -> None:
+    """Column titles, each also its tooltip: a narrow column's title is elided (the stylesheets
+    make headers elide at the right), the tooltip has it whole."""
+    table.setHorizontalHeaderLabels(list(columns))
+    for i, name in enumerate(columns):
+        table.horizontalHeaderItem(i).setToolTip(name)
+
+
+def record_table(columns, object_name: str) -> QTableWidget:
+    """A read-only table of records: whole-row single selection, no row numbers."""
+    table = QTableWidget(0, len(columns))
+    table.setObjectName(object_name)
+    set_columns(table, columns)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.setAlternatingRowColors(True)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table

@@ -1,0 +1,1 @@
+"""The import dialog and its steps: source, preview, column mapping, problems."""

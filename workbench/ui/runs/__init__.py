@@ -1,0 +1,1 @@
+"""The Runs page: the runs table, details, the live loss plot."""

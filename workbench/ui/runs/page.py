@@ -1,0 +1,301 @@
+"""Runs: every training run with live status, its loss curve and details; cancel, resume, chat."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING, Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.records import ACTIVE_STATUSES, Run
+from workbench.ui.common import theme
+from workbench.ui.shell.context import ProjectContext
+from workbench.ui.common.errors import show_error
+from workbench.ui.common.page import Page, heading, record_table
+from workbench.ui.runs.loss_plot import LossPlot
+
+if TYPE_CHECKING:
+    from workbench.services.runs import ResumeCheck
+
+COLUMNS = ("Name", "Status", "Progress", "Step", "First loss", "Last loss", "Base model", "Created")
+PROGRESS_COL = 2
+CHATTABLE = ("completed", "cancelled")
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws the Progress column (a fraction in UserRole) as a progress bar."""
+
+    def paint(self, painter, option, index) -> None:
+        fraction = index.data(Qt.ItemDataRole.UserRole)
+        if fraction is None:
+            return super().paint(painter, option, index)
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(3, 4, -3, -4)
+        bar.minimum, bar.maximum = 0, 1000
+        bar.progress = int(float(fraction) * 1000)
+        bar.text = f"{float(fraction) * 100:.0f}%"
+        bar.textVisible = True
+        bar.state = option.state
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+def _loss(value: Optional[float]) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+class RunsPage(Page):
+    title = "Runs"
+    chat_requested = Signal(str)  # run id
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._runs: list[Run] = []
+        self._plotted: Optional[str] = None  # the run whose series the plot follows
+        self._model_names: dict[str, str] = {}
+        # services.runs.resume_check per (run id, status): a finished run's checkpoints do not
+        # change, so the folder is looked at once per status change, not on every refresh.
+        self._resume_checks: dict[tuple[str, str], "ResumeCheck"] = {}
+        self.table = record_table(COLUMNS, "runsTable")
+        self.table.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.table))
+        self.table.itemSelectionChanged.connect(self._on_selected)
+
+        self.plot = LossPlot()
+        self.details = QTextBrowser()
+        self.details.setObjectName("runDetails")
+        self.cancel_button = QPushButton("Cancel run")
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(self.resume_selected)
+        self.chat_button = QPushButton("Chat with this run")
+        self.chat_button.setObjectName("primary")
+        self.chat_button.clicked.connect(self._request_chat)
+        buttons = QHBoxLayout()
+        buttons.addWidget(heading("Runs"))
+        buttons.addStretch(1)
+        for b in (self.cancel_button, self.resume_button, self.chat_button):
+            buttons.addWidget(b)
+
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.plot)
+        lower.addWidget(self.details)
+        lower.setStretchFactor(0, 3)
+        lower.setStretchFactor(1, 2)
+        lower.setSizes([600, 400])
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(lower)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 5)
+        splitter.setSizes([180, 520])
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(splitter, 1)
+        self._update_buttons(None)
+
+    # -- project ---------------------------------------------------------------------------------
+    def set_context(self, ctx: Optional[ProjectContext]) -> None:
+        if self.ctx is not None:
+            try:
+                self.ctx.runs_changed.disconnect(self.refresh)
+                self.ctx.run_events.disconnect(self._on_events)
+                self.ctx.models_changed.disconnect(self.refresh)
+            except (RuntimeError, TypeError):
+                pass
+        super().set_context(ctx)
+        self._resume_checks.clear()
+        if ctx is not None:
+            ctx.runs_changed.connect(self.refresh)
+            ctx.run_events.connect(self._on_events)
+            ctx.models_changed.connect(self.refresh)
+        self.refresh()
+
+    def page_shown(self) -> None:
+        # The first time the page shows (after the window is up) pyqtgraph gets imported.
+        self.plot.ensure_built()
+        self.refresh()
+
+    def refresh(self) -> None:
+        selected = self.selected_run()
+        keep = selected.id if selected else None
+        store = self.ctx.store if self.ctx else None
+        self._runs = store.list_runs() if store else []
+        self._model_names = {m.id: m.name for m in store.list_base_models()} if store else {}
+        table = self.table
+        table.blockSignals(True)
+        table.setRowCount(len(self._runs))
+        for i, run in enumerate(self._runs):
+            step = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else (str(run.step) if run.step else "")
+            cells = (run.name, run.status, "", step, _loss(run.first_loss), _loss(run.last_loss),
+                     self._model_names.get(run.base_model_id, "?"), run.created_at[:19].replace("T", " "))
+            for j, text in enumerate(cells):
+                item = table.item(i, j)
+                if item is None:
+                    item = QTableWidgetItem()
+                    table.setItem(i, j, item)
+                item.setText(text)
+                if j in (3, 4, 5):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.item(i, PROGRESS_COL).setData(Qt.ItemDataRole.UserRole, run.progress)
+            table.item(i, 1).setForeground(self._status_color(run.status))
+        row = next((i for i, r in enumerate(self._runs) if r.id == keep), 0 if self._runs else -1)
+        if row >= 0:
+            table.selectRow(row)
+        table.blockSignals(False)
+        # Statuses and numbers change width as a run goes; the last column stretches.
+        for col in range(len(COLUMNS) - 1):
+            table.resizeColumnToContents(col)
+        table.setColumnWidth(PROGRESS_COL, max(table.columnWidth(PROGRESS_COL), 120))
+        self._show_run(self.selected_run(), reset_plot=False)
+
+    @staticmethod
+    def _status_color(status: str) -> QBrush:
+        colors = {"running": "#2563eb", "queued": "#2563eb", "completed": "#16a34a",
+                  "failed": "#dc2626", "interrupted": "#d97706", "cancelled": "#6b7280"}
+        return QBrush(QColor(colors.get(status, "#6b7280")))
+
+    def selected_run(self) -> Optional[Run]:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self._runs):
+            return None
+        return self._runs[rows[0].row()]
+
+    def select_run(self, run_id: str) -> None:
+        self.refresh()
+        row = next((i for i, r in enumerate(self._runs) if r.id == run_id), -1)
+        if row >= 0:
+            self.table.selectRow(row)
+
+    # -- selection and details -------------------------------------------------------------------
+    def _on_selected(self) -> None:
+        self._show_run(self.selected_run(), reset_plot=True)
+
+    def _show_run(self, run: Optional[Run], reset_plot: bool) -> None:
+        self._update_buttons(run)
+        if run is None or self.ctx is None:
+            self.details.setHtml("")
+            self.plot.set_source(None)
+            self._plotted = None
+            return
+        if reset_plot or self._plotted != run.id:
+            store, run_id = self.ctx.store, run.id
+            self._plotted = run_id
+            self.plot.set_source(lambda: store.metric_series(run_id, "loss"))
+        self.details.setHtml(self._details_html(run))
+
+    def _details_html(self, run: Run) -> str:
+        c = theme.colors()
+        esc = html.escape
+        rows = [("Status", run.status), ("Base model", self._model_names.get(run.base_model_id, "?"))]
+        try:
+            from workbench.services import dataset_ops
+
+            version = self.ctx.store.get_version(run.dataset_version_id)  # type: ignore[union-attr]
+            rows.append(("Dataset", dataset_ops.title_of(self.ctx.store, version)))  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - details stay useful without it
+            pass
+        rows += [("Started", (run.started_at or "")[:19].replace("T", " ")),
+                 ("Finished", (run.finished_at or "")[:19].replace("T", " ")),
+                 ("Created by", run.created_by)]
+        env = run.environment or {}
+        if env.get("device"):
+            rows.append(("Device", str(env["device"])))
+        if run.adapter_path:
+            rows.append(("Adapter", run.adapter_path))
+        parts = [f"<h3>{esc(run.name)}</h3>"]
+        if run.error:
+            error = run.error_message
+            parts.append(f"<p style='color:{c.error_text}'><b>{esc(error.splitlines()[0])}</b></p>")
+            if run.error_advice:
+                parts.append(f"<p>{esc(run.error_advice)}</p>")
+            rest = "\n".join(error.splitlines()[1:]).strip()
+            if rest:
+                parts.append(f"<pre style='color:{c.muted_text}'>{esc(rest[-1500:])}</pre>")
+        table = "".join(f"<tr><td style='color:{c.muted_text}'>{esc(k)}</td><td>&nbsp;{esc(str(v))}</td></tr>"
+                        for k, v in rows if v)
+        parts.append(f"<table cellspacing='2'>{table}</table>")
+        config = {k: v for k, v in (run.config or {}).items() if v is not None}
+        parts.append("<p><b>Configuration</b></p>")
+        parts.append(f"<pre>{esc(json.dumps(config, indent=1, sort_keys=True))}</pre>")
+        return "".join(parts)
+
+    def _update_buttons(self, run: Optional[Run]) -> None:
+        active = run is not None and self.ctx is not None and run.id in self.ctx.active_run_ids()
+        stopping = active and any(s.run_id == run.id for s in self.ctx.stopping_runs())  # type: ignore
+        self.cancel_button.setEnabled(bool(active and run.status in ACTIVE_STATUSES and not stopping))
+        self._update_resume(run)
+        self.chat_button.setEnabled(run is not None and run.status in CHATTABLE and bool(run.adapter_path))
+
+    def _update_resume(self, run: Optional[Run]) -> None:
+        if run is None or self.ctx is None:
+            self.resume_button.setEnabled(False)
+            self.resume_button.setToolTip("Select a run to resume.")
+            return
+        key = (run.id, run.status)
+        check = self._resume_checks.get(key)
+        if check is None:
+            from workbench.services.runs import resume_check  # the store is loaded by now
+
+            check = self._resume_checks[key] = resume_check(self.ctx.store, run)
+        self.resume_button.setEnabled(check.ok)
+        if check.ok:
+            step = check.checkpoint.rsplit("-", 1)[-1]
+            text = [f"Continue from its checkpoint at step {step} as a new run."]
+        else:
+            text = [check.reason, check.advice]
+        # Rich text, so that Qt wraps the tooltip instead of drawing one screen-wide line.
+        self.resume_button.setToolTip("".join(f"<p>{html.escape(t)}</p>" for t in text if t))
+
+    def _on_events(self, events) -> None:
+        run = self.selected_run()
+        if run is not None and any(rid == run.id and ev.kind == "log" for rid, ev in events):
+            self.plot.invalidate()
+
+    # -- actions ---------------------------------------------------------------------------------
+    def cancel_selected(self) -> None:
+        run = self.selected_run()
+        if run is None or self.ctx is None:
+            return
+        try:
+            self.ctx.runs.cancel(run.id)
+        except Exception as exc:  # noqa: BLE001
+            show_error(self, exc)
+            return
+        # No timed status-bar message: it would outlive the run. The job indicator reads
+        # "stopping" from the next poll until the run has ended.
+        self.cancel_button.setEnabled(False)
+
+    def resume_selected(self) -> None:
+        run = self.selected_run()
+        if run is None or self.ctx is None:
+            return
+        try:
+            new = self.ctx.runs.resume(run.id)
+        except Exception as exc:  # noqa: BLE001
+            show_error(self, exc, "Cannot resume")
+            return
+        self.select_run(new.id)
+
+    def _request_chat(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.chat_requested.emit(run.id)
+
+    def theme_changed(self) -> None:
+        self.plot.apply_theme()
+        self._show_run(self.selected_run(), reset_plot=False)

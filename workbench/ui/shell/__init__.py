@@ -1,0 +1,1 @@
+"""The main window and what surrounds the pages: menus, project context, closing, job status, welcome, app dialogs."""

@@ -1,0 +1,51 @@
+"""The status bar's job indicator: the running training run's name, status and step/total.
+
+It is the one place that says a run is stopping, read from RunManager's state on every poll,
+so it changes the moment the run has ended (a timed status-bar message would outlive it)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+from workbench.core.errors import WorkbenchError
+from workbench.ui.shell.context import ProjectContext
+
+
+_STOPPING = {"saving": "stopping, saving its adapter…", "terminating": "stopping, terminating…",
+             "killing": "stopping, killing…"}
+
+
+class JobStatus(QWidget):
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setObjectName("statusJob")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("statusJobProgress")
+        self.progress.setFixedWidth(220)
+        self.progress.setFormat("step %v / %m")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.progress)
+        self.hide()
+
+    def update_from(self, ctx: Optional[ProjectContext]) -> None:
+        active = ctx.active_run_ids() if ctx is not None else []
+        if not active or ctx is None:
+            self.hide()
+            return
+        try:
+            run = ctx.store.get_run(active[0])
+        except WorkbenchError:
+            return
+        more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
+        stage = next((s.stage for s in ctx.stopping_runs() if s.run_id == run.id), None)
+        state = _STOPPING.get(stage, stage) if stage else run.status
+        self.label.setText(f"Training {run.name} — {state}{more}")
+        # Maximum 0 shows a busy bar until the child reports its total.
+        self.progress.setMaximum(max(run.total_steps, 1) if run.total_steps else 0)
+        self.progress.setValue(run.step)
+        self.show()

@@ -1,0 +1,359 @@
+"""The main window: navigation, pages, menus, status bar, project open/close, drag-and-drop."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional
+
+from PySide6.QtCore import QSize, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+
+from workbench.ui.shell import closing, dialogs
+from workbench.ui.common import settings, theme
+from workbench.ui.shell.context import ProjectContext
+from workbench.ui.shell.menus import build_menus, rebuild_recent_menu
+from workbench.ui.common.errors import show_error
+from workbench.ui.common.page import Page
+from workbench.ui.shell.job_status import JobStatus
+from workbench.ui.shell.welcome import WelcomeWidget
+from workbench.ui.common.workers import Task, progress_dialog, run_task, shutdown_workers
+
+DATASETS, MODELS, TRAIN, RUNS, CHAT = range(5)
+# (title, module, class). Pages are built the first time they are needed, so the window shows
+# before their modules (and what those import) are loaded: start-up stays close to a bare window.
+PAGE_SPECS = (
+    ("Datasets", "workbench.ui.datasets.page", "DatasetsPage"),
+    ("Models", "workbench.ui.models.page", "ModelsPage"),
+    ("Train", "workbench.ui.train.page", "TrainPage"),
+    ("Runs", "workbench.ui.runs.page", "RunsPage"),
+    ("Chat", "workbench.ui.chat.page", "ChatPage"),
+)
+POLL_INTERVAL_MS = 250
+
+
+def _prepare_demo(folder: Optional[str], progress=None, cancel=None) -> str:
+    """Worker: create/complete the demo project; the GUI thread then opens it by path."""
+    from workbench.services import projects
+
+    store = projects.open_or_create_demo_project(folder, progress=progress, cancel=cancel)
+    path = store.path
+    store.close()
+    return path
+
+
+class MainWindow(QMainWindow):
+    project_changed = Signal(object)  # ProjectContext or None
+    theme_changed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Workbench")
+        self.setWindowIcon(theme.app_icon())
+        self.resize(1200, 780)
+        self.ctx: Optional[ProjectContext] = None
+        self.demo_task: Optional[Task] = None
+        self._poll_error_shown = False
+        self._closing = False
+        self.stopping: Optional[dialogs.StoppingRunsDialog] = None  # runs saving before a close
+        self._build_pages()
+        self._build_menus()
+        self._build_status_bar()
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_INTERVAL_MS)
+        self.poll_timer.timeout.connect(self.poll)
+        self.setAcceptDrops(True)
+        geometry, state, page = settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        self.nav.setCurrentRow(page if 0 <= page < len(PAGE_SPECS) else 0)
+        self._show_workspace(False)
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build_pages(self) -> None:
+        self._pages: list[Optional[Page]] = [None] * len(PAGE_SPECS)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(150)
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setSpacing(2)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        for title, _module, _cls in PAGE_SPECS:
+            self.nav.addItem(title)
+            self.stack.addWidget(QWidget())  # placeholder until the page is first needed
+        self.nav.currentRowChanged.connect(self._on_nav)
+        workspace = QWidget()
+        layout = QHBoxLayout(workspace)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.welcome = WelcomeWidget()
+        self.welcome.new_requested.connect(self.new_project_dialog)
+        self.welcome.open_requested.connect(self.open_project_dialog)
+        self.welcome.demo_requested.connect(self.open_demo_project)
+        self.welcome.recent_requested.connect(self.open_project)
+        self.outer = QStackedWidget()
+        self.outer.addWidget(self.welcome)
+        self.outer.addWidget(workspace)
+        self.setCentralWidget(self.outer)
+
+    def page(self, index: int) -> Page:
+        """The page at `index`, built (and given the open project) on first use."""
+        page = self._pages[index]
+        if page is None:
+            import importlib
+
+            _title, module, cls = PAGE_SPECS[index]
+            page = getattr(importlib.import_module(module), cls)()
+            self._pages[index] = page
+            placeholder = self.stack.widget(index)
+            current = self.stack.currentIndex()
+            self.stack.insertWidget(index, page)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+            self.stack.setCurrentIndex(current)
+            if index == TRAIN:
+                page.run_started.connect(self._on_run_started)
+            elif index == RUNS:
+                page.chat_requested.connect(self._on_chat_requested)
+            if self.ctx is not None:
+                page.set_context(self.ctx)
+        return page
+
+    @property
+    def pages(self) -> list[Page]:
+        """The pages built so far (the others have nothing to refresh or shut down)."""
+        return [p for p in self._pages if p is not None]
+
+    datasets_page = property(lambda self: self.page(DATASETS))
+    models_page = property(lambda self: self.page(MODELS))
+    train_page = property(lambda self: self.page(TRAIN))
+    runs_page = property(lambda self: self.page(RUNS))
+    chat_page = property(lambda self: self.page(CHAT))
+
+    def _build_menus(self) -> None:
+        build_menus(self, [title for title, _module, _cls in PAGE_SPECS])
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.project_label = QLabel("No project open")
+        self.project_label.setObjectName("statusProject")
+        self.job_status = JobStatus()
+        self.job_label, self.job_progress = self.job_status.label, self.job_status.progress
+        status.addWidget(self.project_label)
+        status.addPermanentWidget(self.job_status)
+
+    # -- navigation ------------------------------------------------------------------------------
+    def _on_nav(self, row: int) -> None:
+        if 0 <= row < len(PAGE_SPECS):
+            if self.ctx is not None:
+                page = self.page(row)
+                self.stack.setCurrentIndex(row)
+                page.page_shown()
+            else:
+                self.stack.setCurrentIndex(row)
+
+    def set_page(self, index: int) -> None:
+        self.nav.setCurrentRow(index)
+
+    def current_page(self) -> int:
+        return self.stack.currentIndex()
+
+    def _show_workspace(self, on: bool) -> None:
+        self.outer.setCurrentIndex(1 if on else 0)
+        for action in self.page_actions + [self.close_action, self.import_action]:
+            action.setEnabled(on)
+        if not on:
+            self.welcome.set_recent(settings.recent_projects())
+
+    def _on_run_started(self, run_id: str) -> None:
+        self.set_page(RUNS)
+        self.runs_page.select_run(run_id)
+        self._update_job_status()
+
+    def _on_chat_requested(self, run_id: str) -> None:
+        self.set_page(CHAT)
+        self.chat_page.select_run(run_id)
+
+    def set_theme(self, name: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply_theme(app, name)
+        settings.set_theme(name)
+        self.dark_action.blockSignals(True)
+        self.dark_action.setChecked(name == "dark")
+        self.dark_action.blockSignals(False)
+        for page in self.pages:
+            page.theme_changed()
+        self.theme_changed.emit(name)
+
+    # -- projects --------------------------------------------------------------------------------
+    def rebuild_recent_menu(self) -> None:
+        rebuild_recent_menu(self)
+
+    def _clear_recent(self) -> None:
+        settings.clear_recent_projects()
+        self.welcome.set_recent([])
+
+    def new_project_dialog(self) -> None:
+        dialog = dialogs.NewProjectDialog(self)
+        if dialog.exec() and dialog.project_path():
+            self.create_project(dialog.project_path() or "")
+
+    def open_project_dialog(self) -> None:
+        start = os.path.dirname(self.ctx.path) if self.ctx else ""
+        folder = QFileDialog.getExistingDirectory(self, "Open Project (a NAME.wbproj folder)", start)
+        if folder:
+            self.open_project(folder)
+
+    def create_project(self, path: str) -> bool:
+        if not self.close_project(then=lambda: self.create_project(path)):
+            return False
+        try:
+            from workbench.services import projects  # not at start-up: see app.py
+
+            store = projects.create_project(path)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc)
+            return False
+        return self._attach(store)
+
+    def open_project(self, path: str) -> bool:
+        if self._closing:  # a demo task finishing while the window closes
+            return False
+        if self.ctx is not None and os.path.abspath(path) == self.ctx.path:
+            return True
+        if not self.close_project(then=lambda: self.open_project(path)):
+            return False
+        try:
+            from workbench.services import projects
+
+            store = projects.open_project(path)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc)
+            self.welcome.set_recent(settings.recent_projects())
+            return False
+        return self._attach(store)
+
+    def _attach(self, store) -> bool:
+        try:
+            ctx = ProjectContext(store)
+        except Exception as exc:  # noqa: BLE001
+            store.close()
+            show_error(self, exc)
+            return False
+        self.ctx = ctx
+        self._poll_error_shown = False
+        ctx.poll_failed.connect(self._on_poll_failed)
+        settings.add_recent_project(ctx.path)
+        self.setWindowTitle(f"{ctx.name} — Workbench")
+        self.project_label.setText(f"Project: {ctx.name}")
+        self.project_label.setToolTip(ctx.path)
+        for page in self.pages:
+            page.set_context(ctx)
+        self._show_workspace(True)
+        current = self.page(self.current_page())
+        self.stack.setCurrentIndex(self.current_page())
+        current.page_shown()
+        self.poll_timer.start()
+        self.project_changed.emit(ctx)
+        self.poll()
+        return True
+
+    def open_demo_project(self, folder: Optional[str] = None) -> Task:
+        """Create (first time: imports data, builds the tiny model) and open the demo project."""
+        task = run_task(_prepare_demo, folder, name="demo project")
+        self.demo_task = task
+        self.demo_action.setEnabled(False)
+        self.welcome.demo_button.setEnabled(False)
+        progress_dialog(self, task, "Demo Project", "Preparing the demo project…")
+        task.finished.connect(self.open_project)
+        task.failed.connect(lambda exc: show_error(self, exc))
+
+        def done() -> None:
+            self.demo_task = None
+            self.demo_action.setEnabled(True)
+            self.welcome.demo_button.setEnabled(True)
+
+        task.done.connect(done)
+        return task
+
+    def ask_about_active_runs(self, count: int) -> str:
+        """KEEP_RUNNING / STOP_RUNS / CANCEL; a method so tests can answer it."""
+        return dialogs.ask_about_active_runs(self, count)
+
+    def close_project(self, then: Optional[Callable[[], object]] = None) -> bool:
+        """Close the open project, asking about active runs (see closing.close_project)."""
+        return closing.close_project(self, then)
+
+    # -- polling ---------------------------------------------------------------------------------
+    def poll(self) -> None:
+        if self.ctx is None:
+            return
+        self.ctx.poll()
+        self._update_job_status()
+        if self.stopping is not None:
+            closing.follow_stopping(self)
+
+    def _update_job_status(self) -> None:
+        self.job_status.update_from(self.ctx)
+
+    def _on_poll_failed(self, exc: BaseException) -> None:
+        # The timer keeps polling; one dialog per project is enough, later ones go to stderr.
+        if not self._poll_error_shown:
+            self._poll_error_shown = True
+            show_error(self, exc)
+
+    # -- drag and drop ---------------------------------------------------------------------------
+    def _dropped_datasets(self, event) -> list[str]:
+        mime = event.mimeData()
+        if self.ctx is None or not mime.hasUrls():
+            return []
+        from workbench.ui.datasets.page import droppable  # files of known types, folders
+
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and droppable(u.toLocalFile())]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if self._dropped_datasets(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if self._dropped_datasets(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = self._dropped_datasets(event)
+        if files:
+            event.acceptProposedAction()
+            self.set_page(DATASETS)
+            self.datasets_page.import_dropped(files)  # the import dialog, one per path
+
+    def _import_dataset(self) -> None:
+        self.set_page(DATASETS)
+        self.datasets_page.choose_and_import()
+
+    # -- closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.close_project(then=self.close):
+            event.ignore()
+            return
+        settings.save_window_state(self.saveGeometry(), self.saveState(), self.current_page())
+        self._closing = True
+        shutdown_workers()
+        event.accept()

@@ -1,0 +1,1 @@
+"""The Train page: the run form and the max-length fit check."""

@@ -1,1 +1,0 @@
-"""Reusable widgets (the loss plot, the chat transcript, the welcome screen)."""
