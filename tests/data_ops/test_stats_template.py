@@ -109,7 +109,8 @@ def test_template_sources_and_errors(chatml_model, tmp_path):
         "{{ bos_token }}{% for m in messages %}{% generation %}[{{ m.role }}] {{ m.content }}{% endgeneration %}{{ '\\n' }}"
         "{% endfor %}", encoding="utf-8")
     r = render_conversation(find_tokenizer_files(folder), msgs)
-    assert r.text == "<|endoftext|>[user] ab\n[assistant] cd\n"
+    # No end-of-turn marker in this template: the reply gets the EOS training appends.
+    assert r.text == "<|endoftext|>[user] ab\n[assistant] cd\n<|im_end|>"
     (folder / "chat_template.jinja").unlink()
     config = json.loads((folder / "tokenizer_config.json").read_text())
     del config["chat_template"]

@@ -23,10 +23,10 @@ PLAIN_TEMPLATE = (
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tiny_model):
+def tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(tiny_model.path)
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
 def _trained_text(tok, example: Example) -> str:
@@ -40,14 +40,58 @@ def test_only_assistant_replies_and_their_end_marker_are_labelled(tokenizer):
     assert all(label in (IGNORE_INDEX, tid) for tid, label in zip(example.input_ids, example.labels))
 
 
-def test_masking_follows_any_template(tokenizer):
+def _spans(example: Example) -> list[list[int]]:
+    """The labelled runs of an example (one per assistant reply)."""
+    runs: list[list[int]] = []
+    previous = IGNORE_INDEX
+    for label in example.labels:
+        if label != IGNORE_INDEX:
+            if previous == IGNORE_INDEX:
+                runs.append([])
+            runs[-1].append(label)
+        previous = label
+    return runs
+
+
+def test_masking_follows_any_template_and_a_reply_without_end_marker_gets_eos(tokenizer):
     original = tokenizer.chat_template
     tokenizer.chat_template = PLAIN_TEMPLATE
     try:
         example, _ = tokenize_conversation(tokenizer, CONVERSATION, 256)
     finally:
         tokenizer.chat_template = original
-    assert _trained_text(tokenizer, example) == "It ships today.\n\nYou are welcome.\n\n"
+    # The template has no end-of-turn marker: each reply's labels end with EOS, so the model
+    # learns to stop after a reply.
+    assert _trained_text(tokenizer, example) == "It ships today.\n\n<|im_end|>You are welcome.\n\n<|im_end|>"
+    runs = _spans(example)
+    assert len(runs) == 2 and all(run[-1] == tokenizer.eos_token_id for run in runs)
+    assert example.input_ids.count(tokenizer.eos_token_id) == 2
+
+
+def test_the_model_view_shows_the_same_eos_as_training(tokenizer, tiny_model_dir, tmp_path):
+    """The data layer's "as the model sees it" view and the engine agree on the added EOS."""
+    import shutil
+
+    from workbench.data.model_view.template import ChatTemplate, render_conversation, rendered_length
+    from workbench.data.model_view.tokens import find_tokenizer_files, load_tokenizer
+
+    folder = tmp_path / "plain"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "chat_template.jinja").write_text(PLAIN_TEMPLATE, encoding="utf-8")
+    files = find_tokenizer_files(folder)
+    view = render_conversation(files, CONVERSATION)
+    original = tokenizer.chat_template
+    tokenizer.chat_template = PLAIN_TEMPLATE
+    try:
+        example, _ = tokenize_conversation(tokenizer, CONVERSATION, 256)
+    finally:
+        tokenizer.chat_template = original
+    assert [t.id for t in view.tokens] == example.input_ids
+    assert [t.trained for t in view.tokens] == [label != IGNORE_INDEX for label in example.labels]
+    assert [view.text[s.start:s.end] for s in view.spans if s.trained] == [
+        "It ships today.\n\n<|im_end|>", "You are welcome.\n\n<|im_end|>"]
+    template = ChatTemplate.from_files(files)
+    assert rendered_length(template, load_tokenizer(files), [CONVERSATION]) == [len(example.input_ids)]
 
 
 def test_truncation_and_dropping(tokenizer):

@@ -69,6 +69,9 @@ def assistant_spans(render, messages: list, eos_token: str = "") -> tuple[str, l
     of the prefix that includes the reply: the reply plus the end-of-turn marker (the model must
     learn to stop), never the role header. Training (engine/train_data) and the "what the model
     sees" view both use this one rule, so the view shows exactly what is trained on.
+
+    A span without `eos_token` (a template with no end-of-turn marker) gets one appended to the
+    text right after it, inside the span: otherwise the model never learns to stop.
     """
     full = render(messages, False)
     spans: list[tuple[int, int, int]] = []
@@ -91,7 +94,26 @@ def assistant_spans(render, messages: list, eos_token: str = "") -> tuple[str, l
         if end > start:
             spans.append((start, end, i))
             cursor = end
-    return full, spans
+    return _close_spans(full, spans, eos_token)
+
+
+def _close_spans(text: str, spans: list[tuple[int, int, int]],
+                 eos_token: str) -> tuple[str, list[tuple[int, int, int]]]:
+    """Insert eos_token after each span that lacks it, shifting the later spans."""
+    if not eos_token:
+        return text, spans
+    parts, out, pos, shift = [], [], 0, 0
+    for start, end, i in spans:
+        parts.append(text[pos:end])
+        pos = end
+        if eos_token in text[start:end]:
+            out.append((start + shift, end + shift, i))
+            continue
+        parts.append(eos_token)
+        out.append((start + shift, end + shift + len(eos_token), i))
+        shift += len(eos_token)
+    parts.append(text[pos:])
+    return "".join(parts), out
 
 
 class ChatTemplate:
@@ -191,7 +213,11 @@ def render_conversation(files: TokenizerFiles, messages: list[Message], *, index
 
 
 def rendered_length(template: ChatTemplate, tokenizer, batch: list[list[Message]]) -> list[int]:
-    """Token count of each conversation as training renders it (no generation prompt)."""
-    texts = [template.render(m, False) for m in batch]
+    """Token count of each conversation as training renders it (no generation prompt, an EOS
+    after each assistant reply that lacks one)."""
+    if template.eos_token:
+        texts = [template.assistant_spans(m)[0] for m in batch]
+    else:
+        texts = [template.render(m, False) for m in batch]
     return [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
