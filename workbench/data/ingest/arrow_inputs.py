@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.core.errors import DataImportError
+from workbench.core.hashing import file_sha256
 from workbench.data.ingest.input_base import DatasetInput, FileWatch
 from workbench.data.ingest.partials import clean_stale_partials, partial_path
 from workbench.data.formats.problems import Location
@@ -31,14 +32,6 @@ BATCH_ROWS = 1024
 _HASH_CHUNK = 1 << 20
 # What pyarrow raises for a damaged file (a ValueError: e.g. a column name that is not UTF-8).
 _DAMAGED = (OSError, EOFError, pa.ArrowException, ValueError)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Unpacked:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.core.errors import DataImportError
-from workbench.data.ingest.arrow_inputs import ArrowInput, ParquetInput, file_sha256, hf_dataset, is_hf_folder
+from workbench.core.hashing import file_sha256
+from workbench.data.ingest.arrow_inputs import ArrowInput, ParquetInput, hf_dataset, is_hf_folder
 from workbench.data.ingest.input_base import DatasetInput, ReadOptions
 from workbench.data.ingest.readers import SUPPORTED_EXTENSIONS, strip_gz
 from workbench.data.ingest.text_inputs import TextFolderInput, TextInput, folder_hash
@@ -60,7 +61,7 @@ def source_hash(path: str | Path, split: str | None = None) -> str:
             return file_sha256(path)
         if is_hf_folder(path):
             return hf_dataset(path, split).source_hash()
-        return folder_hash(TextFolderInput(path, ReadOptions()).files, file_sha256)
+        return folder_hash(TextFolderInput(path, ReadOptions()).files)
     except OSError as exc:
         raise DataImportError(f"{path.name} cannot be read.", details=f"{type(exc).__name__}: {exc}",
                               advice="Check that the file exists and that you may read it.") from exc

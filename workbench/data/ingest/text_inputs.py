@@ -14,6 +14,7 @@ from typing import Generator, Iterator, Optional
 import numpy as np
 
 from workbench.core.errors import DataImportError
+from workbench.core.hashing import file_sha256
 from workbench.data.formats.detect import RecordFormat
 from workbench.data.ingest.input_base import Block, DatasetInput, FileWatch, ReadOptions, grouped
 from workbench.data.ingest.jsonl_fast import FastRows, FastSpec, convert_block, spec_for
@@ -124,7 +125,7 @@ def _member_hash_entry(name: str, file_hash: str) -> bytes:
     return name.encode("utf-8", "surrogateescape") + b"\0" + file_hash.encode()
 
 
-def folder_hash(files: list[Path], file_sha256) -> str:
+def folder_hash(files: list[Path]) -> str:
     """What TextFolderInput.source_hash() reports, computed from the files alone."""
     digest = hashlib.sha256(FOLDER_HASH_PREFIX)
     for path in files:

@@ -8,13 +8,13 @@ transformers 5 writes), chat_template.json, then tokenizer_config.json's "chat_t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from workbench.core.hashing import file_sha256
 from workbench.data.storage.rowio import DataOpError
 
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -80,11 +80,7 @@ def find_tokenizer_files(path: str | os.PathLike[str]) -> TokenizerFiles:
         for name, value in _read_json(folder / "special_tokens_map.json").items():
             if name in SPECIAL_TOKEN_NAMES and name not in special and (t := _token_text(value)) is not None:
                 special[name] = t
-    digest = hashlib.sha256()
-    with open(tok_json, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return TokenizerFiles(str(folder), str(tok_json), template, special, "sha256:" + digest.hexdigest())
+    return TokenizerFiles(str(folder), str(tok_json), template, special, "sha256:" + file_sha256(tok_json))
 
 
 _CACHE: dict[tuple[str, float], Any] = {}
