@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,49 @@ def _no_leaks():
             break
         time.sleep(0.05)
     assert not leaked, f"test left threads running: {[t.name for t in leaked]}"
+
+
+from tests.helpers.chatml_folder import build_chatml_folder  # noqa: E402
+from tests.helpers.rows import write_jsonl  # noqa: E402
+
+
+# Dataset fixtures: JSONL files imported through the real import service, a tokenizer-only
+# ChatML model folder, and rows written the way a plugin transform would.
+@pytest.fixture
+def import_records(store, tmp_path):
+    """import_records(records, name) -> DatasetVersion, through services.datasets.import_dataset."""
+    from workbench.services import datasets
+
+    def _import(records: list[dict], name: str = "data"):
+        return datasets.import_dataset(store, str(write_jsonl(tmp_path / f"{name}.jsonl", records)), name=name)
+
+    return _import
+
+
+@pytest.fixture(scope="session")
+def chatml_model(tmp_path_factory) -> Path:
+    """A model folder holding only a tokenizer: byte-level BPE with ChatML special tokens."""
+    return build_chatml_folder(
+        tmp_path_factory.mktemp("chatml-model"),
+        eos_token={"content": "<|im_end|>", "special": True},  # the older AddedToken form
+        tokenizer_class="PreTrainedTokenizerFast",
+    )
+
+
+@pytest.fixture
+def add_raw_version(store):
+    """add_raw_version(conversations) -> DatasetVersion: rows the importer would refuse (empty
+    messages), written through the data layer's writer and recorded like a plugin transform's."""
+    from workbench.data.storage.parquet_io import DatasetWriter, dumps
+
+    def _add(conversations: list[list[dict]], name: str = "raw"):
+        writer = DatasetWriter(store.abspath("blobs/datasets"))
+        for i, msgs in enumerate(conversations):
+            writer.add(dumps(msgs), dumps({"messages": msgs}), i + 1)
+        path, content_hash = writer.commit()
+        dataset = store.add_dataset(name)
+        return store.add_version(dataset_id=dataset.id, content_hash=content_hash, blob_path=store.relpath(str(path)),
+                                 row_count=len(conversations), format="openai_messages", source_name=f"{name}.parquet",
+                                 source_size=0, source_hash="sha256:test", options={"by": "test"})
+
+    return _add

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataset_ui_helpers import add_version, chatml_model
+from tests.helpers.dataset_ui import add_version, chatml_model
 from workbench.ui.datasets.model_sees.panel import STATS, TEMPLATE
 from workbench.ui.datasets.model_sees.template_view import TRAINED_BG
 

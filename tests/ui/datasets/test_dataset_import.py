@@ -8,7 +8,7 @@ import json
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from dataset_ui_helpers import chat, wait_idle, write_jsonl
+from tests.helpers.dataset_ui import chat, wait_idle, write_jsonl
 from workbench.ui.datasets.import_wizard.dialog import MAPPING, PREVIEW, PROBLEMS, RESULT, ImportDialog
 from workbench.ui.shell.main_window import DATASETS, TRAIN
 

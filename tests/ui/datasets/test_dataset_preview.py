@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from dataset_ui_helpers import add_version, chat
+from tests.helpers.dataset_ui import add_version, chat
 from workbench.ui.datasets.rows_model import BLOCK_ROWS, CACHE_BLOCKS
 
 BIG = 200_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataset_ui_helpers import add_version, chat, wait_idle
+from tests.helpers.dataset_ui import add_version, chat, wait_idle
 from workbench.services import dataset_ops
 
 RUNS = 3

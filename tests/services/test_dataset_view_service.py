@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dataset_ui_helpers import add_version, chat, write_jsonl
+from tests.helpers.dataset_ui import add_version, chat, write_jsonl
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.services import dataset_view
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tests.chatml_folder import build_chatml_folder
+from tests.helpers.chatml_folder import build_chatml_folder
 
 
 def chat(i: int, prefix: str = "q") -> list[dict[str, str]]:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.data_ops.conftest import chat, rows_of, write_jsonl
+from tests.helpers.rows import chat, rows_of, write_jsonl
 from workbench.core.errors import WorkbenchError
 from workbench.services import dataset_ops
 

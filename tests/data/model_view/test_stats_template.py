@@ -80,7 +80,7 @@ def test_mask_matches_the_training_engine(chatml_model):
     """Same ids and the same trained positions as engine/train_data.tokenize_conversation."""
     from transformers import PreTrainedTokenizerFast
 
-    from tests.data_ops.conftest import CHATML
+    from tests.helpers.chatml_folder import CHATML
     from workbench.data.model_view.template import render_conversation
     from workbench.data.model_view.tokens import find_tokenizer_files
     from workbench.engine.train_data import IGNORE_INDEX, tokenize_conversation

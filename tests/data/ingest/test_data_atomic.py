@@ -24,7 +24,7 @@ from workbench.core.progress import CancelToken, Cancelled
 from workbench.data import clean_stale_partials, import_file
 from workbench.data.ingest.partials import STALE_AFTER_S, partial_path, pid_alive
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def record(i: int) -> dict:

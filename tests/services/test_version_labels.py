@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.data_ops.conftest import chat
+from tests.helpers.rows import chat
 from workbench.core.records import Derivation, TrainConfig
 from workbench.services import dataset_ops, lookup
 

@@ -9,7 +9,7 @@ import json
 
 from PySide6.QtCore import Qt
 
-from dataset_ui_helpers import wait_idle, write_jsonl
+from tests.helpers.dataset_ui import wait_idle, write_jsonl
 from workbench.ui.datasets.import_wizard.dialog import MAPPING, PREVIEW, PROBLEMS, RESULT, ImportDialog
 
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.data_ops.conftest import chat, rows_of
+from tests.helpers.rows import chat, rows_of
 from workbench.core.errors import WorkbenchError
 from workbench.services import dataset_ops
 

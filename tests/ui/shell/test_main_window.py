@@ -18,7 +18,7 @@ from workbench.ui.common import settings
 from workbench.ui.common.errors import open_error_dialogs, show_error
 from workbench.ui.shell.main_window import CHAT, DATASETS, RUNS, TRAIN, MainWindow
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 HEAVY = ("torch", "transformers", "peft")
 
 

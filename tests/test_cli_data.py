@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 
-from tests.data_ops.conftest import chat, write_jsonl
+from tests.helpers.rows import chat, write_jsonl
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def wb(*args: str) -> subprocess.CompletedProcess:

@@ -24,7 +24,7 @@ ROWS = [
 def _hf(chatml_model):
     from transformers import PreTrainedTokenizerFast
 
-    from tests.data_ops.conftest import CHATML
+    from tests.helpers.chatml_folder import CHATML
 
     hf = PreTrainedTokenizerFast(tokenizer_file=str(chatml_model / "tokenizer.json"), eos_token="<|im_end|>",
                                  bos_token="<|endoftext|>")

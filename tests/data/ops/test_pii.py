@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.data_ops.conftest import chat, rows_of
+from tests.helpers.rows import chat, rows_of
 from workbench.core.errors import WorkbenchError
 from workbench.data.ops.clean_params import Exclusions, SpanRef
 from workbench.data.ops.pii import Scrubber, find_pii

@@ -14,7 +14,7 @@ import pytest
 from workbench.data import import_file, read_rows
 from workbench.services import paths
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DATASET = Path(paths.demo_dataset_path())
 README = ROOT / "workbench" / "resources" / "demo" / "README.md"  # documents the file; not shipped
 GENERATOR = ROOT / "tools" / "demo_data"

@@ -174,7 +174,7 @@ SHORT = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": 
 
 @pytest.fixture
 def fit_window(open_window, tmp_path):
-    from tests.ui.dataset_ui_helpers import add_version, chatml_model
+    from tests.helpers.dataset_ui import add_version, chatml_model
 
     store = open_window.ctx.store
     folder = chatml_model(tmp_path / "chatml")

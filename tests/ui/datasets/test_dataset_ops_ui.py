@@ -8,7 +8,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from dataset_ui_helpers import add_version, chat, wait_idle
+from tests.helpers.dataset_ui import add_version, chat, wait_idle
 from workbench.ui.datasets.clean_dialog import CleanDialog
 from workbench.ui.datasets.export_dialog import ExportDialog
 from workbench.ui.datasets.split_dialog import SplitDialog
