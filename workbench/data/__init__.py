@@ -16,7 +16,7 @@ from workbench.data.storage.parquet_io import ROW_GROUP_ROWS, SCHEMA, count_rows
 from workbench.data.ingest.partials import clean_stale_partials
 from workbench.data.ingest.preview import ImportPreview, preview_file
 from workbench.data.formats.problems import Issue, Location, Problem, ProblemKind
-from workbench.data.ingest.readers import SUPPORTED_EXTENSIONS, TEXT_MODES, RawRecord, RecordReader, register_reader
+from workbench.data.ingest.readers import TEXT_MODES, RawRecord, RecordReader, register_reader, supported_extensions
 from workbench.data.formats.report import write_problems
 from workbench.data.formats.unused import UnusedField
 
@@ -25,6 +25,6 @@ __all__ = [
     "ImportOutcome", "ImportPreview", "NormalisedRecord", "import_file", "normalise_record",
     "preview_file", "ReadOptions", "source_hash", "ColumnMapping", "ROW_GROUP_ROWS", "SCHEMA", "count_rows",
     "iter_messages", "read_rows", "clean_stale_partials", "Issue", "Location", "Problem",
-    "ProblemKind", "SUPPORTED_EXTENSIONS", "TEXT_MODES", "RawRecord", "RecordReader",
+    "ProblemKind", "supported_extensions", "TEXT_MODES", "RawRecord", "RecordReader",
     "register_reader", "write_problems", "MappingChoices", "UnusedField",
 ]

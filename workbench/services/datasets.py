@@ -14,10 +14,30 @@ from workbench.store import ProjectStore
 DATASET_BLOBS = os.path.join("blobs", "datasets")
 
 
+def dataset_extensions() -> tuple[str, ...]:
+    """The file extensions an import reads (each may also end in .gz), from the reader registry."""
+    from workbench.data import supported_extensions
+
+    return supported_extensions()
+
+
+def is_dataset_path(path: str) -> bool:
+    """Whether a dropped path looks importable: a folder, or a file with a dataset extension."""
+    name = path.lower()
+    name = name[:-3] if name.endswith(".gz") else name
+    return name.endswith(dataset_extensions()) or os.path.isdir(path)
+
+
+def open_dialog_filter() -> str:
+    """The open dialog's name filters: every dataset extension, then all files."""
+    patterns = " ".join(f"*{e}" for e in dataset_extensions()) + " *.gz"
+    return f"Datasets ({patterns});;All files (*)"
+
+
 def dataset_stem(path: str) -> str:
     """A dataset's default name: the file or folder name without its dataset extensions."""
     name = os.path.basename(path.rstrip("/\\"))
-    for ext in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".arrow", ".txt", ".md"):
+    for ext in (".gz", *dataset_extensions()):
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
     return name or "dataset"

@@ -9,12 +9,12 @@ from workbench.core.errors import DataImportError
 from workbench.core.hashing import file_sha256
 from workbench.data.ingest.arrow_inputs import ArrowInput, ParquetInput, hf_dataset, is_hf_folder
 from workbench.data.ingest.input_base import DatasetInput, ReadOptions
-from workbench.data.ingest.readers import SUPPORTED_EXTENSIONS, strip_gz
+from workbench.data.ingest.readers import strip_gz, supported_extensions
 from workbench.data.ingest.text_inputs import TextFolderInput, TextInput, folder_hash
 
 _PARQUET_MAGIC = b"PAR1"
 _ARROW_MAGIC = b"ARROW1"
-_ARROW_SUFFIXES = (".arrow", ".feather", ".ipc")
+_ARROW_SUFFIXES = (".arrow", ".feather", ".ipc")  # readers.BINARY_SUFFIXES, less Parquet
 
 
 def open_input(path: str | Path, options: ReadOptions = ReadOptions()) -> DatasetInput:
@@ -38,7 +38,7 @@ def _open(path: Path, options: ReadOptions) -> DatasetInput:
         return ParquetInput(path)
     if suffix in _ARROW_SUFFIXES:
         return ArrowInput.single(path)
-    if suffix not in SUPPORTED_EXTENSIONS:  # unknown extension: binary formats by magic bytes
+    if suffix not in supported_extensions():  # unknown extension: binary formats by magic bytes
         with open(path, "rb") as f:
             head = f.read(8)
         if head.startswith(_PARQUET_MAGIC):

@@ -20,9 +20,8 @@ from workbench.data.ingest.json_stream import JsonStream
 from workbench.data.formats.problems import Issue, Location, ProblemKind
 from workbench.data.ingest.textsource import TextSource
 
-# What the import dialog offers; any of them may also end in .gz. Folders (of .txt files, or
-# a Hugging Face `save_to_disk` dataset) are imported too.
-SUPPORTED_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt", ".md", ".parquet", ".arrow")
+# Columnar files opened by workbench.data.ingest.inputs (not through a text reader).
+BINARY_SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc")
 CSV_DELIMITERS = ",\t;|"
 TEXT_MODES = ("file", "paragraph", "line")
 DEFAULT_TEXT_MODE = "paragraph"
@@ -263,6 +262,20 @@ def register_reader(kind: str, factory: Callable[[TextSource], RecordReader], *s
         _SUFFIX_KIND[suffix.lower()] = kind
 
 
+def unregister_reader(kind: str) -> None:
+    """Remove a reader and its suffixes (a plugin being disabled)."""
+    READERS.pop(kind, None)
+    for suffix in [s for s, k in _SUFFIX_KIND.items() if k == kind]:
+        del _SUFFIX_KIND[suffix]
+
+
+def supported_extensions() -> tuple[str, ...]:
+    """Every file extension an import reads (any may also end in .gz), from the reader registry:
+    a reader registered later (a plugin) is offered by the open dialog and drag-and-drop too.
+    Folders (of text files, or a Hugging Face `save_to_disk` dataset) are imported as well."""
+    return tuple(_SUFFIX_KIND) + BINARY_SUFFIXES
+
+
 def file_kind(path: str | Path, head: str) -> str:
     """The reader kind for a file: from its extension (ignoring .gz), checked against the
     content for the common mix-ups (JSON Lines saved as .json or .txt); sniffed when unknown."""
@@ -303,6 +316,6 @@ def open_reader(source: TextSource, kind: Optional[str] = None, text_mode: Optio
     except KeyError:
         raise DataImportError(
             f"{source.name}: no reader for file type '{kind}'.",
-            advice=f"Supported: {', '.join(SUPPORTED_EXTENSIONS)} (optionally .gz).",
+            advice=f"Supported: {', '.join(supported_extensions())} (optionally .gz).",
         ) from None
     return factory(source)

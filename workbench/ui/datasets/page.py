@@ -31,13 +31,14 @@ from workbench.ui.datasets.model_sees.panel import ModelSeesPanel
 from workbench.ui.datasets.row_search import RowSearch
 from workbench.ui.common.workers import InlineProgress, Task, run_task
 
-# What a dropped file may be (folders are accepted too: text files, a saved HF dataset).
-DATASET_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt", ".md", ".parquet", ".arrow", ".gz")
 VERSION_COLUMNS = ("Version", "Rows", "How it was made", "Format", "Created by", "Created at")
 
 
 def droppable(path: str) -> bool:
-    return path.lower().endswith(DATASET_EXTENSIONS) or os.path.isdir(path)
+    """A folder or a file of a type some reader takes (the reader registry decides)."""
+    from workbench.services import datasets
+
+    return datasets.is_dataset_path(path)
 
 
 class DatasetsPage(Page):

@@ -29,8 +29,6 @@ from workbench.ui.datasets.import_wizard.source_box import PathEdit, typed_path
 from workbench.ui.common.task_dialog import TaskDialog
 from workbench.ui.datasets.import_wizard.records_preview import RecordsPreview
 
-FILE_FILTER = ("Datasets (*.jsonl *.ndjson *.json *.csv *.tsv *.txt *.md *.parquet *.arrow *.gz);;"
-               "All files (*)")
 PREVIEW, MAPPING, PROBLEMS, RESULT = range(4)
 MAPPING_DELAY_MS = 300
 
@@ -195,7 +193,10 @@ class ImportDialog(TaskDialog):
 
     # -- source ----------------------------------------------------------------------------------
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import Dataset", os.path.dirname(self.path), FILE_FILTER)
+        from workbench.services import datasets
+
+        path, _ = QFileDialog.getOpenFileName(self, "Import Dataset", os.path.dirname(self.path),
+                                              datasets.open_dialog_filter())
         if path:
             self.set_path(path)
 
