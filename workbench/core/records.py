@@ -62,6 +62,10 @@ class DatasetVersion:
         return Derivation.of(self.options, has_parent=self.parent_id is not None)
 
 
+# The roles of a conversation's messages, in the order a system prompt, a user turn and an
+# assistant reply come. Every layer checks roles against this one list.
+ROLES = ("system", "user", "assistant")
+
 SPLIT_PARTS = ("train", "validation", "test")
 # What each cleaning operation did, as a label says it (workbench.data.ops.clean_params names them).
 CLEAN_RESULTS = {
@@ -230,6 +234,8 @@ RUN_STATUSES = ("queued", "running", "completed", "cancelled", "failed", "interr
 ACTIVE_STATUSES = ("queued", "running")
 # Ended without finishing: such a run can continue if it left a checkpoint (services.runs.resume_check).
 RESUMABLE_STATUSES = ("interrupted", "cancelled", "failed")
+# Ended with an adapter that chat can load (a cancelled run saves the adapter it has so far).
+CHATTABLE_STATUSES = ("completed", "cancelled")
 
 
 @dataclass(frozen=True)

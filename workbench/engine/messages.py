@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from workbench.core.records import ROLES as CHAT_ROLES
 from workbench.engine.errors import BadDataError
 
-ROLES = ("system", "user", "assistant", "tool")
+# "tool" turns pass through to chat templates that render them (tool calling is not imported yet).
+ROLES = (*CHAT_ROLES, "tool")
 
 Message = dict[str, str]
 

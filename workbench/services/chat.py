@@ -8,7 +8,7 @@ from typing import Iterable, Mapping, Optional
 
 from workbench.core.clock import new_id
 from workbench.core.errors import JobError, ModelError, WorkbenchError
-from workbench.core.records import BaseModel, ChatSession, Run
+from workbench.core.records import CHATTABLE_STATUSES, ROLES, BaseModel, ChatSession, Run
 from workbench.jobs.launch import ChildProcess
 from workbench.jobs.protocol import Event
 from workbench.jobs.specs import ChatSpec, write_spec
@@ -16,9 +16,8 @@ from workbench.services.jobs_wait import log_tail
 from workbench.store import ProjectStore
 
 # Runs whose adapter can be chatted with.
-CHATTABLE = ("completed", "cancelled")
 # Roles a stored conversation may hold (what the chat child accepts as history).
-_HISTORY_ROLES = ("system", "user", "assistant")
+_HISTORY_ROLES = ROLES
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def chat_choices(store: ProjectStore) -> list[ChatChoice]:
     by_id = {m.id: m for m in models}
     choices = [_choice(m) for m in models]
     for run in store.list_runs():
-        if run.status in CHATTABLE and run.adapter_path and run.base_model_id in by_id:
+        if run.status in CHATTABLE_STATUSES and run.adapter_path and run.base_model_id in by_id:
             choices.append(_choice(by_id[run.base_model_id], run))
     return choices
 

@@ -12,9 +12,8 @@ import json
 from typing import Any, Iterable, NamedTuple, Optional
 
 from workbench.core.errors import DataImportError
+from workbench.core.records import ROLES
 from workbench.data.formats.problems import Issue, ProblemKind
-
-ROLES = ("system", "user", "assistant")
 
 
 class Turn(NamedTuple):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from workbench.core.errors import DataImportError
+from workbench.core.records import ROLES
 from workbench.data.formats.detect import (
     FORMATS,
     RecordFormat,
@@ -43,7 +44,7 @@ from workbench.data.formats.problems import Issue, ProblemKind
 Columns = Union[str, Sequence[str], None]
 # Role names understood in a mapped list of turns, on top of the user's role_values.
 DEFAULT_ROLE_VALUES = {**FORMATS["openai_messages"].role_map, **FORMATS["sharegpt"].role_map}  # type: ignore[attr-defined]
-_ROLES = ("system", "user", "assistant")
+_ROLES = ROLES
 _ROLE_MEANINGS = {"system": "the system prompt", "user": "the user message", "assistant": "the assistant reply"}
 
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from workbench.core.records import ROLES
 from workbench.data.ingest.fast_columns import FIELD_TYPES, column_builder
 from workbench.data.formats.detect import OpenAIMessages, RecordFormat, ShareGPT
 from workbench.data.formats.problems import Location
@@ -40,7 +41,7 @@ PY_WHITESPACE = (
 _SHORT_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
                   ("\b", "\\b"), ("\f", "\\f"))
 _OTHER_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
-_ROLE_CODES = ("system", "user", "assistant")
+_ROLE_CODES = ROLES  # a role's code is its index here
 # Parse threads: pyarrow splits a block into these and parses them in parallel.
 _PARSE_BLOCK = 1 << 18
 

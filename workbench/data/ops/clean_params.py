@@ -6,10 +6,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from workbench.core.records import ROLES
 from workbench.data.ops.pii import DEFAULT_PLACEHOLDERS, DEFAULT_REGION, KINDS, check_region
 from workbench.data.storage.rowio import DataOpError
 
-ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.records import ACTIVE_STATUSES, Run
+from workbench.core.records import ACTIVE_STATUSES, CHATTABLE_STATUSES, Run
 from workbench.ui.common import theme
 from workbench.ui.shell.context import ProjectContext
 from workbench.ui.common.errors import show_error
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 COLUMNS = ("Name", "Status", "Progress", "Step", "First loss", "Last loss", "Base model", "Created")
 PROGRESS_COL = 2
-CHATTABLE = ("completed", "cancelled")
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -239,7 +238,7 @@ class RunsPage(Page):
         stopping = active and any(s.run_id == run.id for s in self.ctx.stopping_runs())  # type: ignore
         self.cancel_button.setEnabled(bool(active and run.status in ACTIVE_STATUSES and not stopping))
         self._update_resume(run)
-        self.chat_button.setEnabled(run is not None and run.status in CHATTABLE and bool(run.adapter_path))
+        self.chat_button.setEnabled(run is not None and run.status in CHATTABLE_STATUSES and bool(run.adapter_path))
 
     def _update_resume(self, run: Optional[Run]) -> None:
         if run is None or self.ctx is None:
