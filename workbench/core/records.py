@@ -278,15 +278,6 @@ class Run:
 
 
 @dataclass(frozen=True)
-class MetricPoint:
-    run_id: str
-    seq: int
-    step: int
-    name: str
-    value: float
-
-
-@dataclass(frozen=True)
 class ChatSession:
     id: str
     title: str

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import Any, Optional
 
 from workbench.core.errors import JobError
@@ -188,12 +187,3 @@ def pid_alive(pid: Optional[int], must_contain: Optional[str] = None) -> bool:
             return False
         return must_contain in args
     return True
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()

@@ -262,18 +262,11 @@ class ProjectStore:
         )
         return [(r["step"], r["value"]) for r in rows]
 
-    def metric_names(self, run_id: str) -> list[str]:
-        rows = self._query("SELECT DISTINCT name FROM metric_points WHERE run_id = ? ORDER BY name", (run_id,))
-        return [r["name"] for r in rows]
-
     # -- chat ------------------------------------------------------------------------------------
     def add_chat_session(self, title: str, base_model_id: str, run_id: Optional[str]) -> ChatSession:
         record = {**self._stamp(), "title": title, "base_model_id": base_model_id, "run_id": run_id}
         self._insert("chat_sessions", record)
         return ChatSession(**record)
-
-    def list_chat_sessions(self) -> list[ChatSession]:
-        return [_row_to(ChatSession, r) for r in self._query("SELECT * FROM chat_sessions ORDER BY created_at DESC, rowid DESC")]
 
     def add_chat_message(self, session_id: str, role: str, content: str) -> ChatMessage:
         with self._lock:

@@ -308,7 +308,3 @@ class TextSource:
             return decoder.decode(self._pending, False)
         except UnicodeError:
             return ""  # reading the text reports it properly
-
-
-def open_text(path: str | Path, chunk_bytes: Optional[int] = None, encoding: Optional[str] = None) -> TextSource:
-    return TextSource(path, chunk_bytes or CHUNK_BYTES, encoding=encoding)

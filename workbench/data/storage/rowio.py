@@ -83,20 +83,6 @@ def iter_message_batches(path: str | Path, batch_rows: int = BATCH_ROWS,
         yield batch
 
 
-def read_rows_at(path: str | Path, indices: set[int] | list[int]) -> dict[int, StoredRow]:
-    """The rows at `indices` (a streaming pass keeping only those)."""
-    wanted = set(indices)
-    if not wanted:
-        return {}
-    found: dict[int, StoredRow] = {}
-    for row in iter_rows(path):
-        if row.index in wanted:
-            found[row.index] = row
-            if len(found) == len(wanted):
-                break
-    return found
-
-
 @dataclass(frozen=True)
 class WrittenBlob:
     path: Path
