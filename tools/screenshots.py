@@ -20,7 +20,7 @@ PAGES = ("datasets", "models", "train", "runs", "chat")
 PROMPTS = ("Hi, where is my order? It has been a week.", "Can I return the kettle I bought?")
 
 
-def _wait(app, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(app, predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -29,7 +29,7 @@ def _wait(app, predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.02)
 
 
-def _settle(app, seconds: float = 0.6) -> None:
+def settle(app, seconds: float = 0.6) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         app.processEvents()
@@ -59,7 +59,7 @@ def start_window(args):
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)
     window.show()
-    _settle(app, 0.3)
+    settle(app, 0.3)
     return data_dir, app, window
 
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     task = window.open_demo_project(os.path.join(data_dir, "projects", "Demo.wbproj"))
     failed: list[BaseException] = []
     task.failed.connect(failed.append)
-    _wait(app, lambda: window.ctx is not None or bool(failed), 900, "the demo project")
+    wait_for(app, lambda: window.ctx is not None or bool(failed), 900, "the demo project")
     if failed:
         raise SystemExit(f"screenshots: the demo project failed: {failed[0]}")
     ctx = window.ctx
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         run_id = form.start()
         if run_id is None:
             raise SystemExit("screenshots: the run could not start")
-        _wait(app, lambda: run_id not in ctx.active_run_ids(), 1800, "the training run")
+        wait_for(app, lambda: run_id not in ctx.active_run_ids(), 1800, "the training run")
         run = ctx.store.get_run(run_id)
         if run.status != "completed":
             raise SystemExit(f"screenshots: the run ended {run.status}: {run.error}")
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for index, name in enumerate(PAGES[:4]):
         window.set_page(index)
-        _settle(app)
+        settle(app)
         window.grab().save(os.path.join(args.out, f"{name}.png"))
         print(f"screenshots: {name}.png")
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     window.set_page(RUNS)
     window.runs_page.chat_button.click()
     chat = window.chat_page
-    _wait(app, lambda: chat.state in ("ready", "failed"), 300, "the chat model")
+    wait_for(app, lambda: chat.state in ("ready", "failed"), 300, "the chat model")
     if chat.state != "ready":
         raise SystemExit(f"screenshots: chat failed: {chat.client.error if chat.client else ''}")
     chat.temperature_spin.setValue(0.3)
@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     for prompt in PROMPTS:
         chat.input.setPlainText(prompt)
         chat.send()
-        _wait(app, lambda: chat.state == "ready", 300, "a chat reply")
+        wait_for(app, lambda: chat.state == "ready", 300, "a chat reply")
     window.set_page(CHAT)
-    _settle(app)
+    settle(app)
     window.grab().save(os.path.join(args.out, "chat.png"))
     print("screenshots: chat.png")
     window.close()

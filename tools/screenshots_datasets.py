@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 
-from tools.screenshots import REPO, _settle, _wait, start_window
+from tools.screenshots import REPO, settle, start_window, wait_for
 
 DEMO = os.path.join(REPO, "workbench", "resources", "demo", "support_chats.jsonl")
 
@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     window.set_page(DATASETS)
     page = window.datasets_page
     page.refresh(select_id=version.id)
-    _settle(app)
+    settle(app)
 
     def shot(widget, name: str) -> None:
-        _settle(app)
+        settle(app)
         widget.grab().save(os.path.join(args.out, name))
         print(f"screenshots: {name}")
 
@@ -73,13 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     csv_path = _odd_csv(os.path.join(data_dir, "support-export.csv"))
     dialog = page.open_import_dialog(csv_path)
     dialog.resize(1100, 720)
-    _wait(app, lambda: dialog.preview_result is not None and not dialog.busy, 60, "the import preview")
+    wait_for(app, lambda: dialog.preview_result is not None and not dialog.busy, 60, "the import preview")
     panel = dialog.mapping_panel
     panel.set_role_column("user", "Customer wrote")
     panel.set_role_column("assistant", "Agent answer")
     panel.set_role_column("system", "Bot persona")
     dialog.refresh_mapping_preview()
-    _wait(app, lambda: dialog.mapping_preview is not None and not dialog.busy, 60, "the mapping preview")
+    wait_for(app, lambda: dialog.mapping_preview is not None and not dialog.busy, 60, "the mapping preview")
     dialog.mapping_records.table.selectRow(1)
     shot(dialog, "dataset_import.png")
     dialog.close()
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     dialog.resize(1100, 720)
     dialog.set_op("pii")
     dialog.preview()
-    _wait(app, lambda: dialog.report is not None and not dialog.busy, 60, "the cleaning preview")
+    wait_for(app, lambda: dialog.report is not None and not dialog.busy, 60, "the cleaning preview")
     dialog.examples.selectRow(2)
     shot(dialog, "dataset_clean.png")
     dialog.close()
@@ -99,13 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     inspector.set_model(tiny.id)
     inspector.max_spin.setValue(160)
     inspector.tabs.setCurrentIndex(STATS)
-    _wait(app, lambda: inspector.stats_task is None and inspector.stats_view.stats is not None, 120, "the statistics")
+    wait_for(app, lambda: inspector.stats_task is None and inspector.stats_view.stats is not None, 120, "the statistics")
     shot(window, "dataset_stats.png")
     model = page.rows_model
     row = next((i for i in range(model.rowCount()) if model.index(i, 1).data().count("U") >= 2), 0)
     page.go_to_row(row)
     inspector.tabs.setCurrentIndex(TEMPLATE)
-    _wait(app, lambda: inspector.template_task is None and inspector.template_view.rendered is not None, 60,
+    wait_for(app, lambda: inspector.template_task is None and inspector.template_view.rendered is not None, 60,
           "the template view")
     shot(window, "dataset_template.png")
     window.close()

@@ -12,7 +12,6 @@ import json
 from typing import Any, Iterable, NamedTuple, Optional
 
 from workbench.core.errors import DataImportError
-from workbench.core.records import ROLES
 from workbench.data.formats.problems import Issue, ProblemKind
 
 
@@ -59,7 +58,7 @@ def _missing(field: str, fmt: RecordFormat) -> Issue:
     return Issue(ProblemKind.MISSING_FIELD, field, f"Field '{field}' is missing.", fmt.advice())
 
 
-def _text(value: Any, field: str, fmt: RecordFormat) -> tuple[Optional[str], Optional[Issue]]:
+def field_text(value: Any, field: str, fmt: RecordFormat) -> tuple[Optional[str], Optional[Issue]]:
     """Text content of a field: a string, or OpenAI-style content parts of type text."""
     if value is None:
         return None, _missing(field, fmt)
@@ -76,12 +75,12 @@ def _text(value: Any, field: str, fmt: RecordFormat) -> tuple[Optional[str], Opt
         )
     return None, Issue(
         ProblemKind.NON_TEXT, field,
-        f"Expected text, found {_kind_of(value)}.",
+        f"Expected text, found {kind_of(value)}.",
         "Store the value as a string (in quotes).",
     )
 
 
-def _kind_of(value: Any) -> str:
+def kind_of(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
@@ -93,7 +92,7 @@ def _kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _turn_list(record: dict[str, Any], key: str, fmt: RecordFormat) -> tuple[Optional[list], Optional[Issue]]:
+def turn_list(record: dict[str, Any], key: str, fmt: RecordFormat) -> tuple[Optional[list], Optional[Issue]]:
     """The list of turns under `key`; a string holding JSON (a CSV cell) is parsed."""
     value = record.get(key)
     if value is None:
@@ -108,7 +107,7 @@ def _turn_list(record: dict[str, Any], key: str, fmt: RecordFormat) -> tuple[Opt
             )
     if not isinstance(value, list):
         return None, Issue(
-            ProblemKind.NON_TEXT, key, f"Expected a list of turns, found {_kind_of(value)}.",
+            ProblemKind.NON_TEXT, key, f"Expected a list of turns, found {kind_of(value)}.",
             fmt.advice(),
         )
     return value, None
@@ -120,24 +119,24 @@ def history_turns(value: Any, key: str, fmt: RecordFormat) -> tuple[list[Turn], 
     if isinstance(value, str) and not value.strip():
         return [], None
     if isinstance(value, str):
-        pairs, issue = _turn_list({key: value}, key, fmt)
+        pairs, issue = turn_list({key: value}, key, fmt)
         if issue:
             return [], issue
         value = pairs
     if value is None:
         return [], None
     if not isinstance(value, list):
-        return [], Issue(ProblemKind.NON_TEXT, key, f"Expected a list of [user, assistant] pairs, found {_kind_of(value)}.",
+        return [], Issue(ProblemKind.NON_TEXT, key, f"Expected a list of [user, assistant] pairs, found {kind_of(value)}.",
                          fmt.advice())
     turns: list[Turn] = []
     for i, pair in enumerate(value):
         where = f"{key}[{i}]"
         if not isinstance(pair, list) or len(pair) != 2:
             return [], Issue(ProblemKind.NON_TEXT, where,
-                             f"Expected a [user, assistant] pair, found {_kind_of(pair)}"
+                             f"Expected a [user, assistant] pair, found {kind_of(pair)}"
                              + (f" of {len(pair)} items." if isinstance(pair, list) else "."), fmt.advice())
         for j, role in enumerate(("user", "assistant")):
-            text, issue = _text(pair[j], f"{where}[{j}]", fmt)
+            text, issue = field_text(pair[j], f"{where}[{j}]", fmt)
             if issue:
                 return [], issue
             turns.append(Turn(role, text or "", f"{where}[{j}]"))
@@ -155,7 +154,7 @@ def parse_turn(item: dict[str, Any], where: str, role_key: str, content_key: str
     if mapped is None:
         return None, Issue(ProblemKind.UNKNOWN_ROLE, f"{where}.{role_key}", f"Unknown role {role!r}.",
                            unknown_role_advice)
-    text, issue = _text(item.get(content_key), f"{where}.{content_key}", fmt)
+    text, issue = field_text(item.get(content_key), f"{where}.{content_key}", fmt)
     if issue:
         return None, issue
     return Turn(mapped, text or "", f"{where}.{content_key}"), None
@@ -171,7 +170,7 @@ class _ConversationFormat(RecordFormat):
 
     def normalise(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
         key = next((k for k in self.list_keys if k in record), self.list_keys[0])
-        items, issue = _turn_list(record, key, self)
+        items, issue = turn_list(record, key, self)
         if issue:
             return [], [issue]
         turns: list[Turn] = []
@@ -180,7 +179,7 @@ class _ConversationFormat(RecordFormat):
             where = f"{key}[{i}]"
             if not isinstance(item, dict):
                 issues.append(Issue(ProblemKind.NOT_AN_OBJECT, where,
-                                    f"Turn {i} is {_kind_of(item)}, not an object.", self.advice()))
+                                    f"Turn {i} is {kind_of(item)}, not an object.", self.advice()))
                 continue
             role_key, content_key = self.key_pairs[0]
             if role_key not in item and content_key not in item:
@@ -257,7 +256,7 @@ class Alpaca(RecordFormat):
                 if needed:
                     issues.append(_missing(key, self))
                 continue
-            text, issue = _text(record[key], key, self)
+            text, issue = field_text(record[key], key, self)
             if issue:
                 issues.append(issue)
             else:
@@ -289,7 +288,7 @@ class PromptCompletion(RecordFormat):
     def normalise(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
         turns, issues = [], []
         for key, role in (("prompt", "user"), ("completion", "assistant")):
-            text, issue = _text(record.get(key), key, self)
+            text, issue = field_text(record.get(key), key, self)
             if issue:
                 issues.append(issue)
             else:
@@ -308,7 +307,7 @@ class PlainText(RecordFormat):
     assistant_only = True
 
     def normalise(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
-        text, issue = _text(record.get("text"), "text", self)
+        text, issue = field_text(record.get("text"), "text", self)
         return ([], [issue]) if issue else ([Turn("assistant", text or "", "text")], [])
 
 

@@ -33,9 +33,9 @@ from workbench.data.formats.detect import (
     FORMATS,
     RecordFormat,
     Turn,
-    _kind_of,
-    _text,
-    _turn_list,
+    kind_of,
+    field_text,
+    turn_list,
     history_turns,
     parse_turn,
 )
@@ -238,7 +238,7 @@ class MappedFormat(RecordFormat):
             return self._turns(record)
         if mode == "text":
             key = self.mapping.text or ""
-            text, issue = _text(lookup(record, key), key, self)
+            text, issue = field_text(lookup(record, key), key, self)
             return ([], [issue]) if issue else ([Turn("assistant", text or "", key)], [])
         turns: list[Turn] = []
         issues: list[Issue] = []
@@ -249,7 +249,7 @@ class MappedFormat(RecordFormat):
                 value = lookup(record, column)
                 if value is None and (position > 0 or role == "system"):
                     continue  # optional columns may be missing
-                text, issue = _text(value, column, self)
+                text, issue = field_text(value, column, self)
                 if issue:
                     issues.append(issue)
                 else:
@@ -268,7 +268,7 @@ class MappedFormat(RecordFormat):
 
     def _turns(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:
         key = self.mapping.messages or ""
-        items, issue = _turn_list({key: lookup(record, key)}, key, self)
+        items, issue = turn_list({key: lookup(record, key)}, key, self)
         if issue:
             return [], [issue]
         role_key, content_key = self.mapping.role_key, self.mapping.content_key
@@ -278,7 +278,7 @@ class MappedFormat(RecordFormat):
             where = f"{key}[{i}]"
             if not isinstance(item, dict):
                 issues.append(Issue(ProblemKind.NOT_AN_OBJECT, where,
-                                    f"Turn {i} is {_kind_of(item)}, not an object.", self.advice()))
+                                    f"Turn {i} is {kind_of(item)}, not an object.", self.advice()))
                 continue
             turn, issue = parse_turn(item, where, role_key, content_key, self._roles, self,
                                      "Map the role value to system, user or assistant in the column "

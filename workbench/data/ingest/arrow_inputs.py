@@ -153,10 +153,14 @@ class ArrowInput(DatasetInput):
 
     kind = "arrow"
 
-    def __init__(self, name: str, files: list[Path], watch: list[Path], *, hash_files: Optional[list[Path]] = None) -> None:
+    def __init__(self, name: str, files: list[Path], watch: list[Path], *, hash_files: Optional[list[Path]] = None,
+                 unpacked: Optional["_Unpacked"] = None) -> None:
+        """`unpacked`: the temporary file a .gz was unpacked to (removed on close); the source
+        hash is then the compressed file's, as for every other gzip input."""
         self.name = name
         self._files = files
-        self._unpacked: list[_Unpacked] = []
+        self._unpacked: list[_Unpacked] = [unpacked] if unpacked is not None else []
+        self._raw_hash = unpacked.raw_hash if unpacked is not None else None
         self._watch = FileWatch(name, watch)
         self.size = sum(p.stat().st_size for p in files)
         self._hash_files = hash_files if hash_files is not None else files
@@ -169,13 +173,10 @@ class ArrowInput(DatasetInput):
             return cls(path.name, [path], [path])
         unpacked = _Unpacked(path)
         try:
-            input_ = cls(path.name, [unpacked.path], [path], hash_files=[])
+            return cls(path.name, [unpacked.path], [path], hash_files=[], unpacked=unpacked)
         except BaseException:
             unpacked.remove()
             raise
-        input_._unpacked.append(unpacked)
-        input_._raw_hash = unpacked.raw_hash
-        return input_
 
     def records(self) -> Iterator[RawRecord]:
         index = 0
@@ -211,7 +212,7 @@ class ArrowInput(DatasetInput):
         return (self._done_bytes + self._position) / self.size if self.size else 1.0
 
     def source_hash(self) -> str:
-        if getattr(self, "_raw_hash", None):
+        if self._raw_hash:
             return self._raw_hash
         digest = hashlib.sha256(b"workbench.arrow-files.v1\n")
         for path in self._hash_files:

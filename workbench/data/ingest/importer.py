@@ -59,7 +59,7 @@ class ImportOutcome:
     unused_fields: tuple[UnusedField, ...] = ()
 
 
-def _no_records(name: str) -> DataImportError:
+def no_records_error(name: str) -> DataImportError:
     return DataImportError(f"{name} holds no records.", advice="Choose a file with at least one record.")
 
 
@@ -77,7 +77,7 @@ def _read_failed(inp: Optional[DatasetInput], name: str, exc: BaseException) -> 
     return exc
 
 
-def _head(path: Path, read: ReadOptions, count: int) -> tuple[list[RawRecord], DatasetInput]:
+def read_head(path: Path, read: ReadOptions, count: int) -> tuple[list[RawRecord], DatasetInput]:
     """The first `count` records (the input is closed again; its attributes stay usable)."""
     inp = open_input(path, read)
     try:
@@ -101,7 +101,7 @@ def detected_or_none(head: list[RawRecord], name: str) -> Optional[RecordFormat]
 def _choose_format(head: list[RawRecord], name: str, format: Optional[str],
                    mapping: Optional[ColumnMapping]) -> RecordFormat:
     if not head:
-        raise _no_records(name)
+        raise no_records_error(name)
     if mapping is not None:
         if format and format != "mapped":
             raise DataImportError("Choose a dataset format or a column mapping, not both.",
@@ -214,7 +214,7 @@ def import_file(
         raise ValueError(f"on_invalid must be 'abort' or 'skip', not {on_invalid!r}")
     path = Path(path)
     read = ReadOptions(text_mode=text_mode, encoding=encoding, split=split)
-    head, probe = _head(path, read, DETECT_SAMPLE)
+    head, probe = read_head(path, read, DETECT_SAMPLE)
     fmt = _choose_format(head, probe.name, format, mapping)
     tally = FieldTally(fmt, detected_or_none(head, probe.name) if mapping is not None else None, probe.added_keys)
     tally.seed(r.value for r in head)
@@ -261,7 +261,7 @@ def _import(path: Path, read: ReadOptions, fmt: RecordFormat, on_invalid: str, w
             cancel.raise_if_cancelled()
         inp.check_unchanged()
         if run.seen == 0:
-            raise _no_records(inp.name)
+            raise no_records_error(inp.name)
         if run.bad and on_invalid == "abort":
             error = log.abort_error(inp.name, run.bad)
             _keep_report(problem_report, error)

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from workbench.core.errors import DataImportError
 from workbench.data.formats.detect import DETECT_SAMPLE, RecordFormat, detect_format, get_format
-from workbench.data.ingest.importer import _head, _no_records
+from workbench.data.ingest.importer import read_head, no_records_error
 from workbench.data.ingest.input_base import ReadOptions
 from workbench.data.formats.mapping import ColumnMapping
 from workbench.data.formats.mapping_guess import MappingChoices, mapping_choices
@@ -55,9 +55,9 @@ def preview_file(
     records come back with `detection_error` set, so a UI can offer a column mapping."""
     path = Path(path)
     read = ReadOptions(text_mode=text_mode, encoding=encoding, split=split)
-    head, inp = _head(path, read, max(limit, DETECT_SAMPLE))
+    head, inp = read_head(path, read, max(limit, DETECT_SAMPLE))
     if not head:
-        raise _no_records(inp.name)
+        raise no_records_error(inp.name)
     fields, nested = record_fields(head)
     detected, detection_error = "", ""
     try:

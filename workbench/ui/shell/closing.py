@@ -84,5 +84,5 @@ def finish_close(w) -> None:
     w.setWindowTitle("Workbench")
     w.project_label.setText("No project open")
     w.job_status.hide()
-    w._show_workspace(False)
+    w.show_workspace(False)
     w.project_changed.emit(None)

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         self.nav.setCurrentRow(page if 0 <= page < len(PAGE_SPECS) else 0)
-        self._show_workspace(False)
+        self.show_workspace(False)
 
     # -- construction ----------------------------------------------------------------------------
     def _build_pages(self) -> None:
@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
     def current_page(self) -> int:
         return self.stack.currentIndex()
 
-    def _show_workspace(self, on: bool) -> None:
+    def show_workspace(self, on: bool) -> None:
         self.outer.setCurrentIndex(1 if on else 0)
         for action in self.page_actions + [self.close_action, self.import_action]:
             action.setEnabled(on)
@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
     def rebuild_recent_menu(self) -> None:
         rebuild_recent_menu(self)
 
-    def _clear_recent(self) -> None:
+    def clear_recent(self) -> None:
         settings.clear_recent_projects()
         self.welcome.set_recent([])
 
@@ -265,7 +265,7 @@ class MainWindow(QMainWindow):
         self.project_label.setToolTip(ctx.path)
         for page in self.pages:
             page.set_context(ctx)
-        self._show_workspace(True)
+        self.show_workspace(True)
         current = self.page(self.current_page())
         self.stack.setCurrentIndex(self.current_page())
         current.page_shown()
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
             self.set_page(DATASETS)
             self.datasets_page.import_dropped(files)  # the import dialog, one per path
 
-    def _import_dataset(self) -> None:
+    def import_dataset(self) -> None:
         self.set_page(DATASETS)
         self.datasets_page.choose_and_import()
 

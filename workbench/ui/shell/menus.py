@@ -22,7 +22,7 @@ def build_menus(w, page_titles: list[str]) -> None:
     w.recent_menu.aboutToShow.connect(w.rebuild_recent_menu)
     w.demo_action = file_menu.addAction("Open &Demo Project", w.open_demo_project)
     file_menu.addSeparator()
-    w.import_action = file_menu.addAction("&Import Dataset…", w._import_dataset)
+    w.import_action = file_menu.addAction("&Import Dataset…", w.import_dataset)
     w.import_action.setShortcut(QKeySequence("Ctrl+I"))
     file_menu.addSeparator()
     w.close_action = file_menu.addAction("&Close Project", w.close_project)
@@ -61,6 +61,6 @@ def rebuild_recent_menu(w) -> None:
         action.setStatusTip(path)
     if recent:
         w.recent_menu.addSeparator()
-        w.recent_menu.addAction("Clear Recent", w._clear_recent)
+        w.recent_menu.addAction("Clear Recent", w.clear_recent)
     else:
         w.recent_menu.addAction("No recent projects").setEnabled(False)
