@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from workbench.core.records import TrainConfig
@@ -44,7 +45,11 @@ def test_train_tiny_model_end_to_end(demo_store):
     assert tail < head * 0.92, losses  # the loss really fell
     assert run.first_loss == losses[0][1] and run.last_loss == losses[-1][1]
     assert run.step == run.total_steps == 30 and run.progress == 1.0
-    assert run.environment.get("environment", {}).get("torch") or run.environment
+    # The run records what it ran with, so results can be compared later.
+    libraries = run.environment["environment"]
+    assert all(libraries[name] for name in ("python", "torch", "transformers", "peft"))
+    assert run.environment["device"] == libraries["device"] in ("cpu", "cuda", "mps")
+    assert run.environment["usable_rows"] > 0
     # The adapter is a plain PEFT folder that peft loads outside the app.
     adapter = store.abspath(run.adapter_path)
     assert os.path.isfile(os.path.join(adapter, "adapter_model.safetensors"))
@@ -113,9 +118,9 @@ def test_run_survives_the_app_and_is_reattached(demo_store, tmp_path):
     manager = RunManager(store)
     run = manager.start(store.list_versions()[0].id, store.list_base_models()[0].id,
                         TrainConfig(learning_rate=1e-3, max_steps=25, batch_size=4, max_length=96))
-    child = manager._runs[run.id].child
+    child = psutil.Process(run.pid)  # the training process the run record names
     manager.shutdown()  # detached: the child keeps training and journaling
-    assert child.alive()
+    assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
     store.close()
     reopened = ProjectStore.open(path)
     try:
@@ -126,8 +131,9 @@ def test_run_survives_the_app_and_is_reattached(demo_store, tmp_path):
         assert final.status == "completed", final.error
         assert len(reopened.metric_series(run.id)) >= 20
     finally:
-        if child.alive():
+        if child.is_running():
             child.kill()
+            child.wait(10)
         reopened.close()
 
 

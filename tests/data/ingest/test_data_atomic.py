@@ -113,8 +113,11 @@ def test_source_changing_mid_import_is_refused(many, tmp_path, dest, change):
                 with open(source, "a", encoding="utf-8") as f:
                     f.write(json.dumps(record(-1)) + "\n")
             else:
-                time.sleep(0.01)
-                source.write_bytes(source.read_bytes())  # same size, new modification time
+                before = source.stat()
+                source.write_bytes(source.read_bytes())  # same size and bytes...
+                # ...and a later modification time, set explicitly: a coarse-timestamp
+                # filesystem may not see the rewrite move it at all.
+                os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 2_000_000_000))
 
     with pytest.raises(DataImportError) as err:
         import_file(source, dest_dir=dest, progress=progress)

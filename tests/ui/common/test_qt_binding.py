@@ -4,6 +4,7 @@ this test catches the binding in use if such a bug comes back."""
 
 import sys
 
+import pytest
 from PySide6.QtCore import QObject, Signal
 
 
@@ -12,6 +13,9 @@ class _Emitter(QObject):
     valued = Signal(float, str)
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason=(
+    "True and False are immortal from Python 3.12: their reference counts never change, so an "
+    "over-release can neither crash the GUI nor be seen here"))
 def test_emit_and_process_events_keep_bool_refcounts(qapp):
     emitter = _Emitter()
     seen = []
@@ -23,5 +27,5 @@ def test_emit_and_process_events_keep_bool_refcounts(qapp):
         qapp.processEvents()
     after = sys.getrefcount(True), sys.getrefcount(False)
     assert len(seen) == 300
-    # Immortal bools (Python 3.12+) report a constant; mortal ones must not drift down.
+    # 300 emits of a binding that over-releases True would drop its count by 300 or more.
     assert after[0] >= before[0] - 5 and after[1] >= before[1] - 5, (before, after)

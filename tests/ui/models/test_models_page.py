@@ -20,7 +20,8 @@ def _hf_folder(path, n_layer=2):
     return str(path)
 
 
-def test_table_and_details(open_window, qtbot, tmp_path):
+def test_table_and_details(open_window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "fresh-machine"))  # nothing built here
     store = open_window.ctx.store
     folder = _hf_folder(tmp_path / "my-model")
     store.add_base_model("my-model", "hf_folder", folder, "c" * 64)
@@ -34,8 +35,16 @@ def test_table_and_details(open_window, qtbot, tmp_path):
     details = page.details.toPlainText()
     assert "gpt2" in details and "Layers" in details
     qtbot.waitUntil(lambda: page.states_task is None, timeout=10000)
-    assert "Not built yet" in page.builtin_status["tiny"].text() or \
-        "Built on this machine" in page.builtin_status["tiny"].text()
+    status = page.builtin_status["tiny"].text()
+    assert "Not built yet" in status and "Built on this machine" not in status
+
+
+def test_builtin_status_says_built_once_it_is(open_window, qtbot, tiny_model_dir):
+    open_window.set_page(MODELS)
+    page = open_window.models_page
+    qtbot.waitUntil(lambda: page.states_task is None, timeout=10000)
+    status = page.builtin_status["tiny"].text()
+    assert "Built on this machine" in status and "Not built yet" not in status
 
 
 def test_missing_folder_is_flagged(open_window, qtbot, tmp_path):
