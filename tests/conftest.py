@@ -38,7 +38,9 @@ def store(tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(_user_data_dir, tmp_path_factory):
-    """Build the tiny demo model once (real `build-model` child) and return its folder."""
+    """The tiny demo model, built the way the app builds it (a real `build-model` child), once
+    per session (or reused from WORKBENCH_TEST_DATA_DIR): every test that needs a model uses
+    this one, the engine tests included."""
     from workbench.services import models
     from workbench.store import ProjectStore
 

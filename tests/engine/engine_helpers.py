@@ -6,26 +6,18 @@ import json
 import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from workbench.jobs.launch import child_env, engine_argv  # the app's own command line and env
 from workbench.jobs.protocol import Event, parse_line, read_journal
 from workbench.jobs.specs import write_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def engine_argv(verb: str, spec_path: str) -> list[str]:
-    return [sys.executable, "-m", "workbench.engine", verb, spec_path]
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+__all__ = ["REPO", "ChildResult", "LiveChild", "child_env", "engine_argv", "events_key",
+           "journal_events", "parse_stdout", "run_engine"]
 
 
 def parse_stdout(text: str) -> list[Event]:
@@ -43,7 +35,6 @@ class ChildResult:
     rc: int
     events: list[Event]
     stderr: str
-    seconds: float
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
@@ -56,10 +47,9 @@ class ChildResult:
 
 def run_engine(verb: str, spec: Any, spec_path: str, timeout: float = 240, stdin_text: str = "") -> ChildResult:
     write_spec(spec, spec_path)
-    started = time.monotonic()
     proc = subprocess.run(engine_argv(verb, spec_path), input=stdin_text, capture_output=True,
                           text=True, timeout=timeout, cwd=REPO, env=child_env())
-    return ChildResult(proc.returncode, parse_stdout(proc.stdout), proc.stderr, time.monotonic() - started)
+    return ChildResult(proc.returncode, parse_stdout(proc.stdout), proc.stderr)
 
 
 def events_key(events: list[Event]) -> list[tuple[int, str, str]]:

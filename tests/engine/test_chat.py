@@ -7,7 +7,7 @@ import os
 import shutil
 
 import pytest
-from engine_helpers import LiveChild
+from tests.engine.engine_helpers import LiveChild
 
 from workbench.jobs.specs import ChatSpec
 
@@ -28,15 +28,15 @@ def _tokens(child, req_id):
     return [e.payload["text"] for e in child.events if e.kind == "token" and e.payload["id"] == req_id]
 
 
-def test_chat_with_adapter_streams_and_survives_bad_requests(tmp_path, tiny_model, trained_run):
+def test_chat_with_adapter_streams_and_survives_bad_requests(tmp_path, tiny_model_dir, trained_run):
     adapter = trained_run.result.last("completed").payload["adapter_path"]
-    spec = ChatSpec(base_model_path=tiny_model.path, adapter_path=adapter,
+    spec = ChatSpec(base_model_path=tiny_model_dir, adapter_path=adapter,
                     journal_path=str(tmp_path / "chat.jsonl"))
     child = LiveChild("chat", spec, str(tmp_path / "chat.json"))
     try:
         ready = child.wait_for("ready", "failed", timeout=120)
         assert ready.kind == "ready", ready.payload
-        assert ready.payload == {"model": tiny_model.path, "adapter": adapter, "device": "cpu"}
+        assert ready.payload == {"model": tiny_model_dir, "adapter": adapter, "device": "cpu"}
 
         done = _generate(child, "a", max_new_tokens=40, temperature=0)
         assert done.kind == "done", done.payload
@@ -61,11 +61,11 @@ def test_chat_with_adapter_streams_and_survives_bad_requests(tmp_path, tiny_mode
         child.kill()
 
 
-def test_stop_interrupts_a_long_generation(tmp_path, tiny_model):
+def test_stop_interrupts_a_long_generation(tmp_path, tiny_model_dir):
     # A copy of the model that can never emit end-of-turn, so only `stop` or the length
     # limit ends a generation.
     model = tmp_path / "no-eos"
-    shutil.copytree(tiny_model.path, model)
+    shutil.copytree(tiny_model_dir, model)
     gen_path = model / "generation_config.json"
     gen = json.loads(gen_path.read_text())
     gen["suppress_tokens"] = [gen["eos_token_id"]]
@@ -100,4 +100,4 @@ def test_stop_interrupts_a_long_generation(tmp_path, tiny_model):
         assert child.finish() == 0
     finally:
         child.kill()
-    assert os.path.isdir(tiny_model.path)
+    assert os.path.isdir(tiny_model_dir)

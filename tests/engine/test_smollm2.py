@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 
 import pytest
-from demo_corpus import ticket_conversations, write_parquet
-from engine_helpers import ChildResult, LiveChild, run_engine
+from tests.engine.demo_corpus import ticket_conversations, write_parquet
+from tests.engine.engine_helpers import ChildResult, LiveChild, run_engine
 
 from workbench.core.hashing import model_fingerprint
 from workbench.core.records import TrainConfig

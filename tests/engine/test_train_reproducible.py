@@ -9,8 +9,8 @@ import os
 import shutil
 
 import pytest
-from demo_corpus import ticket_conversations, write_parquet
-from engine_helpers import run_engine
+from tests.engine.demo_corpus import ticket_conversations, write_parquet
+from tests.engine.engine_helpers import run_engine
 
 from workbench.core.records import TrainConfig
 from workbench.jobs.specs import TrainSpec
