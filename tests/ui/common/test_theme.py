@@ -17,10 +17,10 @@ def themed(qapp):
     """apply(name): switch the app to a theme; the app's look is put back afterwards."""
     sheet, palette, style, current = qapp.styleSheet(), qapp.palette(), qapp.style().name(), theme.current_theme()
     yield lambda name: theme.apply_theme(qapp, name)
+    theme.apply_theme(qapp, current)  # the current theme's name (its look is restored below)
     qapp.setStyle(style)
     qapp.setPalette(palette)
     qapp.setStyleSheet(sheet)
-    theme._current = current
 
 
 def _background(qtbot, primary: bool, enabled: bool) -> QColor:
