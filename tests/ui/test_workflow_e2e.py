@@ -1,5 +1,5 @@
 """The whole loop through the GUI with the real engine: train from the Train page, watch the
-curve grow on the Runs page, then chat with the new adapter."""
+curve on the Runs page, then chat with the new adapter."""
 
 from __future__ import annotations
 
@@ -29,14 +29,16 @@ def test_train_watch_and_chat_with_the_adapter(window, qtbot, demo_store):
     assert runs.cancel_button.isEnabled()
     assert window.job_label.isVisible()
 
-    # The curve grows while the child trains (seen at least once before it completes).
-    seen_partial = []
-    qtbot.waitUntil(lambda: (seen_partial.append(len(runs.plot.points))
+    # The curve only ever grows while the child trains. (How many points a poll sees depends on
+    # the machine's speed: a fast one may finish 12 steps within one poll. The curve growing
+    # point by point as events arrive is tested with a stand-in child in test_runs_page.py.)
+    seen = []
+    qtbot.waitUntil(lambda: (seen.append(len(runs.plot.points))
                              or runs.table.item(0, 1).text() == "completed"), timeout=300000)
     run = window.ctx.store.get_run(runs.selected_run().id)
     assert run.status == "completed", run.error
     qtbot.waitUntil(lambda: len(runs.plot.points) == 12, timeout=3000)
-    assert any(0 < n < 12 for n in seen_partial), "the curve only appeared at the end"
+    assert seen == sorted(seen), "the curve lost points while the run trained"
     assert [s for s, _ in runs.plot.points] == list(range(1, 13))
     assert runs.table.item(0, 3).text() == "12 / 12"
     assert "adapter" in runs.details.toPlainText().lower()

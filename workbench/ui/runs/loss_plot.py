@@ -44,7 +44,6 @@ class LossPlot(QWidget):
         self.legend: Any = None
         self._source: Optional[Callable[[], Series]] = None
         self._dirty = False
-        self.redraws = 0  # tests check that idle ticks do not redraw
         self.points: Series = []
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REDRAW_HZ))
@@ -135,7 +134,6 @@ class LossPlot(QWidget):
             self._smooth.setData(xs, ema(ys))
         else:
             self._smooth.setData([], [])
-        self.redraws += 1
         self._show_plot_if_data()
 
     def _show_plot_if_data(self) -> None:
