@@ -29,7 +29,6 @@ class TaskDialog(QDialog):
         super().__init__(parent)
         self.progress = TaskProgress()
         self.task: Optional[Task] = None
-        self.last_error: Optional[BaseException] = None  # tests and callers read it
 
     @property
     def busy(self) -> bool:
@@ -44,7 +43,6 @@ class TaskDialog(QDialog):
             self.task.cancel()
         task = run_task(fn, *args, name=label, **kwargs)
         self.task = task
-        self.last_error = None
         self.progress.follow(task, label)
 
         # The dialog may be gone by the time a cancelled task reports back: check it still is.
@@ -55,7 +53,6 @@ class TaskDialog(QDialog):
         def failed(exc: BaseException) -> None:
             if not isValid(self) or self.task is not task:
                 return
-            self.last_error = exc
             if on_error is not None:
                 on_error(exc)
             else:

@@ -67,7 +67,6 @@ class VirtualRowsModel(QAbstractTableModel):
         self._cache: OrderedDict[int, _Block] = OrderedDict()  # block number -> rows, LRU order
         self._marked: frozenset[int] = frozenset()
         self._mark_brush = QBrush(QColor(255, 214, 10, 90))
-        self.fetch_calls = 0  # reads that hit the store (tests check the virtual paging with it)
         self.read_error: Optional[BaseException] = None  # the last failed read (a damaged blob)
 
     def reset(self, fetch: Optional[Fetch], total: int) -> None:
@@ -105,7 +104,6 @@ class VirtualRowsModel(QAbstractTableModel):
         if self._fetch is None:
             return None
         start = number * self.block_rows
-        self.fetch_calls += 1
         try:
             rows = self._fetch(start, min(self.block_rows, self._total - start))
         except Exception as exc:  # noqa: BLE001 - data() must not raise; the page reports it
