@@ -110,3 +110,67 @@ def test_event_ingestion_is_idempotent(store):
     r = store.get_run(run.id)
     assert (r.first_loss, r.last_loss, r.total_steps) == (3.0, 1.0, 3)
     assert len(store.run_events(run.id)) == 4
+
+
+def _running_run(store):
+    ds = store.add_dataset("d")
+    v = store.add_version(dataset_id=ds.id, content_hash="c", blob_path="b", row_count=1, format="t",
+                          source_name="f", source_size=1, source_hash="h")
+    m = store.add_base_model("m", "tiny", "/p", "fp")
+    return store.add_run(id=str(uuid.uuid4()), name="r", dataset_version_id=v.id, base_model_id=m.id,
+                         config={}, work_dir="runs/r", status="queued")
+
+
+def test_run_intents_start_and_finish_a_run(store):
+    run = _running_run(store)
+    store.set_run_status(run.id, "running")
+    store.mark_run_started(run.id, 4321)
+    r = store.get_run(run.id)
+    assert (r.status, r.pid, r.finished_at) == ("running", 4321, None)
+    store.finish_run(run.id, "interrupted", error="The training process was killed.", advice="Resume it.")
+    r = store.get_run(run.id)
+    assert (r.status, r.pid, r.error, r.error_advice) == ("interrupted", None, "The training process was killed.",
+                                                          "Resume it.")
+    assert r.finished_at and r.finished_at.startswith("20")
+
+
+def test_finish_run_keeps_the_error_the_child_reported(store):
+    from workbench.store import RunReport
+
+    run = _running_run(store)
+    store.record_events(run.id, [Event(1, "failed", {"message": "Bad row 3"})], [],
+                        RunReport(error="Bad row 3", error_advice="Fix row 3."))
+    store.finish_run(run.id, "failed", finished_at="2026-12-01T10:00:00")
+    r = store.get_run(run.id)
+    assert (r.status, r.error, r.error_advice, r.finished_at) == ("failed", "Bad row 3", "Fix row 3.",
+                                                                  "2026-12-01T10:00:00")
+
+
+def test_run_intents_refuse_statuses_that_do_not_fit(store):
+    run = _running_run(store)
+    with pytest.raises(ValueError):
+        store.finish_run(run.id, "running")  # not an end
+    with pytest.raises(ValueError):
+        store.finish_run(run.id, "done")  # not a status
+    with pytest.raises(ValueError):
+        store.set_run_status(run.id, "completed")  # an end goes through finish_run
+    assert store.get_run(run.id).status == "queued"
+    assert not hasattr(store, "update")  # no generic writer that names tables and columns
+
+
+def test_record_events_sets_only_what_was_reported(store):
+    from workbench.store import MetricRow, RunReport
+
+    run = _running_run(store)
+    assert store.journal_offset(run.id) == 0
+    store.record_events(run.id, [Event(1, "log", {})], [MetricRow(1, 5, "loss", 2.5)],
+                        RunReport(step=5, total_steps=10, progress=0.5, first_loss=2.5, last_loss=2.5,
+                                  environment={"device": "cpu"}, journal_offset=120))
+    store.record_events(run.id, [Event(2, "progress", {})], [], RunReport(step=6, journal_offset=180))
+    r = store.get_run(run.id)
+    assert (r.step, r.total_steps, r.progress, r.first_loss, r.last_loss) == (6, 10, 0.5, 2.5, 2.5)
+    assert r.environment == {"device": "cpu"} and r.error is None
+    assert store.journal_offset(run.id) == 180
+    assert store.metric_series(run.id) == [(5, 2.5)]
+    with pytest.raises(ProjectError):
+        store.journal_offset("no-such-run")

@@ -125,7 +125,7 @@ class RunManager:
         for run in store.list_runs():
             if run.status in ACTIVE_STATUSES:
                 self._runs[run.id] = self._tracked(run, child=None)
-                self._runs[run.id].offset = store.run_row(run.id).get("journal_offset") or 0
+                self._runs[run.id].offset = store.journal_offset(run.id)
         if self._runs:
             self.poll()
 
@@ -171,10 +171,10 @@ class RunManager:
         try:
             tracked.child = ChildProcess("train", tracked.spec_path, tracked.log_path).start()
         except WorkbenchError as exc:
-            self.store.update("runs", run_id, status="failed", error=exc.user_message, finished_at=now_iso())
+            self.store.finish_run(run_id, "failed", error=exc.user_message, advice=exc.advice)
             raise
         tracked.pid = tracked.child.pid
-        self.store.update("runs", run_id, pid=tracked.pid)
+        self.store.mark_run_started(run_id, tracked.pid)
         self._runs[run_id] = tracked
         return self.store.get_run(run_id)
 
@@ -301,11 +301,10 @@ class RunManager:
 
     def _finish(self, tracked: _Tracked, status: str, error: str = "",
                 advice: str = "", details: str = "") -> None:
-        changes: dict = {"status": status, "finished_at": now_iso(), "pid": None}
-        if error:
-            changes["error"] = error if not details else f"{error}\n\n{details[-2000:]}"
-            changes["error_advice"] = advice or ""
-        self.store.update("runs", tracked.run_id, **changes)
+        if error and details:
+            error = f"{error}\n\n{details[-2000:]}"
+        # No error of its own: what the child reported (if anything) stays.
+        self.store.finish_run(tracked.run_id, status, error=error or None, advice=advice)
         if tracked.child is not None:
             tracked.child.close(grace=1.0)
         self._runs.pop(tracked.run_id, None)
@@ -316,7 +315,7 @@ class RunManager:
         if tracked is None:
             run = self.store.get_run(run_id)
             if run.status in ACTIVE_STATUSES:
-                self.store.update("runs", run_id, status="cancelled", finished_at=now_iso())
+                self.store.finish_run(run_id, "cancelled")
             return
         if tracked.stop_requested_at is None:
             tracked.stop_requested_at = time.monotonic()

@@ -15,6 +15,8 @@ from workbench import __version__
 from workbench.core.clock import default_user, new_id, now_iso
 from workbench.core.errors import ProjectError
 from workbench.core.records import (
+    ACTIVE_STATUSES,
+    RUN_STATUSES,
     BaseModel,
     ChatMessage,
     ChatSession,
@@ -25,6 +27,7 @@ from workbench.core.records import (
     from_dict,
 )
 from workbench.store import migrations
+from workbench.store.run_report import MetricRow, RunReport
 
 DB_NAME = "project.sqlite"
 PROJECT_SUFFIX = ".wbproj"
@@ -146,10 +149,10 @@ class ProjectStore:
         with self._lock, self._conn:
             self.db[table].insert(row)
 
-    def update(self, table: str, id_: str, **changes: Any) -> None:
-        row = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in changes.items()}
+    def _update_run(self, run_id: str, row: dict[str, Any]) -> None:
+        row = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in row.items()}
         with self._lock, self._conn:
-            self.db[table].update(id_, row)
+            self.db["runs"].update(run_id, row)
 
     # -- datasets --------------------------------------------------------------------------------
     def add_dataset(self, name: str) -> Dataset:
@@ -213,15 +216,40 @@ class ProjectStore:
     def get_run(self, run_id: str) -> Run:
         return self._one(Run, "runs", run_id)
 
-    def run_row(self, run_id: str) -> dict[str, Any]:
-        """Raw row including bookkeeping columns (journal_offset)."""
-        return self._query("SELECT * FROM runs WHERE id = ?", (run_id,))[0]
+    def journal_offset(self, run_id: str) -> int:
+        """How far into its journal a re-attached run's events were read (bookkeeping, not a
+        fact of the run, so not on the Run record)."""
+        rows = self._query("SELECT journal_offset FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise ProjectError(f"No run with id {run_id} in this project.")
+        return rows[0]["journal_offset"] or 0
 
-    def record_events(self, run_id: str, events: list[Any], metrics: list[tuple[int, int, str, float]],
-                      run_changes: dict[str, Any]) -> int:
-        """Store events, metric points and run updates in one transaction; idempotent by seq.
+    def mark_run_started(self, run_id: str, pid: int) -> None:
+        """The run's training process is up: `pid` is what a re-opened project re-attaches to."""
+        self._update_run(run_id, {"pid": pid})
 
-        Returns how many events were new.
+    def set_run_status(self, run_id: str, status: str) -> None:
+        """Change the status of a run that goes on (queued -> running); an end is finish_run."""
+        if status not in ACTIVE_STATUSES:
+            raise ValueError(f"{status!r} is not an active run status; end a run with finish_run().")
+        self._update_run(run_id, {"status": status})
+
+    def finish_run(self, run_id: str, status: str, error: Optional[str] = None,
+                   advice: Optional[str] = None, finished_at: Optional[str] = None) -> None:
+        """The run has ended with `status`: it has no process any more. `error` and `advice`,
+        when given, replace what the child reported (None keeps that)."""
+        if status not in RUN_STATUSES or status in ACTIVE_STATUSES:
+            raise ValueError(f"{status!r} is not a status a run ends with.")
+        row: dict[str, Any] = {"status": status, "finished_at": finished_at or now_iso(), "pid": None}
+        if error is not None:
+            row["error"] = error
+            row["error_advice"] = advice or ""
+        self._update_run(run_id, row)
+
+    def record_events(self, run_id: str, events: list[Any], metrics: list[MetricRow],
+                      report: RunReport) -> int:
+        """Store events, metric points and what they say about the run in one transaction;
+        idempotent by seq. Returns how many events were new.
         """
         with self._lock, self._conn:
             before = self._conn.total_changes
@@ -236,8 +264,8 @@ class ProjectStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(new_id(), run_id, seq, step, name, value, stamp_at, user) for seq, step, name, value in metrics],
             )
-            if run_changes:
-                row = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in run_changes.items()}
+            row = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in report.columns().items()}
+            if row:
                 self.db["runs"].update(run_id, row)
         return new
 
