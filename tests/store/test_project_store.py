@@ -25,11 +25,11 @@ def test_create_sets_up_schema_and_pragmas(tmp_path):
     s = ProjectStore.create(str(tmp_path / "Shop"))
     assert s.path.endswith("Shop.wbproj")
     assert os.path.isdir(os.path.join(s.path, "blobs"))
-    conn = s._conn
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    pragma = lambda name: s.db.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731 - the store's own connection
+    assert pragma("user_version") == SCHEMA_VERSION == 1
+    assert pragma("journal_mode") == "wal"
+    assert pragma("foreign_keys") == 1
+    assert pragma("busy_timeout") >= 5000
     tables = set(s.db.table_names())
     assert {"project", "datasets", "dataset_versions", "base_models", "runs", "metric_points",
             "chat_sessions", "chat_messages"} <= tables
