@@ -72,7 +72,7 @@ def _chat_children():
             if c.status() != psutil.STATUS_ZOMBIE and "chat" in c.cmdline()]
 
 
-def test_chat_streams_tokens_and_stops(window, qtbot, no_eos_store):
+def test_chat_streams_tokens_and_stops(window, qtbot, no_eos_store, monkeypatch):
     assert window.open_project(no_eos_store.path)
     window.set_page(CHAT)
     page = window.chat_page
@@ -92,9 +92,9 @@ def test_chat_streams_tokens_and_stops(window, qtbot, no_eos_store):
     qtbot.keyClick(page.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
     qtbot.keyClicks(page.input, "where is my order?")
     assert page.input.toPlainText() == "Hello\nwhere is my order?"
-    events = []
+    events = []  # what the chat client hands the page, recorded on the way
     real_poll = page.client.poll
-    page.client.poll = lambda: [events.append(e) or e for e in real_poll()]
+    monkeypatch.setattr(page.client, "poll", lambda: [events.append(e) or e for e in real_poll()])
     qtbot.keyClick(page.input, Qt.Key.Key_Return)
     assert page.input.toPlainText() == "" and page.state == "generating"
     assert page.stop_button.isEnabled()
@@ -109,8 +109,9 @@ def test_chat_streams_tokens_and_stops(window, qtbot, no_eos_store):
     assert [m.role for m in stored] == ["user", "assistant"] and stored[1].content == reply
     assert "Assistant" in page.transcript.toPlainText()
 
-    # Stop interrupts a long reply (the model cannot end it by itself).
-    page.max_tokens_spin.setValue(400)
+    # Stop interrupts a long reply (the model cannot end it by itself: it runs to the end of
+    # the model's context, hundreds of tokens, unless stopped).
+    page.max_tokens_spin.setValue(page.max_tokens_spin.maximum())
     page.temperature_spin.setValue(1.0)
     page.input.setPlainText("Tell me a long story about returns.")
     page.send_button.click()
