@@ -37,7 +37,7 @@ def test_train_watch_and_chat_with_the_adapter(window, qtbot, demo_store):
                              or runs.table.item(0, 1).text() == "completed"), timeout=300000)
     run = window.ctx.store.get_run(runs.selected_run().id)
     assert run.status == "completed", run.error
-    qtbot.waitUntil(lambda: len(runs.plot.points) == 12, timeout=3000)
+    qtbot.waitUntil(lambda: len(runs.plot.points) == 12, timeout=15000)
     assert seen == sorted(seen), "the curve lost points while the run trained"
     assert [s for s, _ in runs.plot.points] == list(range(1, 13))
     assert runs.table.item(0, 3).text() == "12 / 12"

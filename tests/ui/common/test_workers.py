@@ -61,7 +61,7 @@ def test_failure_carries_the_exception(qtbot):
         raise DataImportError("Row 3 is broken.", details="line 3", advice="Fix it.")
 
     task = workers.run_task(boom)
-    with qtbot.waitSignal(task.failed, timeout=5000) as blocker:
+    with qtbot.waitSignal(task.failed, timeout=15000) as blocker:
         pass
     assert isinstance(blocker.args[0], DataImportError)
     assert task.error is blocker.args[0]
@@ -85,7 +85,7 @@ def test_error_after_cancel_counts_as_cancelled(qtbot):
         raise OSError("pipe closed while stopping")
 
     task = workers.run_task(late)
-    with qtbot.waitSignal(task.cancelled, timeout=5000):
+    with qtbot.waitSignal(task.cancelled, timeout=15000):
         task.cancel()
 
 
@@ -106,13 +106,13 @@ def test_progress_dialog_cancel_button(qtbot, qapp):
     parent.show()
     task = workers.run_task(_steps, 1000, 0.01)
     dialog = workers.progress_dialog(parent, task, "Working")
-    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=15000)
     from PySide6.QtWidgets import QPushButton
 
-    with qtbot.waitSignal(task.done, timeout=5000):
+    with qtbot.waitSignal(task.done, timeout=15000):
         dialog.findChild(QPushButton).click()
     assert task.outcome == "cancelled"
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15000)
 
 
 def test_inline_progress_follows_a_task(qtbot):
@@ -121,8 +121,8 @@ def test_inline_progress_follows_a_task(qtbot):
     task = workers.run_task(_steps, 300, 0.01)
     widget.follow(task, "Working…")
     assert not widget.isHidden()  # shown while it follows a task
-    qtbot.waitUntil(lambda: widget.bar.value() > 0, timeout=5000)
-    with qtbot.waitSignal(task.done, timeout=5000):
+    qtbot.waitUntil(lambda: widget.bar.value() > 0, timeout=15000)
+    with qtbot.waitSignal(task.done, timeout=15000):
         widget.cancel_button.click()
     assert task.outcome == "cancelled"
     assert widget.isHidden()

@@ -188,7 +188,7 @@ def test_one_huge_row_does_not_squash_the_token_histogram(open_window, chatml_fo
     assert view.max_line.isVisible() and "max length 64" in view.max_line.label.toPlainText()
     # The max-length label stands above every bar: its lowest point is higher than the tallest.
     view.resize(800, 600)
-    qtbot.waitUntil(lambda: view.token_plot.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: view.token_plot.isVisible(), timeout=15000)
     label = view.max_line.label
     box = view.token_plot.getPlotItem().getViewBox()
     rect = box.mapSceneToView(label.mapRectToScene(label.boundingRect())).boundingRect()

@@ -93,7 +93,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run, monkeypatch):
     assert row[4] == "2.9000" and row[5] == "2.7000" and row[6] == "tiny"
     assert page.selected_run().id == run_id
     qtbot.waitUntil(lambda: [y for _, y in page.plot.points] == pytest.approx([2.9, 2.8, 2.7]),
-                    timeout=3000)
+                    timeout=15000)
     # The status bar follows the running job.
     assert window.job_progress.isVisible()
     assert (window.job_progress.value(), window.job_progress.maximum()) == (3, 40)
@@ -104,12 +104,12 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run, monkeypatch):
         writer.emit("progress", step=step, total_steps=40, epoch=0.1 * step)
         writer.emit("log", step=step, values={"loss": 3.0 - 0.1 * step})
     writer.close()
-    qtbot.waitUntil(lambda: len(page.plot.points) == 11, timeout=5000)
+    qtbot.waitUntil(lambda: len(page.plot.points) == 11, timeout=15000)
     from workbench.ui.runs.loss_plot import RAW_LABEL
 
     xs, ys = _curves(page.plot)[RAW_LABEL].getData()
     assert list(xs) == list(range(1, 12)) and ys[-1] == pytest.approx(1.9)
-    qtbot.waitUntil(lambda: page.table.item(0, 3).text() == "11 / 40", timeout=3000)
+    qtbot.waitUntil(lambda: page.table.item(0, 3).text() == "11 / 40", timeout=15000)
     assert window.job_progress.value() == 11
 
     # Nothing new: the timer ticks (10 a second) but gives no curve new data.
@@ -132,7 +132,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run, monkeypatch):
     hold = os.path.join(path, "runs", run_id, "HOLD")
     open(hold, "w").close()
     page.cancel_button.click()
-    qtbot.waitUntil(lambda: "stopping, saving its adapter" in window.job_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "stopping, saving its adapter" in window.job_label.text(), timeout=15000)
     assert window.job_label.text().startswith("Training live-run")
     qtbot.wait(300)  # a few polls and refreshes: Cancel stays off while the run stops
     assert not page.cancel_button.isEnabled()
@@ -190,7 +190,7 @@ def test_dead_child_is_shown_interrupted_with_advice(window, qtbot, live_run):
     assert "It saved no checkpoint: start a new run with the same settings." in details
     assert not page.cancel_button.isEnabled()
     # The curve recorded before the crash is still there.
-    qtbot.waitUntil(lambda: len(page.plot.points) == 3, timeout=3000)
+    qtbot.waitUntil(lambda: len(page.plot.points) == 3, timeout=15000)
     # No checkpoint exists: Resume is off and its tooltip says why and what to do instead.
     assert not page.resume_button.isEnabled()
     tip = page.resume_button.toolTip()

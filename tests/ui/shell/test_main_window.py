@@ -78,7 +78,7 @@ def test_navigation_and_shortcuts(open_window, qtbot):
         assert action.shortcut() == QKeySequence(f"Ctrl+{i + 1}")
     win.activateWindow()
     qtbot.keyClick(win, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: win.current_page() == TRAIN, timeout=2000)
+    qtbot.waitUntil(lambda: win.current_page() == TRAIN, timeout=15000)
     win.page_actions[CHAT].trigger()
     assert win.current_page() == CHAT and win.nav.currentRow() == CHAT
     win.nav.setCurrentRow(DATASETS)
