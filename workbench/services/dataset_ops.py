@@ -10,6 +10,7 @@ already made, so a split, once made, stays frozen.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
@@ -241,6 +242,13 @@ def export_version(store: ProjectStore, version_id: str, path: str, format: str 
 
     version = store.get_version(version_id)
     return export(_blob(store, version), path, format=format, style=style, progress=progress, cancel=cancel)
+
+
+def export_stem(store: ProjectStore, version: DatasetVersion) -> str:
+    """A file name (without suffix) for exporting `version`: dataset, what the version is, id."""
+    label = version.derivation.label.split(" ")[0]  # train / test / cleaned / imported ...
+    stem = re.sub(r"[^\w.-]+", "_", f"{store.dataset_name(version.dataset_id)}-{label}").strip("_") or "dataset"
+    return f"{stem}-{version.id[:8]}"
 
 
 # -- lineage -----------------------------------------------------------------------------------

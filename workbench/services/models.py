@@ -25,6 +25,11 @@ _NAMES = {"tiny": "tiny-gpt2-demo", "smollm2": "SmolLM2-135M-Instruct"}
 _MARKER = "workbench_model.json"  # written after a successful build: name + fingerprint
 
 
+def base_models(store: ProjectStore) -> list[BaseModel]:
+    """The project's base models, in the order they were added (one indexed read)."""
+    return store.list_base_models()
+
+
 def builtin_model_dir(kind: str) -> str:
     return os.path.join(paths.models_dir(), _NAMES[kind])
 

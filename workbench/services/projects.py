@@ -6,10 +6,15 @@ import os
 from typing import Optional
 
 from workbench.core.progress import CancelToken, ProgressCallback, report
+from workbench.core.records import Project
 from workbench.store import ProjectStore
 from workbench.services import paths
 
 DEMO_NAME = "Demo"
+
+# An open project as the UI holds it: the handle it passes to service functions. The UI never
+# calls its methods (the import contract keeps workbench.store out of workbench.ui).
+OpenProject = ProjectStore
 
 
 def create_project(folder: str, name: Optional[str] = None) -> ProjectStore:
@@ -18,6 +23,15 @@ def create_project(folder: str, name: Optional[str] = None) -> ProjectStore:
 
 def open_project(folder: str) -> ProjectStore:
     return ProjectStore.open(folder)
+
+
+def project_record(project: OpenProject) -> Project:
+    """The project's name, folder and who made it."""
+    return project.project
+
+
+def close_project(project: OpenProject) -> None:
+    project.close()
 
 
 def default_demo_project_path() -> str:
@@ -58,3 +72,14 @@ def open_or_create_demo_project(
         store.close()
         raise
     return store
+
+
+def prepare_demo_project(folder: Optional[str] = None, progress: Optional[ProgressCallback] = None,
+                         cancel: Optional[CancelToken] = None) -> str:
+    """Create or complete the demo project and close it again: its folder, for a caller that
+    opens it elsewhere (the window opens it in the GUI thread after a worker prepared it)."""
+    store = open_or_create_demo_project(folder, progress=progress, cancel=cancel)
+    try:
+        return store.path
+    finally:
+        store.close()

@@ -117,17 +117,11 @@ class ChatPage(Page):
 
     # -- project ---------------------------------------------------------------------------------
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
-        if self.ctx is not None:
-            for signal in (self.ctx.runs_changed, self.ctx.models_changed):
-                try:
-                    signal.disconnect(self._store_changed)
-                except (RuntimeError, TypeError):
-                    pass
         self.close_client()
         super().set_context(ctx)
         if ctx is not None:
-            ctx.runs_changed.connect(self._store_changed)
-            ctx.models_changed.connect(self._store_changed)
+            self.connect_ctx(ctx.runs_changed, self._store_changed)
+            self.connect_ctx(ctx.models_changed, self._store_changed)
         self.messages, self._notes = [], {}
         self.transcript.set_messages([])
         self._choices = []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
+from PySide6.QtCore import QMetaObject, QObject
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QWidget
 
 from workbench.ui.shell.context import ProjectContext
@@ -15,10 +16,26 @@ class Page(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.ctx: Optional[ProjectContext] = None
+        self._ctx_connections: list[QMetaObject.Connection] = []
 
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
-        """Called when a project opens (ctx) or closes (None); subclasses refresh here."""
+        """Called when a project opens (ctx) or closes (None); subclasses call this first, then
+        follow the new project with connect_ctx() and refresh."""
+        self.disconnect_ctx()
         self.ctx = ctx
+
+    def connect_ctx(self, signal: Any, slot: Callable[..., Any]) -> None:
+        """Connect `slot` to a signal of the current project (ctx.runs_changed, ...) until the
+        project changes: set_context() disconnects it, so a page never reacts to a project it
+        no longer shows."""
+        self._ctx_connections.append(signal.connect(slot))
+
+    def disconnect_ctx(self) -> None:
+        """Undo every connect_ctx() (set_context does this before switching projects)."""
+        connections, self._ctx_connections = self._ctx_connections, []
+        for connection in connections:
+            # False when the context was deleted meanwhile: nothing is left to disconnect.
+            QObject.disconnect(connection)
 
     def page_shown(self) -> None:
         """Called each time the page becomes the current one."""

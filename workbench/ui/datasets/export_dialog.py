@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Optional
 
 from PySide6.QtCore import Signal
@@ -35,7 +34,6 @@ class ExportDialog(TaskDialog):
         self.setObjectName("exportDialog")
         from workbench.services import dataset_ops
 
-        name = store.dataset_name(version.dataset_id)
         self.setWindowTitle(f"Export — {dataset_ops.title_of(store, version)}")
         self.setMinimumWidth(560)
         self.result: Any = None
@@ -45,9 +43,8 @@ class ExportDialog(TaskDialog):
         self.style_combo = QComboBox()
         for key, label in STYLES:
             self.style_combo.addItem(label, key)
-        label = version.derivation.label.split(" ")[0]  # train / test / cleaned / imported ...
-        stem = re.sub(r"[^\w.-]+", "_", f"{name}-{label}").strip("_") or "dataset"
-        self.path_edit = QLineEdit(os.path.join(folder or os.path.expanduser("~"), f"{stem}-{version.id[:8]}.jsonl"))
+        stem = dataset_ops.export_stem(store, version)
+        self.path_edit = QLineEdit(os.path.join(folder or os.path.expanduser("~"), f"{stem}.jsonl"))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         path_row = QHBoxLayout()

@@ -127,17 +127,12 @@ class DatasetsPage(Page):
 
     # -- project ---------------------------------------------------------------------------------
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
-        if self.ctx is not None:
-            try:
-                self.ctx.models_changed.disconnect(self.inspector.refresh_models)
-            except (RuntimeError, TypeError):
-                pass
         super().set_context(ctx)
         self._queue.clear()
         self._drops.clear()
         self.inspector.set_store(ctx.store if ctx else None)
         if ctx is not None:
-            ctx.models_changed.connect(self.inspector.refresh_models)
+            self.connect_ctx(ctx.models_changed, self.inspector.refresh_models)
         self.refresh()
 
     def refresh(self, select_id: Optional[str] = None) -> None:
@@ -278,7 +273,9 @@ class DatasetsPage(Page):
         version = self.selected_version()
         if version is None or self.ctx is None:
             return None
-        dialog = CleanDialog(self.ctx.store, version, self.ctx.store.list_base_models(), self)
+        from workbench.services import models
+
+        dialog = CleanDialog(self.ctx.store, version, models.base_models(self.ctx.store), self)
         dialog.version_created.connect(lambda v: self._on_derived(v, "Cleaned"))
         return self._open(dialog)
 

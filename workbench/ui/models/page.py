@@ -118,16 +118,11 @@ class ModelsPage(Page):
         layout.addWidget(splitter, 1)
 
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
-        if self.ctx is not None:
-            try:
-                self.ctx.models_changed.disconnect(self.refresh)
-            except (RuntimeError, TypeError):
-                pass
         super().set_context(ctx)
         self.states.clear()
         self._facts.clear()
         if ctx is not None:
-            ctx.models_changed.connect(self.refresh)  # a model added anywhere updates the buttons
+            self.connect_ctx(ctx.models_changed, self.refresh)  # a model added anywhere updates the buttons
         self.refresh()
         self.check_builtins()
 
@@ -155,7 +150,7 @@ class ModelsPage(Page):
         if select_id is None:
             current = self.selected_model()
             select_id = current.id if current else None
-        self._models = self.ctx.store.list_base_models() if self.ctx else []
+        self._models = _service().base_models(self.ctx.store) if self.ctx else []
         table = self.table
         table.blockSignals(True)
         table.setRowCount(len(self._models))

@@ -30,6 +30,7 @@ from workbench.ui.common.page import Page, heading, record_table
 from workbench.ui.runs.loss_plot import LossPlot
 
 if TYPE_CHECKING:
+    from workbench.services.run_views import RunDetails, RunRow
     from workbench.services.runs import ResumeCheck
 
 COLUMNS = ("Name", "Status", "Progress", "Step", "First loss", "Last loss", "Base model", "Created")
@@ -64,9 +65,11 @@ class RunsPage(Page):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self._runs: list[Run] = []
+        self._rows: list["RunRow"] = []
         self._plotted: Optional[str] = None  # the run whose series the plot follows
-        self._model_names: dict[str, str] = {}
+        # services.run_views.run_details per run: a run's dataset and base model never change,
+        # so they are read once per run, not on every refresh.
+        self._details: dict[str, "RunDetails"] = {}
         # services.runs.resume_check per (run id, status): a finished run's checkpoints do not
         # change, so the folder is looked at once per status change, not on every refresh.
         self._resume_checks: dict[tuple[str, str], "ResumeCheck"] = {}
@@ -109,19 +112,13 @@ class RunsPage(Page):
 
     # -- project ---------------------------------------------------------------------------------
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
-        if self.ctx is not None:
-            try:
-                self.ctx.runs_changed.disconnect(self.refresh)
-                self.ctx.run_events.disconnect(self._on_events)
-                self.ctx.models_changed.disconnect(self.refresh)
-            except (RuntimeError, TypeError):
-                pass
         super().set_context(ctx)
         self._resume_checks.clear()
+        self._details.clear()
         if ctx is not None:
-            ctx.runs_changed.connect(self.refresh)
-            ctx.run_events.connect(self._on_events)
-            ctx.models_changed.connect(self.refresh)
+            self.connect_ctx(ctx.runs_changed, self.refresh)
+            self.connect_ctx(ctx.run_events, self._on_events)
+            self.connect_ctx(ctx.models_changed, self.refresh)
         self.refresh()
 
     def page_shown(self) -> None:
@@ -132,16 +129,20 @@ class RunsPage(Page):
     def refresh(self) -> None:
         selected = self.selected_run()
         keep = selected.id if selected else None
-        store = self.ctx.store if self.ctx else None
-        self._runs = store.list_runs() if store else []
-        self._model_names = {m.id: m.name for m in store.list_base_models()} if store else {}
+        if self.ctx is not None:
+            from workbench.services import run_views  # the store is loaded by now
+
+            self._rows = run_views.run_rows(self.ctx.store)
+        else:
+            self._rows = []
         table = self.table
         table.blockSignals(True)
-        table.setRowCount(len(self._runs))
-        for i, run in enumerate(self._runs):
+        table.setRowCount(len(self._rows))
+        for i, row in enumerate(self._rows):
+            run = row.run
             step = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else (str(run.step) if run.step else "")
             cells = (run.name, run.status, "", step, _loss(run.first_loss), _loss(run.last_loss),
-                     self._model_names.get(run.base_model_id, "?"), run.created_at[:19].replace("T", " "))
+                     row.model_name, run.created_at[:19].replace("T", " "))
             for j, text in enumerate(cells):
                 item = table.item(i, j)
                 if item is None:
@@ -152,9 +153,9 @@ class RunsPage(Page):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             table.item(i, PROGRESS_COL).setData(Qt.ItemDataRole.UserRole, run.progress)
             table.item(i, 1).setForeground(self._status_color(run.status))
-        row = next((i for i, r in enumerate(self._runs) if r.id == keep), 0 if self._runs else -1)
-        if row >= 0:
-            table.selectRow(row)
+        index = next((i for i, r in enumerate(self._rows) if r.run.id == keep), 0 if self._rows else -1)
+        if index >= 0:
+            table.selectRow(index)
         table.blockSignals(False)
         # Statuses and numbers change width as a run goes; the last column stretches.
         for col in range(len(COLUMNS) - 1):
@@ -170,15 +171,15 @@ class RunsPage(Page):
 
     def selected_run(self) -> Optional[Run]:
         rows = self.table.selectionModel().selectedRows()
-        if not rows or rows[0].row() >= len(self._runs):
+        if not rows or rows[0].row() >= len(self._rows):
             return None
-        return self._runs[rows[0].row()]
+        return self._rows[rows[0].row()].run
 
     def select_run(self, run_id: str) -> None:
         self.refresh()
-        row = next((i for i, r in enumerate(self._runs) if r.id == run_id), -1)
-        if row >= 0:
-            self.table.selectRow(row)
+        index = next((i for i, r in enumerate(self._rows) if r.run.id == run_id), -1)
+        if index >= 0:
+            self.table.selectRow(index)
 
     # -- selection and details -------------------------------------------------------------------
     def _on_selected(self) -> None:
@@ -191,23 +192,21 @@ class RunsPage(Page):
             self.plot.set_source(None)
             self._plotted = None
             return
+        from workbench.services import run_views
+
         if reset_plot or self._plotted != run.id:
             store, run_id = self.ctx.store, run.id
             self._plotted = run_id
-            self.plot.set_source(lambda: store.metric_series(run_id, "loss"))
-        self.details.setHtml(self._details_html(run))
+            self.plot.set_source(lambda: run_views.loss_series(store, run_id))
+        details = self._details.get(run.id)
+        if details is None:
+            details = self._details[run.id] = run_views.run_details(self.ctx.store, run.id)
+        self.details.setHtml(self._details_html(run, details))
 
-    def _details_html(self, run: Run) -> str:
+    def _details_html(self, run: Run, details: "RunDetails") -> str:
         c = theme.colors()
         esc = html.escape
-        rows = [("Status", run.status), ("Base model", self._model_names.get(run.base_model_id, "?"))]
-        try:
-            from workbench.services import dataset_ops
-
-            version = self.ctx.store.get_version(run.dataset_version_id)  # type: ignore[union-attr]
-            rows.append(("Dataset", dataset_ops.title_of(self.ctx.store, version)))  # type: ignore[union-attr]
-        except Exception:  # noqa: BLE001 - details stay useful without it
-            pass
+        rows = [("Status", run.status), ("Base model", details.model_name), ("Dataset", details.dataset_title)]
         rows += [("Started", (run.started_at or "")[:19].replace("T", " ")),
                  ("Finished", (run.finished_at or "")[:19].replace("T", " ")),
                  ("Created by", run.created_by)]

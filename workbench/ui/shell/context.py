@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from PySide6.QtCore import QObject, Signal
 
 if TYPE_CHECKING:  # the store pulls in sqlite-utils (and pandas): only once a project opens
+    from workbench.services.projects import OpenProject
     from workbench.services.runs import RunManager, StoppingRun
-    from workbench.store import ProjectStore
 
 # Event kinds after which a run's row (status, step, losses) has changed.
 _RUN_ROW_KINDS = {"started", "progress", "log", "completed", "cancelled", "failed", "checkpoint",
@@ -29,24 +29,28 @@ class ProjectContext(QObject):
     run_events = Signal(object)  # list[tuple[run_id, Event]] from one poll
     poll_failed = Signal(object)  # exception raised by RunManager.poll()
 
-    def __init__(self, store: "ProjectStore", run_manager: Optional["RunManager"] = None) -> None:
+    def __init__(self, store: "OpenProject", run_manager: Optional["RunManager"] = None) -> None:
         super().__init__()
+        from workbench.services import projects
+
         if run_manager is None:
             from workbench.services.runs import RunManager
 
             run_manager = RunManager(store)
+        # The handle pages pass to service functions (they never call its methods).
         self.store = store
+        self.project = projects.project_record(store)
         self.runs = run_manager
         self._closed = False
         self._last_active: tuple[str, ...] = tuple(self.runs.active_run_ids())
 
     @property
     def name(self) -> str:
-        return self.store.project.name
+        return self.project.name
 
     @property
     def path(self) -> str:
-        return self.store.path
+        return self.project.path
 
     @property
     def closed(self) -> bool:
@@ -91,4 +95,6 @@ class ProjectContext(QObject):
         try:
             self.runs.shutdown(kill=stop_runs)
         finally:
-            self.store.close()
+            from workbench.services import projects
+
+            projects.close_project(self.store)

@@ -37,8 +37,10 @@ class JobStatus(QWidget):
         if not active or ctx is None:
             self.hide()
             return
+        from workbench.services import run_views  # a project is open: the store is loaded
+
         try:
-            run = ctx.store.get_run(active[0])
+            run = run_views.current_run(ctx.store, active[0])
         except WorkbenchError:
             return
         more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""

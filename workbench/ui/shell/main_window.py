@@ -45,10 +45,7 @@ def _prepare_demo(folder: Optional[str], progress=None, cancel=None) -> str:
     """Worker: create/complete the demo project; the GUI thread then opens it by path."""
     from workbench.services import projects
 
-    store = projects.open_or_create_demo_project(folder, progress=progress, cancel=cancel)
-    path = store.path
-    store.close()
-    return path
+    return projects.prepare_demo_project(folder, progress=progress, cancel=cancel)
 
 
 class MainWindow(QMainWindow):
@@ -253,7 +250,9 @@ class MainWindow(QMainWindow):
         try:
             ctx = ProjectContext(store)
         except Exception as exc:  # noqa: BLE001
-            store.close()
+            from workbench.services import projects
+
+            projects.close_project(store)
             show_error(self, exc)
             return False
         self.ctx = ctx

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,6 +29,9 @@ from workbench.ui.shell.context import ProjectContext
 from workbench.ui.common.errors import show_error
 from workbench.ui.common.page import Page, heading, hint
 from workbench.ui.train.fit import FitCheck
+
+if TYPE_CHECKING:
+    from workbench.services.train_form import TrainChoices
 
 
 FIELD_WIDTH = 170  # numbers need no more; stretched spin boxes read badly
@@ -62,6 +65,7 @@ class TrainPage(Page):
         self.model_combo.setObjectName("baseModelCombo")
         self.dataset_combo = QComboBox()
         self.dataset_combo.setObjectName("datasetCombo")
+        self._choices: Optional["TrainChoices"] = None  # what the combos list
         self._versions: dict[str, object] = {}  # id -> DatasetVersion of the combo's items
         self._titles: dict[str, str] = {}
         self._model_names: dict[str, str] = {}
@@ -186,46 +190,33 @@ class TrainPage(Page):
 
     # -- project ---------------------------------------------------------------------------------
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
-        if self.ctx is not None:
-            for signal in (self.ctx.datasets_changed, self.ctx.models_changed):
-                try:
-                    signal.disconnect(self.refresh)
-                except (RuntimeError, TypeError):
-                    pass
         super().set_context(ctx)
         self.fit.set_store(ctx.store if ctx else None)
         if ctx is not None:
-            ctx.datasets_changed.connect(self.refresh)
-            ctx.models_changed.connect(self.refresh)
-            # Iterating is the common case: start from the newest run's settings.
-            runs = ctx.store.list_runs()
-            self.load_config(runs[0].train_config if runs else TrainConfig())
+            from workbench.services import train_form
+
+            self.connect_ctx(ctx.datasets_changed, self.refresh)
+            self.connect_ctx(ctx.models_changed, self.refresh)
+            self.load_config(train_form.last_settings(ctx.store))
         self.refresh()
 
     def refresh(self) -> None:
-        store = self.ctx.store if self.ctx else None
-        models = store.list_base_models() if store else []
-        self._model_names = {m.id: m.name for m in models}
-        self._fill(self.model_combo, [(f"{m.name}  ({m.kind})", m.id, m.path) for m in models])
-        versions = store.list_versions() if store else []  # newest first
-        if store is not None:
-            from workbench.services import dataset_ops
+        choices = None
+        if self.ctx is not None:
+            from workbench.services import train_form
 
-            self._titles = dataset_ops.version_titles(store, versions)
-        # Newest first, a split's parts together in the order train, validation, test.
-        made = {}
-        for v in versions:
-            group = v.derivation.split_id or v.id
-            made[group] = max(made.get(group, ""), v.created_at)
-        order = {"train": 0, "validation": 1, "test": 2}
-        versions.sort(key=lambda v: order.get(v.derivation.part, 0))
-        versions.sort(key=lambda v: made[v.derivation.split_id or v.id], reverse=True)
+            choices = train_form.train_choices(self.ctx.store)
+        self._choices = choices
+        models = choices.models if choices else []
+        versions = choices.versions if choices else []
+        self._model_names = {m.id: m.name for m in models}
+        self._titles = choices.titles if choices else {}
         self._versions = {v.id: v for v in versions}
+        self._fill(self.model_combo, [(f"{m.name}  ({m.kind})", m.id, m.path) for m in models])
         # Nothing chosen yet: the newest version that is not held out (validation or test).
-        first = next((v.id for v in versions if v.derivation.part not in ("validation", "test")), None)
         self._fill(self.dataset_combo, [
             (self._titles[v.id], v.id, f"Version {v.id} · made {v.created_at[:16].replace('T', ' ')} by {v.created_by}")
-            for v in versions], default=first)
+            for v in versions], default=choices.default_version_id if choices else None)
         self.fit.forget_errors()
         self.validate()
 
@@ -293,9 +284,7 @@ class TrainPage(Page):
         version = self.selected_version()
         on = version is not None and version.derivation.is_test_part
         if on:
-            d = version.derivation
-            train = next((v for v in self._versions.values()
-                          if v.derivation.split_id == d.split_id and v.derivation.part == "train"), None)
+            train = self._choices.train_part_of(version) if self._choices else None
             instead = f" Train on its train part instead: {html.escape(self._titles[train.id])}." if train else ""
             self.part_warning.setText(
                 f"<span style='color:{theme.colors().error_text}'><b>This is the test part of a split.</b></span> "

@@ -82,7 +82,11 @@ class ModelSeesPanel(QWidget):
 
     def refresh_models(self) -> None:
         current = self.model_combo.currentData()
-        models = self.store.list_base_models() if self.store is not None else []
+        models = []
+        if self.store is not None:
+            from workbench.services import models as model_service
+
+            models = model_service.base_models(self.store)
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for m in models:

@@ -1,0 +1,68 @@
+"""What the screens that follow training runs show (the Runs page, the status bar's job line),
+read from the project as typed records: the UI never queries the store itself.
+
+Each function is a few indexed SQLite reads, cheap enough for a refresh in the GUI thread (the
+Runs page refreshes on every poll that changed a run); nothing here scans a dataset or a folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from workbench.core.errors import ProjectError
+from workbench.core.records import Run
+
+if TYPE_CHECKING:  # importing this module must not load sqlite-utils (the pages import it early)
+    from workbench.store import ProjectStore
+
+UNKNOWN_MODEL = "?"  # a run whose base model is no longer in the project
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the Runs table: the run and the name of the base model it trains."""
+
+    run: Run
+    model_name: str
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """What a run's details show beyond its row. Fixed once the run exists (its dataset
+    version and base model never change), so a page may keep it per run."""
+
+    run_id: str
+    model_name: str
+    dataset_title: str  # how pickers name its dataset version; "" if the version is gone
+
+
+def run_rows(store: "ProjectStore") -> list[RunRow]:
+    """Every run, newest first, with its base model's name."""
+    names = {m.id: m.name for m in store.list_base_models()}
+    return [RunRow(run, names.get(run.base_model_id, UNKNOWN_MODEL)) for run in store.list_runs()]
+
+
+def run_details(store: "ProjectStore", run_id: str) -> RunDetails:
+    from workbench.services.dataset_ops import title_of
+
+    run = store.get_run(run_id)
+    try:
+        model_name = store.get_base_model(run.base_model_id).name
+    except ProjectError:
+        model_name = UNKNOWN_MODEL
+    try:
+        title = title_of(store, store.get_version(run.dataset_version_id))
+    except ProjectError:  # details stay useful without it
+        title = ""
+    return RunDetails(run.id, model_name, title)
+
+
+def current_run(store: "ProjectStore", run_id: str) -> Run:
+    """The run as stored now (its status, step and total steps for a progress line)."""
+    return store.get_run(run_id)
+
+
+def loss_series(store: "ProjectStore", run_id: str, name: str = "loss") -> list[tuple[int, float]]:
+    """The run's (step, value) points of one metric, in step order (the loss curve)."""
+    return store.metric_series(run_id, name)

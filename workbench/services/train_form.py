@@ -1,0 +1,59 @@
+"""What the Train page offers: the base models and the dataset versions to train on, in the
+order a user picks them, and the settings a new run starts from.
+
+A few indexed SQLite reads, no dataset scan: the page calls these on refresh in the GUI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+from workbench.core.records import BaseModel, DatasetVersion, TrainConfig
+
+if TYPE_CHECKING:  # importing this module must not load sqlite-utils (the pages import it early)
+    from workbench.store import ProjectStore
+
+_PART_ORDER = {"train": 0, "validation": 1, "test": 2}
+HELD_OUT_PARTS = ("validation", "test")  # a split's parts that are not for training
+
+
+@dataclass(frozen=True)
+class TrainChoices:
+    models: list[BaseModel]  # in the order they were added
+    # Newest first, a split's parts together in the order train, validation, test.
+    versions: list[DatasetVersion]
+    titles: dict[str, str]  # version id -> how pickers name it (services.dataset_ops.version_titles)
+    default_version_id: Optional[str]  # the newest version that is not held out
+
+    def version(self, version_id: Optional[str]) -> Optional[DatasetVersion]:
+        return next((v for v in self.versions if v.id == version_id), None)
+
+    def train_part_of(self, version: DatasetVersion) -> Optional[DatasetVersion]:
+        """The train part of the split `version` belongs to (None if it is not a split part)."""
+        split = version.derivation.split_id
+        if not split:
+            return None
+        return next((v for v in self.versions
+                     if v.derivation.split_id == split and v.derivation.part == "train"), None)
+
+
+def train_choices(store: "ProjectStore") -> TrainChoices:
+    from workbench.services.dataset_ops import version_titles
+
+    versions = store.list_versions()  # newest first
+    titles = version_titles(store, versions)
+    made: dict[str, str] = {}  # a split's newest part dates the whole split
+    for v in versions:
+        group = v.derivation.split_id or v.id
+        made[group] = max(made.get(group, ""), v.created_at)
+    versions.sort(key=lambda v: _PART_ORDER.get(v.derivation.part, 0))
+    versions.sort(key=lambda v: made[v.derivation.split_id or v.id], reverse=True)
+    default = next((v.id for v in versions if v.derivation.part not in HELD_OUT_PARTS), None)
+    return TrainChoices(store.list_base_models(), versions, titles, default)
+
+
+def last_settings(store: "ProjectStore") -> TrainConfig:
+    """The newest run's settings (iterating is the common case), else the defaults."""
+    runs = store.list_runs()
+    return runs[0].train_config if runs else TrainConfig()
