@@ -1,4 +1,4 @@
-"""Light/dark themes: Fusion style + a palette, plus resources/styles/<theme>.qss when present.
+"""Light/dark themes: Fusion style + a palette, plus workbench/resources/styles/<theme>.qss (packaged) when present.
 
 Also the app icon and the colours the plot and the chat view use, so every widget follows the
 theme from one place.
@@ -18,7 +18,7 @@ THEMES = ("light", "dark")
 
 
 def resource_path(*parts: str) -> Path:
-    """A file under resources/ (WORKBENCH_RESOURCES overrides, as everywhere in the app)."""
+    """A file under workbench/resources/ (packaged; WORKBENCH_RESOURCES overrides, as everywhere in the app)."""
     return Path(paths.resource(*parts))
 
 

@@ -41,8 +41,8 @@ def _service():
 
 
 def _add_local(store, folder: str, progress=None, cancel=None) -> BaseModel:
-    # Hashing the config and listing weights is quick, but a folder on a slow disk is not.
-    return _service().add_local_model(store, folder)
+    # The first add hashes every weight byte (seconds per GB): progress and Cancel reach it.
+    return _service().add_local_model(store, folder, progress=progress, cancel=cancel)
 
 
 def _builtin_states(store, progress=None, cancel=None):
