@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QMetaObject, QObject
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QWidget
 
 from workbench.ui.shell.context import ProjectContext
 
@@ -84,3 +84,13 @@ def record_table(columns, object_name: str) -> QTableWidget:
     table.setAlternatingRowColors(True)
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def fit_then_stretch(table: QTableWidget, fitted: int) -> None:
+    """One-line rows; the first `fitted` columns sized to their contents, the others share the
+    rest (a table of short labels followed by long texts)."""
+    table.setWordWrap(False)
+    header = table.horizontalHeader()
+    for col in range(table.columnCount()):
+        mode = QHeaderView.ResizeMode.ResizeToContents if col < fitted else QHeaderView.ResizeMode.Stretch
+        header.setSectionResizeMode(col, mode)

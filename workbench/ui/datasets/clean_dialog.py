@@ -9,21 +9,18 @@ from typing import Any, Hashable, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
     QStackedWidget,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -31,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.ui.datasets.clean_preview import ChangeLine, change_lines, example_html
-from workbench.ui.common.page import hint, set_columns
+from workbench.ui.common.page import fit_then_stretch, hint, record_table
 from workbench.ui.common.task_dialog import TaskDialog
 
 # The services' operations (workbench.data.ops.clean_params.OP_LABELS), in the order a user cleans.
@@ -81,19 +78,8 @@ class CleanDialog(TaskDialog):
         self.summary = QLabel("Choose an operation and press Preview: nothing changes until you Apply.")
         self.summary.setObjectName("cleanSummary")
         self.summary.setWordWrap(True)
-        self.examples = QTableWidget(0, len(EXAMPLE_COLUMNS))
-        self.examples.setObjectName("cleanExamples")
-        set_columns(self.examples, EXAMPLE_COLUMNS)
-        self.examples.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.examples.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.examples.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.examples.verticalHeader().hide()
-        self.examples.setWordWrap(False)
-        header = self.examples.horizontalHeader()
-        for col in range(3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.examples = record_table(EXAMPLE_COLUMNS, "cleanExamples")
+        fit_then_stretch(self.examples, fitted=3)
         self.examples.itemSelectionChanged.connect(self._show_example)
         self.examples.itemChanged.connect(self._line_toggled)
         self.detail = QTextBrowser()

@@ -193,10 +193,9 @@ class ImportDialog(TaskDialog):
 
     # -- source ----------------------------------------------------------------------------------
     def _choose_file(self) -> None:
-        from workbench.services import datasets
+        from workbench.services.datasets import open_dialog_filter  # the reader registry's types
 
-        path, _ = QFileDialog.getOpenFileName(self, "Import Dataset", os.path.dirname(self.path),
-                                              datasets.open_dialog_filter())
+        path, _ = QFileDialog.getOpenFileName(self, "Import Dataset", os.path.dirname(self.path), open_dialog_filter())
         if path:
             self.set_path(path)
 

@@ -9,14 +9,13 @@ from typing import Any, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from workbench.ui.common.page import fit_then_stretch, record_table
 
 PROBLEM_COLUMNS = ("File", "Where", "Field", "Problem", "What to do")
 
@@ -27,18 +26,8 @@ class ProblemsPanel(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("problemsSummary")
         self.summary.setWordWrap(True)
-        self.table = QTableWidget(0, len(PROBLEM_COLUMNS))
-        self.table.setObjectName("problemsTable")
-        self.table.setHorizontalHeaderLabels(PROBLEM_COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        for col in range(3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table = record_table(PROBLEM_COLUMNS, "problemsTable")
+        fit_then_stretch(self.table, fitted=3)
         self.detail = QLabel()
         self.detail.setObjectName("problemDetail")
         self.detail.setWordWrap(True)
