@@ -40,6 +40,13 @@ def test_only_assistant_replies_and_their_end_marker_are_labelled(tokenizer):
     assert all(label in (IGNORE_INDEX, tid) for tid, label in zip(example.input_ids, example.labels))
 
 
+def test_loss_on_all_tokens_labels_the_prompt_too(tokenizer):
+    example, _ = tokenize_conversation(tokenizer, CONVERSATION, 256, loss_on="all")
+    assert example.labels == example.input_ids
+    assistant_only, _ = tokenize_conversation(tokenizer, CONVERSATION, 256)
+    assert assistant_only.input_ids == example.input_ids
+
+
 def _spans(example: Example) -> list[list[int]]:
     """The labelled runs of an example (one per assistant reply)."""
     runs: list[list[int]] = []

@@ -7,6 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+# The training configuration lives in its own module; re-exported here beside the other records.
+from workbench.core.train_config import DEFAULT_MAX_LENGTH, MIN_MAX_LENGTH, TrainConfig  # noqa: F401
+
 
 def to_dict(record: Any) -> dict[str, Any]:
     return dataclasses.asdict(record)
@@ -183,49 +186,6 @@ class BaseModel:
     fingerprint: str
     created_at: str
     created_by: str
-
-
-# One default max length for training and for the Datasets page's statistics.
-DEFAULT_MAX_LENGTH = 256
-# Below this not even a short chat-template turn fits (role markers alone take ~10 tokens).
-MIN_MAX_LENGTH = 32
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """LoRA fine-tuning options. max_steps > 0 overrides epochs."""
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    learning_rate: float = 2e-4
-    epochs: float = 1.0
-    max_steps: int = 0
-    batch_size: int = 4
-    max_length: int = DEFAULT_MAX_LENGTH
-    seed: int = 42
-    target_modules: Optional[list[str]] = None  # None: the engine picks for the architecture
-    save_steps: int = 0  # 0: no periodic checkpoints (a run stopped with Cancel still saves one)
-
-    def validate(self) -> list[str]:
-        """Problems a user must fix before a run can start (empty when valid)."""
-        problems = []
-        if self.r < 1:
-            problems.append("LoRA rank r must be at least 1.")
-        if self.alpha < 1:
-            problems.append("LoRA alpha must be at least 1.")
-        if not 0.0 <= self.dropout < 1.0:
-            problems.append("LoRA dropout must be in [0, 1).")
-        if not 0.0 < self.learning_rate < 1.0:
-            problems.append("Learning rate must be between 0 and 1 (typical: 1e-4 to 5e-4).")
-        if self.max_steps <= 0 and self.epochs <= 0:
-            problems.append("Set a number of epochs or a maximum number of steps.")
-        if self.batch_size < 1:
-            problems.append("Batch size must be at least 1.")
-        if self.max_length < MIN_MAX_LENGTH:
-            problems.append(f"Max length must be at least {MIN_MAX_LENGTH} tokens "
-                            "(a chat turn's role markers alone take about 10).")
-        return problems
 
 
 # Run statuses. "completed" needs exit 0 plus the adapter on disk; "interrupted" means the

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict
-from typing import Any
+import shutil
+from typing import Any, Optional
 
-from workbench.core.clock import now_iso
-from workbench.core.hashing import file_sha256
 from workbench.engine.control import Heartbeat, StepCounter, StopSignal
 from workbench.engine.errors import BadConfigError, ModelLoadError, failure_payload, is_oom
 from workbench.engine.model_files import atomic_folder
+from workbench.engine.run_record import Throughput, peak_memory, write_run_record
+from workbench.engine.train_args import (
+    attach_lora,
+    model_load_kwargs,
+    quantization_problem,
+    resolve_precision,
+    training_arguments,
+)
 from workbench.engine.train_data import (
     Collator,
     ExampleDataset,
+    TokenizedData,
     pad_id_for,
     read_parquet_conversations,
     tokenize_all,
 )
 from workbench.jobs.protocol import EventWriter
 from workbench.jobs.specs import TrainSpec
-
-RUN_RECORD = "workbench_run.json"
 
 
 def _check_spec(spec: TrainSpec) -> None:
@@ -68,72 +72,6 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def lora_model(model, spec: TrainSpec):
-    from peft import LoraConfig, get_peft_model
-
-    cfg = spec.config
-    lora = LoraConfig(
-        r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, bias="none",
-        task_type="CAUSAL_LM", target_modules=cfg.target_modules or None,
-    )
-    try:
-        return get_peft_model(model, lora)
-    except ValueError as exc:
-        linear = sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
-                         if type(mod).__name__ in ("Linear", "Conv1D")})
-        raise BadConfigError(
-            "LoRA cannot be attached to this model with the chosen target modules.",
-            details=str(exc),
-            advice=f"Set target modules to some of this model's layers: {', '.join(linear[:20])}.",
-        ) from exc
-
-
-def _training_args(spec: TrainSpec, plan):
-    from transformers import TrainingArguments
-
-    cfg = spec.config
-    return TrainingArguments(
-        output_dir=os.path.join(spec.output_dir, "checkpoints"),
-        per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.epochs if cfg.max_steps <= 0 else 1.0,
-        max_steps=cfg.max_steps if cfg.max_steps > 0 else -1,
-        logging_strategy="steps",
-        logging_steps=1,
-        save_strategy="steps" if cfg.save_steps > 0 else "no",
-        save_steps=cfg.save_steps if cfg.save_steps > 0 else 500,
-        save_total_limit=3 if cfg.save_steps > 0 else None,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        disable_tqdm=True,
-        report_to=[],
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=plan.device == "cuda",
-        use_cpu=plan.device == "cpu",
-        bf16=plan.bf16,
-        fp16=plan.fp16,
-    )
-
-
-def _write_run_record(folder: str, spec: TrainSpec, env: dict[str, Any], result: dict[str, Any]) -> None:
-    record = {
-        "run_id": spec.run_id,
-        "config": asdict(spec.config),
-        "seed": spec.config.seed,
-        "dataset_path": os.path.abspath(spec.dataset_path),
-        "dataset_sha256": file_sha256(spec.dataset_path),
-        "base_model_path": os.path.abspath(spec.base_model_path),
-        "resumed_from": spec.resume_from,
-        "environment": env,
-        "device": env.get("device"),
-        "finished_at": now_iso(),
-        **result,
-    }
-    with open(os.path.join(folder, RUN_RECORD), "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2)
-
-
 def run_train(spec: TrainSpec, writer: EventWriter) -> int:
     stop = StopSignal(spec.stop_file)
     stop.watch_stdin()
@@ -142,13 +80,61 @@ def run_train(spec: TrainSpec, writer: EventWriter) -> int:
         return _train(spec, writer, stop, steps)
 
 
+
+
+def _tokenized(spec: TrainSpec, tokenizer, path: str, name: str) -> TokenizedData:
+    conversations = read_parquet_conversations(path, name)
+    return tokenize_all(tokenizer, conversations, spec.config.max_length, name, spec.config.loss_on)
+
+
+def _eval_data(spec: TrainSpec, tokenizer) -> Optional[TokenizedData]:
+    """The validation part, tokenised like the training data; None when there is none to use."""
+    if not spec.eval_dataset_path or spec.config.eval_steps <= 0:
+        return None
+    try:
+        return _tokenized(spec, tokenizer, spec.eval_dataset_path, f"the validation part of {spec.dataset_name or 'the dataset'}")
+    except BadDataError as exc:
+        if "No row" in exc.user_message:  # nothing usable: train without evaluation, and say so
+            return None
+        raise
+
+
+def _collator(spec: TrainSpec, pad_id: int):
+    if spec.config.packing:
+        # Padding-free packing: a batch's conversations become one row whose position ids restart
+        # at each conversation; transformers builds a block-diagonal mask from them, so no
+        # conversation attends to another and no compute goes to padding.
+        from transformers import DataCollatorWithFlattening
+
+        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    return Collator(pad_id)
+
+
+def _save_best(trainer, output_dir: str, tokenizer, spec: TrainSpec, env: dict[str, Any],
+               result: dict[str, Any]) -> Optional[str]:
+    """Copy the best checkpoint's adapter (by eval loss) to `best/`, beside the final adapter."""
+    best = trainer.state.best_model_checkpoint
+    if not best or not os.path.isfile(os.path.join(best, "adapter_config.json")):
+        return None
+
+    def write(folder: str) -> None:
+        for name in os.listdir(best):
+            if name.startswith("adapter_") or name == "README.md":
+                shutil.copy2(os.path.join(best, name), folder)
+        tokenizer.save_pretrained(folder)
+        write_run_record(folder, spec, env, {**result, "checkpoint": os.path.basename(best)})
+
+    return atomic_folder(os.path.join(output_dir, "best"), write)
+
+
 def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCounter) -> int:
     _check_spec(spec)
+    cfg = spec.config
     # Data first: a bad dataset fails in seconds, before torch/peft/Trainer are imported.
     name = spec.dataset_name or "the dataset"  # messages never name the blob file
-    conversations = read_parquet_conversations(spec.dataset_path, name)
     tokenizer = load_tokenizer(spec.base_model_path)
-    data = tokenize_all(tokenizer, conversations, spec.config.max_length, name)
+    data = _tokenized(spec, tokenizer, spec.dataset_path, name)
+    eval_data = _eval_data(spec, tokenizer)
     pad_id = pad_id_for(tokenizer)
     if stop.requested():
         writer.emit("cancelled", adapter_path=None, step=0)
@@ -160,16 +146,22 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
     from workbench.engine.train_events import EventCallback
 
     plan = pick_device("auto")
-    env = environment(plan)
+    precision = resolve_precision(cfg, plan)
+    if quantization_problem(cfg, plan):
+        model_load_kwargs(cfg, plan, precision)  # raises with the reason
+    env = {**environment(plan), "precision": precision.name, "quantization": cfg.quantization}
     # Before the model is built and LoRA attached: get_peft_model draws the adapter's initial
     # weights, and the Trainer seeds only later. Same seed, same run.
-    set_seed(spec.config.seed)
-    model = AutoModelForCausalLM.from_pretrained(
-        spec.base_model_path, dtype=plan.torch_dtype(), trust_remote_code=False
-    )
+    set_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_pretrained(spec.base_model_path, **model_load_kwargs(cfg, plan, precision))
     if model.config.pad_token_id is None:
         model.config.pad_token_id = pad_id
-    model = lora_model(model, spec)
+    # No KV cache while training: it is useless there, and with one transformers ignores the
+    # position ids that keep packed conversations apart.
+    model.config.use_cache = False
+    if cfg.gradient_checkpointing:
+        model.enable_input_require_grads()  # LoRA leaves the embeddings frozen
+    model = attach_lora(model, cfg)
     callback = EventCallback(writer, stop, steps, {
         "device": plan.device,
         "environment": env,
@@ -177,27 +169,39 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
         "usable_rows": len(data.examples),
         "dropped_rows": data.dropped_rows,
         "truncated_rows": data.truncated_rows,
+        "eval_rows": len(eval_data.examples) if eval_data else 0,
+        "effective_batch": cfg.effective_batch,
     })
     trainer = Trainer(
         model=model,
-        args=_training_args(spec, plan),
+        args=training_arguments(cfg, spec.output_dir, plan, precision, has_eval=eval_data is not None),
         train_dataset=ExampleDataset(data.examples),
-        data_collator=Collator(pad_id),
+        eval_dataset=ExampleDataset(eval_data.examples) if eval_data else None,
+        data_collator=_collator(spec, pad_id),
         processing_class=tokenizer,
         callbacks=[callback],
     )
 
+    clock = Throughput()
+    clock.start()
     try:
         trainer.train(resume_from_checkpoint=spec.resume_from or None)
     except Exception as exc:
         if is_oom(exc):
-            cfg = spec.config
             writer.emit("failed", **failure_payload(exc, oom_advice=(
-                f"The {plan.device} ran out of memory. Lower the batch size (now {cfg.batch_size}) "
-                f"or the max length (now {cfg.max_length}), or use a smaller base model."
+                f"The {plan.device} ran out of memory. Retry with half the batch size and double the "
+                f"gradient accumulation (batch {max(1, cfg.batch_size // 2)} x {cfg.grad_accum * 2}: the "
+                f"same effective batch of {cfg.effective_batch}), turn on gradient checkpointing, lower "
+                f"the max length (now {cfg.max_length}), or use a smaller base model."
             )))
             return 1
         raise
+    start_step = callback.start_step
+    trained_steps = max(0, callback.step - start_step)
+    world = max(1, trainer.args.world_size)
+    clock.stop(trainer.state.num_input_tokens_seen - callback.start_tokens,
+               trained_steps * cfg.effective_batch * world)
+    peak, peak_kind = peak_memory(plan.device)
 
     adapter_dir = os.path.join(spec.output_dir, "adapter")
     result = {
@@ -207,19 +211,28 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
         "last_loss": callback.last_loss,
         "rows": data.rows,
         "usable_rows": len(data.examples),
+        "best_eval_loss": trainer.state.best_metric,
+        "peak_memory_bytes": peak,
+        "peak_memory_kind": peak_kind,
+        **clock.summary(),
     }
+    if not trainer.is_world_process_zero():  # other ranks trained the same model; rank 0 writes it
+        return 0
 
     def write(folder: str) -> None:
         model.save_pretrained(folder)
         # The tokenizer and chat template training used: chat renders prompts with these even
         # if the base model folder's template changes later.
         tokenizer.save_pretrained(folder)
-        _write_run_record(folder, spec, env, result)
+        write_run_record(folder, spec, env, result)
 
     adapter_path = atomic_folder(adapter_dir, write)
+    best_path = _save_best(trainer, spec.output_dir, tokenizer, spec, env, result)
+    measured = {k: result[k] for k in ("peak_memory_bytes", "peak_memory_kind", "tokens_per_s",
+                                       "examples_per_s", "train_seconds", "tokens_seen", "best_eval_loss")}
     if callback.stopped_early:
-        writer.emit("cancelled", adapter_path=adapter_path, step=callback.step)
+        writer.emit("cancelled", adapter_path=adapter_path, step=callback.step, best_path=best_path, **measured)
     else:
         writer.emit("completed", adapter_path=adapter_path, first_loss=callback.first_loss,
-                    last_loss=callback.last_loss, steps=callback.step)
+                    last_loss=callback.last_loss, steps=callback.step, best_path=best_path, **measured)
     return 0

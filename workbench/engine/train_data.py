@@ -69,26 +69,29 @@ def assistant_char_spans(tokenizer, messages: list[Message]) -> tuple[str, list[
     return full, [(start, end) for start, end, _i in spans]
 
 
-def tokenize_conversation(tokenizer, messages: list[Message], max_length: int) -> tuple[Example, bool]:
-    """(example, truncated). Labels are the token ids inside assistant spans, else -100."""
+def tokenize_conversation(tokenizer, messages: list[Message], max_length: int,
+                          loss_on: str = "assistant") -> tuple[Example, bool]:
+    """(example, truncated). Labels are the token ids inside assistant spans, else -100
+    (loss_on="all": every token is a label, the prompt and role markers too)."""
     text, spans = assistant_char_spans(tokenizer, messages)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(enc["input_ids"])
     labels = [IGNORE_INDEX] * len(ids)
     for j, (start, _end) in enumerate(enc["offset_mapping"]):
-        if any(s <= start < e for s, e in spans):
+        if loss_on == "all" or any(s <= start < e for s, e in spans):
             labels[j] = ids[j]
     truncated = len(ids) > max_length
     return Example(ids[:max_length], labels[:max_length]), truncated
 
 
-def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int, source: str) -> TokenizedData:
+def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int, source: str,
+                 loss_on: str = "assistant") -> TokenizedData:
     """`source` names the dataset in messages (the version's title, never a file path)."""
     examples, dropped = [], []
     truncated_rows = 0
     for i, messages in enumerate(conversations):
         try:
-            example, truncated = tokenize_conversation(tokenizer, messages, max_length)
+            example, truncated = tokenize_conversation(tokenizer, messages, max_length, loss_on)
         except Exception as exc:  # jinja errors from templates that reject a role order
             if type(exc).__name__ not in ("TemplateError", "TemplateSyntaxError", "UndefinedError"):
                 raise

@@ -45,6 +45,9 @@ class EventCallback(TrainerCallback):
         self.first_loss: Optional[float] = None
         self.last_loss: Optional[float] = None
         self.stopped_early = False
+        self.start_step = 0  # > 0 when resumed from a checkpoint
+        self.start_tokens = 0
+        self.best_eval_loss: Optional[float] = None
 
     @property
     def step(self) -> int:
@@ -52,6 +55,9 @@ class EventCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self.steps.set(state.global_step)
+        self.start_step = state.global_step
+        self.start_tokens = state.num_input_tokens_seen or 0
+        self.best_eval_loss = state.best_metric
         self.total_steps = state.max_steps
         trainable, total = count_params(model) if model is not None else (0, 0)
         self.writer.emit(
@@ -87,11 +93,23 @@ class EventCallback(TrainerCallback):
                 values[key] = number
         if not values:
             return control
+        if "eval_loss" in values:
+            # Perplexity of the validation part: exp of the mean token cross-entropy.
+            values["eval_perplexity"] = math.exp(min(values["eval_loss"], 50.0))
         if "loss" in values:
             if self.first_loss is None:
                 self.first_loss = values["loss"]
             self.last_loss = values["loss"]
         self.writer.emit("log", step=state.global_step, epoch=state.epoch, values=values)
+        return control
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        loss = _number((metrics or {}).get("eval_loss"))
+        if loss is not None and (self.best_eval_loss is None or loss < self.best_eval_loss):
+            self.best_eval_loss = loss
+            # Save now, so the best evaluation has a checkpoint; the Trainer keeps it out of rotation.
+            if args.save_strategy != "no":
+                control.should_save = True
         return control
 
     def on_save(self, args, state, control, **kwargs):

@@ -21,6 +21,13 @@ class TrainSpec:
     config: TrainConfig = field(default_factory=TrainConfig)
     resume_from: Optional[str] = None  # checkpoint folder
     dataset_name: str = ""  # the version as the user knows it (its title): what messages name
+    eval_dataset_path: Optional[str] = None  # the version's validation part (eval loss, best checkpoint)
+    # Provenance the run record keeps (the child cannot look these up: it never opens the store).
+    dataset_version_id: str = ""
+    dataset_hash: str = ""  # the version's content hash
+    split_seed: Optional[int] = None  # the seed of the split the version is a part of
+    base_model_fingerprint: str = ""
+    author: str = ""
 
 
 @dataclass(frozen=True)

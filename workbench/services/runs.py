@@ -18,6 +18,7 @@ from workbench.jobs.specs import TrainSpec, write_spec
 from workbench.services.dataset_ops import title_of
 from workbench.services.jobs_wait import log_tail
 from workbench.services.run_ingest import ingest, terminal_kind
+from workbench.services.train_spec import spec_fields
 from workbench.store import ProjectStore
 
 STOP_GRACE_S = 30.0  # cooperative stop (saves the adapter) before SIGTERM
@@ -159,7 +160,7 @@ class RunManager:
             run_id=run_id, base_model_path=model.path, dataset_path=self.store.abspath(version.blob_path),
             output_dir=work, journal_path=os.path.join(work, "journal.jsonl"),
             stop_file=os.path.join(work, "STOP"), config=config, resume_from=resume_from,
-            dataset_name=title_of(self.store, version),
+            dataset_name=title_of(self.store, version), **spec_fields(self.store, version, model),
         )
         write_spec(spec, os.path.join(work, "train.spec.json"))
         run = self.store.add_run(
