@@ -61,11 +61,21 @@ def demo_store(store, tiny_model_dir):
     return store
 
 
+def _is_resource_tracker(proc) -> bool:
+    """multiprocessing's one resource tracker of this process (started by the first spawn pool,
+    e.g. parallel tokenising in-process): it lives as long as pytest, by design."""
+    try:
+        return "multiprocessing.resource_tracker" in " ".join(proc.cmdline())
+    except Exception:
+        return False
+
+
 def _our_children():
     import psutil
 
     try:
-        return [c for c in psutil.Process().children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
+        return [c for c in psutil.Process().children(recursive=True)
+                if c.status() != psutil.STATUS_ZOMBIE and not _is_resource_tracker(c)]
     except psutil.Error:
         return []
 

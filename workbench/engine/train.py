@@ -9,6 +9,7 @@ from typing import Any, Optional
 from workbench.engine.control import Heartbeat, StepCounter, StopSignal
 from workbench.engine.errors import BadConfigError, ModelLoadError, failure_payload, is_oom
 from workbench.engine.model_files import atomic_folder
+from workbench.engine.token_cache import cache_key, cached_tokenize, parallel_tokenize
 from workbench.engine.run_record import Throughput, peak_memory, write_run_record
 from workbench.engine.train_args import (
     attach_lora,
@@ -23,7 +24,6 @@ from workbench.engine.train_data import (
     TokenizedData,
     pad_id_for,
     read_parquet_conversations,
-    tokenize_all,
 )
 from workbench.jobs.protocol import EventWriter
 from workbench.jobs.specs import TrainSpec
@@ -82,9 +82,16 @@ def run_train(spec: TrainSpec, writer: EventWriter) -> int:
 
 
 
-def _tokenized(spec: TrainSpec, tokenizer, path: str, name: str) -> TokenizedData:
-    conversations = read_parquet_conversations(path, name)
-    return tokenize_all(tokenizer, conversations, spec.config.max_length, name, spec.config.loss_on)
+def _tokenized(spec: TrainSpec, tokenizer, path: str, name: str) -> tuple[TokenizedData, bool]:
+    """(examples, whether they came from the token cache)."""
+    cfg = spec.config
+
+    def compute() -> TokenizedData:
+        conversations = read_parquet_conversations(path, name)
+        return parallel_tokenize(tokenizer, spec.base_model_path, conversations, cfg.max_length, name, cfg.loss_on)
+
+    key = cache_key(path, tokenizer, cfg.max_length, cfg.loss_on) if spec.cache_dir else None
+    return cached_tokenize(spec.cache_dir, key, compute)
 
 
 def _eval_data(spec: TrainSpec, tokenizer) -> Optional[TokenizedData]:
@@ -92,7 +99,8 @@ def _eval_data(spec: TrainSpec, tokenizer) -> Optional[TokenizedData]:
     if not spec.eval_dataset_path or spec.config.eval_steps <= 0:
         return None
     try:
-        return _tokenized(spec, tokenizer, spec.eval_dataset_path, f"the validation part of {spec.dataset_name or 'the dataset'}")
+        return _tokenized(spec, tokenizer, spec.eval_dataset_path,
+                          f"the validation part of {spec.dataset_name or 'the dataset'}")[0]
     except BadDataError as exc:
         if "No row" in exc.user_message:  # nothing usable: train without evaluation, and say so
             return None
@@ -133,7 +141,7 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
     # Data first: a bad dataset fails in seconds, before torch/peft/Trainer are imported.
     name = spec.dataset_name or "the dataset"  # messages never name the blob file
     tokenizer = load_tokenizer(spec.base_model_path)
-    data = _tokenized(spec, tokenizer, spec.dataset_path, name)
+    data, cache_hit = _tokenized(spec, tokenizer, spec.dataset_path, name)
     eval_data = _eval_data(spec, tokenizer)
     pad_id = pad_id_for(tokenizer)
     if stop.requested():
@@ -171,6 +179,7 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
         "truncated_rows": data.truncated_rows,
         "eval_rows": len(eval_data.examples) if eval_data else 0,
         "effective_batch": cfg.effective_batch,
+        "token_cache": "hit" if cache_hit else ("miss" if spec.cache_dir else "off"),
     })
     trainer = Trainer(
         model=model,

@@ -25,6 +25,16 @@ class TokenizedData:
     truncated_rows: int  # rows longer than max_length (kept if an assistant token remains)
     dropped_row_numbers: list[int] = field(default_factory=list)  # 1-based, first few only
 
+    @classmethod
+    def merge(cls, parts: list["TokenizedData"], source: str, max_length: int,
+              conversations: list[list[Message]]) -> "TokenizedData":
+        """Chunks tokenised separately, in order, as one; bad data if nothing is left."""
+        data = cls([e for p in parts for e in p.examples], sum(p.rows for p in parts),
+                   sum(p.dropped_rows for p in parts), sum(p.truncated_rows for p in parts),
+                   [n for p in parts for n in p.dropped_row_numbers][:20])
+        check_trainable(data, conversations, max_length, source)
+        return data
+
 
 def read_parquet_conversations(path: str, name: str = "the dataset") -> list[list[Message]]:
     """The `messages` column of a dataset Parquet file, validated row by row. Messages name the
@@ -85,11 +95,12 @@ def tokenize_conversation(tokenizer, messages: list[Message], max_length: int,
 
 
 def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int, source: str,
-                 loss_on: str = "assistant") -> TokenizedData:
-    """`source` names the dataset in messages (the version's title, never a file path)."""
+                 loss_on: str = "assistant", allow_empty: bool = False, row_offset: int = 0) -> TokenizedData:
+    """`source` names the dataset in messages (the version's title, never a file path).
+    `row_offset`: the first conversation's index in the whole dataset (for a chunk's messages)."""
     examples, dropped = [], []
     truncated_rows = 0
-    for i, messages in enumerate(conversations):
+    for i, messages in enumerate(conversations, start=row_offset):
         try:
             example, truncated = tokenize_conversation(tokenizer, messages, max_length, loss_on)
         except Exception as exc:  # jinja errors from templates that reject a role order
@@ -107,19 +118,26 @@ def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int,
         else:
             examples.append(example)
     data = TokenizedData(examples, len(conversations), len(dropped), truncated_rows, dropped[:20])
-    if not examples:
-        no_reply = sum(1 for m in conversations if not any(x["role"] == "assistant" for x in m))
-        why = ("none has an assistant reply" if no_reply == len(conversations) else
-               f"no assistant reply starts within the max length of {max_length:,} tokens")
-        raise BadDataError(
-            f"No row of {source} is left to train on: {why} "
-            f"({len(conversations):,} rows, all dropped).",
-            details=f"Dropped rows (first 20): {dropped[:20]}",
-            advice="Training learns the assistant turns: each row needs at least one message with "
-            "role 'assistant' that starts within the max length "
-            f"({max_length:,} tokens). Raise max length, or check the dataset's format.",
-        )
+    if not allow_empty:
+        check_trainable(data, conversations, max_length, source)
     return data
+
+
+def check_trainable(data: TokenizedData, conversations: list[list[Message]], max_length: int, source: str) -> None:
+    """A dataset with no row left to train on is bad data, with why."""
+    if data.examples:
+        return
+    no_reply = sum(1 for m in conversations if not any(x["role"] == "assistant" for x in m))
+    why = ("none has an assistant reply" if no_reply == len(conversations) else
+           f"no assistant reply starts within the max length of {max_length:,} tokens")
+    raise BadDataError(
+        f"No row of {source} is left to train on: {why} "
+        f"({len(conversations):,} rows, all dropped).",
+        details=f"Dropped rows (first 20): {data.dropped_row_numbers[:20]}",
+        advice="Training learns the assistant turns: each row needs at least one message with "
+        "role 'assistant' that starts within the max length "
+        f"({max_length:,} tokens). Raise max length, or check the dataset's format.",
+    )
 
 
 class Collator:

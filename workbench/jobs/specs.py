@@ -28,6 +28,7 @@ class TrainSpec:
     split_seed: Optional[int] = None  # the seed of the split the version is a part of
     base_model_fingerprint: str = ""
     author: str = ""
+    cache_dir: str = ""  # the project's token cache (engine/token_cache.py); "": no cache
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from workbench.core.records import BaseModel, DatasetVersion
 
+# Tokenised examples by (data, tokenizer, max length, loss mode): local, never shared in bundles.
+TOKEN_CACHE = "cache/tokens"
+
 if TYPE_CHECKING:
     from workbench.store import ProjectStore
 
@@ -34,4 +37,5 @@ def spec_fields(store: "ProjectStore", version: DatasetVersion, model: BaseModel
         "split_seed": version.derivation.seed if version.derivation.split_id else None,
         "base_model_fingerprint": model.fingerprint,
         "author": store.user,
+        "cache_dir": store.abspath(TOKEN_CACHE),
     }
