@@ -7,7 +7,14 @@ import shutil
 from typing import Any, Optional
 
 from workbench.engine.control import Heartbeat, StepCounter, StopSignal
-from workbench.engine.errors import BadConfigError, ModelLoadError, failure_payload, is_oom
+from workbench.engine.errors import (
+    BadConfigError,
+    BadDataError,
+    MissingModelError,
+    ModelLoadError,
+    failure_payload,
+    is_oom,
+)
 from workbench.engine.model_files import atomic_folder
 from workbench.engine.token_cache import cache_key, cached_tokenize, parallel_tokenize
 from workbench.engine.run_record import Throughput, peak_memory, write_run_record
@@ -35,7 +42,7 @@ def _check_spec(spec: TrainSpec) -> None:
         raise BadConfigError("The training configuration is invalid.", details="\n".join(problems),
                              advice=" ".join(problems))
     if not os.path.isfile(os.path.join(spec.base_model_path, "config.json")):
-        raise ModelLoadError(
+        raise MissingModelError(
             f"The base model folder {spec.base_model_path} has no config.json.",
             advice="Pick a base model folder that holds a Hugging Face model (config.json, weights, tokenizer).",
         )

@@ -14,7 +14,7 @@ Training (`train`):
   checkpoint {step, path}
   completed  {adapter_path, first_loss, last_loss, steps}
   cancelled  {adapter_path|None, step}
-  failed     {error_kind: oom|bad_data|bad_config|error, message, details, advice}
+  failed     {error_kind: oom|bad_data|bad_config|missing_model|disk_full|error, message, details, advice}
 Model building (`build-model`):
   progress   {fraction, message}
   completed  {path, fingerprint, name}
