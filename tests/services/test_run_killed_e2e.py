@@ -72,5 +72,6 @@ def test_kill_9_leaves_an_interrupted_run_that_resumes(demo_store):
     assert final.status == "cancelled", final.error
     events, _ = read_journal(os.path.join(store.abspath(final.work_dir), "journal.jsonl"))
     started = [e for e in events if e.kind == "started"]
-    assert started and started[0].payload["start_step"] == ckpt_step  # it continued, not restarted
+    assert resumed.id == run.id  # the same run, continued, not restarted
+    assert len(started) == 2 and started[-1].payload["start_step"] == ckpt_step
     assert glob.glob(os.path.join(store.abspath(final.adapter_path), "adapter_config.json"))

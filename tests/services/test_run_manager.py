@@ -29,7 +29,15 @@ STAND_IN = textwrap.dedent("""
     spec_path, mode = sys.argv[1], sys.argv[2]
     work = os.path.dirname(spec_path)
     journal, stop = os.path.join(work, "journal.jsonl"), os.path.join(work, "STOP")
+    # As the engine does: number events after the journal's last one, start at the checkpoint.
     seq = [0]
+    if os.path.exists(journal):
+        for line in open(journal):
+            try:
+                seq[0] = max(seq[0], json.loads(line)["seq"])
+            except ValueError:
+                pass
+    resume_from = json.load(open(spec_path)).get("resume_from")
 
     def emit(kind, **payload):
         seq[0] += 1
@@ -53,6 +61,8 @@ STAND_IN = textwrap.dedent("""
 
     signal.signal(signal.SIGTERM, on_term)
     mark("READY")
+    if os.path.exists(os.path.join(work, "STOP_SEEN")):  # an earlier segment's
+        os.remove(os.path.join(work, "STOP_SEEN"))
     if mode != "silent":
         emit("started", total_steps=100, device="cpu", seed=1)
     if mode == "exits-3":
@@ -70,15 +80,22 @@ STAND_IN = textwrap.dedent("""
             f.write("{}")
         emit("checkpoint", step=5, path=ckpt)
         os.kill(os.getpid(), signal.SIGKILL)
-    step, deadline = 0, time.time() + 120
+    step, deadline = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0, time.time() + 120
     while time.time() < deadline:
         if mode != "silent" and step < 100:
             step += 1
             emit("progress", step=step, total_steps=100, epoch=step / 100)
             emit("log", step=step, values={"loss": 3.0 - step / 100})
+        if mode == "saves-every-5" and step % 5 == 0 and not os.path.isdir(
+                os.path.join(work, "checkpoints", f"checkpoint-{step}")):
+            ckpt = os.path.join(work, "checkpoints", f"checkpoint-{step}")
+            os.makedirs(ckpt, exist_ok=True)
+            with open(os.path.join(ckpt, "trainer_state.json"), "w") as f:
+                f.write("{}")
+            emit("checkpoint", step=step, path=ckpt)
         if os.path.exists(stop) and not os.path.exists(os.path.join(work, "STOP_SEEN")):
             mark("STOP_SEEN")
-            if mode == "cooperative":
+            if mode in ("cooperative", "saves-every-5"):
                 adapter = os.path.join(work, "adapter")
                 os.makedirs(adapter, exist_ok=True)
                 with open(os.path.join(adapter, "adapter_config.json"), "w") as f:
@@ -378,7 +395,9 @@ def test_resume_check_and_resume(project, stand_in):
     resumed = manager.resume(run.id)
     spec = json.load(open(os.path.join(_work(store, resumed.id), "train.spec.json")))
     assert spec["resume_from"] == check.checkpoint
-    assert resumed.name.endswith("(resumed)")
+    # The same run continues: same id, name and folder, running again.
+    assert (resumed.id, resumed.name, resumed.work_dir) == (run.id, cancelled.name, cancelled.work_dir)
+    assert resumed.status == "running" and not resumed.error
     manager.shutdown(kill=True)
     assert store.get_run(resumed.id).status == "cancelled"
     # A completed run has nothing to resume.

@@ -223,6 +223,7 @@ class Run:
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
     last_event_at: Optional[str] = None
+    queue_position: Optional[int] = None  # its place in the run queue (waiting, or run by the queue)
 
     @property
     def train_config(self) -> TrainConfig:
@@ -235,6 +236,23 @@ class Run:
         for kind in ("oom", "bad_data", "bad_config"):
             text = text.removesuffix(f" [{kind}]")
         return text
+
+
+@dataclass(frozen=True)
+class RunSegment:
+    """One stretch of a run's training process: started (index 0) or resumed from a checkpoint
+    at `start_step`, until it stopped (`end_status`: completed, cancelled, failed, interrupted)."""
+
+    run_id: str
+    idx: int
+    started_at: str
+    start_step: int
+    ended_at: Optional[str] = None  # None while it runs
+    end_step: Optional[int] = None
+    end_status: Optional[str] = None
+    reason: Optional[str] = None  # why it stopped, when it did not complete (first line of the error)
+    start_seq: int = 0  # its events have seq > start_seq
+    journal_start: int = 0  # and begin at this byte of the run's journal
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ Training (`train`):
   completed  {adapter_path, first_loss, last_loss, steps}
   cancelled  {adapter_path|None, step}
   failed     {error_kind: oom|bad_data|bad_config|missing_model|disk_full|error, message, details, advice}
+  resumed    {segment, start_step, checkpoint}  written by the parent before a resumed process
+             starts: the new process's events follow it, numbered after it
 Model building (`build-model`):
   progress   {fraction, message}
   completed  {path, fingerprint, name}
@@ -136,3 +138,31 @@ def read_journal(path: str, offset: int = 0) -> tuple[list[Event], int]:
         if ev is not None:
             events.append(ev)
     return events, offset + end + 1
+
+
+def last_seq(path: str) -> int:
+    """The highest seq among the complete lines of the journal at `path` (0 if none)."""
+    events, _ = read_journal(path)
+    return max((e.seq for e in events), default=0)
+
+
+def append_event(path: str, event: Event) -> int:
+    """Append `event` to a journal no process is writing (a resumed run's, before it starts);
+    returns the byte offset the appended text starts at.
+
+    A process killed mid-write leaves a partial last line: it is ended first, so the new line
+    is never glued to it (read_journal skips the broken line, not the new one).
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "ab") as f:
+        start = f.tell()
+        if start > 0:
+            with open(path, "rb") as r:
+                r.seek(start - 1)
+                if r.read(1) != b"\n":
+                    f.write(b"\n")
+                    start += 1
+        f.write((event.to_line() + "\n").encode("utf-8"))
+        f.flush()
+        os.fsync(f.fileno())
+    return start

@@ -98,6 +98,7 @@ def ingest(store: ProjectStore, run_id: str, events: list[Event], journal_offset
     return store.get_run(run_id)
 
 
-def terminal_kind(store: ProjectStore, run_id: str) -> Optional[str]:
-    """The run's terminal event kind (completed / cancelled / failed) if it reported one."""
-    return store.last_event_kind(run_id, ("completed", "cancelled", "failed"))
+def terminal_kind(store: ProjectStore, run_id: str, after_seq: int = 0) -> Optional[str]:
+    """The terminal event kind (completed / cancelled / failed) the run reported after
+    `after_seq` (in its current segment: an earlier segment's end is not this one's)."""
+    return store.last_event_kind(run_id, ("completed", "cancelled", "failed"), after_seq=after_seq)

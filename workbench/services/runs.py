@@ -1,4 +1,4 @@
-"""Starting, watching, stopping and re-attaching training runs."""
+"""Starting, watching, stopping, queueing, resuming and re-attaching training runs."""
 
 from __future__ import annotations
 
@@ -11,14 +11,21 @@ from typing import Optional
 
 from workbench.core.clock import new_id, now_iso
 from workbench.core.errors import ModelError, WorkbenchError
-from workbench.core.records import ACTIVE_STATUSES, RESUMABLE_STATUSES, Run, TrainConfig
+from workbench.core.records import Run, TrainConfig
 from workbench.jobs.launch import ChildProcess, pid_alive
-from workbench.jobs.protocol import Event, read_journal
+from workbench.jobs.protocol import Event, append_event, last_seq, read_journal
 from workbench.jobs.specs import TrainSpec, write_spec
+from workbench.services import run_queue
 from workbench.services.dataset_ops import title_of
 from workbench.services.jobs_wait import log_tail
 from workbench.services.run_ingest import ingest, terminal_kind
-from workbench.services.train_spec import spec_fields
+from workbench.services.run_resume import (  # noqa: F401 - callers import these from here
+    ResumeCheck,
+    checkpoint_step,
+    last_checkpoint,
+    resume_advice,
+    resume_check,
+)
 from workbench.store import ProjectStore
 
 STOP_GRACE_S = 30.0  # cooperative stop (saves the adapter) before SIGTERM
@@ -27,55 +34,6 @@ TERM_GRACE_S = 10.0  # SIGTERM before SIGKILL
 # thread started before the data and model load, so only process start-up and light imports
 # precede the first one; the margin covers a cold start on a slow, busy machine.
 STALE_S = 300.0
-
-
-@dataclass(frozen=True)
-class ResumeCheck:
-    """Whether a run can continue from a checkpoint; if not, why and what the user can do."""
-
-    checkpoint: Optional[str]  # absolute path of the checkpoint to resume from
-    reason: str = ""
-    advice: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.checkpoint is not None
-
-
-def last_checkpoint(work_dir: str) -> Optional[str]:
-    """The newest complete `checkpoints/checkpoint-N` folder of a run's working folder."""
-    root = os.path.join(work_dir, "checkpoints")
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return None
-    steps = [(int(n.split("-", 1)[1]), n) for n in names
-             if n.startswith("checkpoint-") and n.split("-", 1)[1].isdigit()]
-    for _step, name in sorted(steps, reverse=True):
-        # The Trainer writes trainer_state.json last; without it the folder is a partial save.
-        if os.path.isfile(os.path.join(root, name, "trainer_state.json")):
-            return os.path.join(root, name)
-    return None
-
-
-def resume_check(store: ProjectStore, run: Run) -> ResumeCheck:
-    """The one rule for "can this run resume" (a few stat calls: call it when a run changes)."""
-    if run.status in ACTIVE_STATUSES:
-        return ResumeCheck(None, "The run is still training.", "Cancel it first; it saves a checkpoint as it stops.")
-    if run.status not in RESUMABLE_STATUSES:
-        return ResumeCheck(None, "This run completed: there is nothing left to resume.",
-                           "Chat with its adapter, or start a new run with more steps on the Train page.")
-    checkpoint = last_checkpoint(store.abspath(run.work_dir))
-    if checkpoint is not None:
-        return ResumeCheck(checkpoint)
-    advice = "Start a new run on the Train page with the settings shown in this run's details."
-    if run.adapter_path:
-        advice += " Its adapter was saved: you can still chat with it."
-    return ResumeCheck(
-        None,
-        "This run saved no checkpoint, so it cannot continue where it stopped. Cancel run saves one "
-        "as the run stops; a crash, a forced stop or a failure leaves none.",
-        advice)
 
 
 @dataclass(frozen=True)
@@ -104,6 +62,9 @@ class _Tracked:
     seen_alive: bool = False  # this manager saw the process running (a re-attached one may be long gone)
     # When the last event (heartbeats included) arrived; the start counts as one.
     last_event: float = dataclasses.field(default_factory=time.monotonic)
+    start_seq: int = 0  # this segment's events have seq > start_seq ...
+    journal_start: int = 0  # ... and begin at this byte of the journal
+    from_queue: bool = False  # the queue started it (it resumes it after a reboot)
 
 
 class RunManager:
@@ -114,21 +75,35 @@ class RunManager:
     Stopping never blocks (cancel / stop_all write the stop request; poll() escalates to
     SIGTERM after `stop_grace_s` and SIGKILL `term_grace_s` later), except shutdown(kill=True),
     the headless path, which polls until every run has ended.
+
+    With `run_queue`, poll() also starts the first queued run whenever fewer than
+    `max_parallel` runs train (the app; a headless listing must not start training). A run
+    the queue was running that died while no Workbench watched (a reboot) goes back to the
+    head of the queue and resumes from its checkpoint, as the same run.
     """
 
     def __init__(self, store: ProjectStore, stop_grace_s: float = STOP_GRACE_S,
-                 term_grace_s: float = TERM_GRACE_S, stale_s: float = STALE_S) -> None:
+                 term_grace_s: float = TERM_GRACE_S, stale_s: float = STALE_S,
+                 run_queue: bool = False, max_parallel: int = 1) -> None:
         self.store = store
         self.stop_grace_s = stop_grace_s
         self.term_grace_s = term_grace_s
         self.stale_s = stale_s
+        self.run_queue = run_queue
+        self.max_parallel = max_parallel
+        self._queue_held = False  # stop_all / shutdown: nothing new starts while a project closes
         self._runs: dict[str, _Tracked] = {}
         for run in store.list_runs():
-            if run.status in ACTIVE_STATUSES:
-                self._runs[run.id] = self._tracked(run, child=None)
-                self._runs[run.id].offset = store.journal_offset(run.id)
+            if run.status == "running":  # re-attach; queued runs have no process yet
+                tracked = self._tracked(run, child=None)
+                segment = store.last_segment(run.id)
+                if segment is not None:
+                    tracked.start_seq, tracked.journal_start = segment.start_seq, segment.journal_start
+                tracked.from_queue = run.queue_position is not None
+                tracked.offset = max(store.journal_offset(run.id), tracked.journal_start)
+                self._runs[run.id] = tracked
         if self._runs:
-            self.poll()
+            self._poll_runs()
 
     def _tracked(self, run: Run, child: Optional[ChildProcess]) -> _Tracked:
         work = self.store.abspath(run.work_dir)
@@ -140,60 +115,137 @@ class RunManager:
 
     # -- starting --------------------------------------------------------------------------------
     def start(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
-              name: Optional[str] = None, resume_from: Optional[str] = None) -> Run:
+              name: Optional[str] = None, queue: bool = False) -> Run:
+        """A new run: it starts now, or with `queue` it waits at the end of the queue."""
         problems = config.validate()
         if problems:
             raise WorkbenchError("The training settings need fixing.", details="\n".join(problems),
                                  advice=problems[0])
         version = self.store.get_version(dataset_version_id)
         model = self.store.get_base_model(base_model_id)
-        if not os.path.isfile(os.path.join(model.path, "config.json")):
-            raise ModelError(f"The base model folder {model.path} is missing on this machine.",
-                             advice="Rebuild it on the Models page, or add the folder again.")
+        self._check_model(model.path)
         run_id = new_id()
         work_rel = os.path.join("runs", run_id)
-        work = self.store.abspath(work_rel)
-        os.makedirs(work, exist_ok=True)
+        os.makedirs(self.store.abspath(work_rel), exist_ok=True)
         n = len(self.store.list_runs()) + 1
         name = name or f"{model.name}-{self.store.dataset_name(version.dataset_id)}-{n}"
-        spec = TrainSpec(
-            run_id=run_id, base_model_path=model.path, dataset_path=self.store.abspath(version.blob_path),
-            output_dir=work, journal_path=os.path.join(work, "journal.jsonl"),
-            stop_file=os.path.join(work, "STOP"), config=config, resume_from=resume_from,
-            dataset_name=title_of(self.store, version), **spec_fields(self.store, version, model),
-        )
-        write_spec(spec, os.path.join(work, "train.spec.json"))
         run = self.store.add_run(
             id=run_id, name=name, dataset_version_id=version.id, base_model_id=model.id,
-            config=dataclasses.asdict(config), status="running", work_dir=work_rel, seed=config.seed,
-            started_at=now_iso(),
+            config=dataclasses.asdict(config), status="queued", work_dir=work_rel, seed=config.seed,
+            queue_position=self.store.next_queue_position() if queue else None,
         )
-        tracked = self._tracked(run, child=None)
-        try:
-            tracked.child = ChildProcess("train", tracked.spec_path, tracked.log_path).start()
-        except WorkbenchError as exc:
-            self.store.finish_run(run_id, "failed", error=exc.user_message, advice=exc.advice)
-            raise
-        tracked.pid = tracked.child.pid
-        self.store.mark_run_started(run_id, tracked.pid)
-        self._runs[run_id] = tracked
-        return self.store.get_run(run_id)
+        return run if queue else self._launch(run, resume_from=None)
 
-    def resume(self, run_id: str) -> Run:
-        """Continue an interrupted or cancelled run from its last checkpoint, as a new run."""
+    def enqueue(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
+                name: Optional[str] = None) -> Run:
+        return self.start(dataset_version_id, base_model_id, config, name=name, queue=True)
+
+    def resume(self, run_id: str, queue: bool = False) -> Run:
+        """Continue an interrupted or cancelled run from its last checkpoint, as the same run:
+        now, or with `queue` once the runs queued before it have ended."""
         run = self.store.get_run(run_id)
         check = resume_check(self.store, run)
         if check.checkpoint is None:
             raise WorkbenchError(f"Run {run.name} cannot be resumed: {check.reason[0].lower()}{check.reason[1:]}",
                                  advice=check.advice)
-        return self.start(run.dataset_version_id, run.base_model_id, run.train_config,
-                          name=f"{run.name} (resumed)", resume_from=check.checkpoint)
+        if queue:
+            self.store.queue_run(run_id)
+            return self.store.get_run(run_id)
+        return self._launch(run, resume_from=check.checkpoint)
+
+    @staticmethod
+    def _check_model(path: str) -> None:
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise ModelError(f"The base model folder {path} is missing on this machine.",
+                             advice="Rebuild it on the Models page, or add the folder again.")
+
+    def _launch(self, run: Run, resume_from: Optional[str], from_queue: bool = False) -> Run:
+        """The one path by which a training process starts: a new run, a resume, the queue."""
+        work = self.store.abspath(run.work_dir)
+        tracked = self._tracked(run, child=None)
+        try:
+            version = self.store.get_version(run.dataset_version_id)
+            model = self.store.get_base_model(run.base_model_id)
+            self._check_model(model.path)
+        except WorkbenchError as exc:
+            self.store.finish_run(run.id, "failed", error=exc.user_message, advice=exc.advice)
+            raise
+        start_step, start_seq, journal_start = 0, 0, 0
+        if resume_from is not None:
+            # The resumed process numbers its events after every event the run already has (in
+            # the journal or, from the pipe, only in the project), after this marker.
+            start_step = checkpoint_step(resume_from)
+            start_seq = max(self.store.max_event_seq(run.id), last_seq(tracked.journal_path))
+            segment = len(self.store.run_segments(run.id))
+            marker = Event(start_seq + 1, "resumed", {"segment": segment, "start_step": start_step,
+                                                      "checkpoint": resume_from}, time.time())
+            journal_start = append_event(tracked.journal_path, marker)
+        spec = TrainSpec(
+            run_id=run.id, base_model_path=model.path, dataset_path=self.store.abspath(version.blob_path),
+            output_dir=work, journal_path=tracked.journal_path, stop_file=tracked.stop_file,
+            config=run.train_config, resume_from=resume_from, dataset_name=title_of(self.store, version),
+        )
+        if os.path.exists(tracked.stop_file):  # the last segment's stop request is done with
+            os.remove(tracked.stop_file)
+        write_spec(spec, tracked.spec_path)
+        self.store.start_segment(run.id, start_step, start_seq, journal_start, from_queue=from_queue)
+        if resume_from is not None:
+            ingest(self.store, run.id, read_journal(tracked.journal_path, journal_start)[0])
+        tracked.start_seq, tracked.journal_start, tracked.offset = start_seq, journal_start, journal_start
+        tracked.from_queue = from_queue
+        try:
+            tracked.child = ChildProcess("train", tracked.spec_path, tracked.log_path).start()
+        except WorkbenchError as exc:
+            self.store.finish_run(run.id, "failed", error=exc.user_message, advice=exc.advice)
+            raise
+        tracked.pid = tracked.child.pid
+        self.store.mark_run_started(run.id, tracked.pid)
+        self._runs[run.id] = tracked
+        return self.store.get_run(run.id)
+
+    # -- the queue -------------------------------------------------------------------------------
+    def queued_run_ids(self) -> list[str]:
+        return self.store.queued_run_ids()
+
+    def move_in_queue(self, run_id: str, position: int) -> list[str]:
+        """Move a waiting run to `position` (1 = next); the new order."""
+        return run_queue.move_to(self.store, run_id, position)
+
+    def remove_from_queue(self, run_id: str) -> Run:
+        return run_queue.remove(self.store, run_id)
+
+    def _start_queued(self) -> None:
+        """Start the queue's first runs while fewer than max_parallel train. A run that cannot
+        start ends failed with the reason, and the next one is tried (nothing blocks the queue)."""
+        while len(self._runs) < self.max_parallel:
+            order = self.store.queued_run_ids()
+            if not order:
+                return
+            run = self.store.get_run(order[0])
+            resume_from = None
+            if self.store.last_segment(run.id) is not None:  # it ran before: it resumes
+                resume_from = last_checkpoint(self.store.abspath(run.work_dir))
+                if resume_from is None:
+                    self.store.finish_run(run.id, "interrupted", error="Its checkpoint is gone, so it cannot resume.",
+                                          advice="Start a new run with the same settings.")
+                    continue
+            try:
+                self._launch(run, resume_from, from_queue=True)
+            except WorkbenchError:
+                continue  # recorded on the run by _launch
 
     # -- watching --------------------------------------------------------------------------------
     def active_run_ids(self) -> list[str]:
         return list(self._runs)
 
     def poll(self) -> list[tuple[str, Event]]:
+        """Ingest what the runs reported, follow stops and ends, then start queued runs."""
+        out = self._poll_runs()
+        if self.run_queue and not self._queue_held:
+            self._start_queued()
+        return out
+
+    def _poll_runs(self) -> list[tuple[str, Event]]:
         out: list[tuple[str, Event]] = []
         for tracked in list(self._runs.values()):
             events = self._read(tracked)
@@ -232,7 +284,7 @@ class RunManager:
         rc = tracked.child.returncode() if tracked.child else None
         rest = self._read(tracked)
         if tracked.child is not None:  # the pipe is closed now; the journal has it all too
-            rest += read_journal(tracked.journal_path, 0)[0]
+            rest += read_journal(tracked.journal_path, tracked.journal_start)[0]
         if rest:
             ingest(self.store, tracked.run_id, rest)
         self._finish(tracked, *self._outcome(tracked, rc))
@@ -243,7 +295,7 @@ class RunManager:
         `failed` is only for errors the child reported; a child that died without a word
         (killed, crashed, out of host memory) is `interrupted`, resumable from its checkpoint.
         """
-        kind = terminal_kind(self.store, tracked.run_id)
+        kind = terminal_kind(self.store, tracked.run_id, after_seq=tracked.start_seq)
         if kind == "failed":
             return "failed", "", "", ""  # its own message and advice were ingested with the event
         if kind == "cancelled":
@@ -295,10 +347,7 @@ class RunManager:
                      details=log_tail(tracked.log_path))
 
     def _resume_advice(self, tracked: _Tracked) -> str:
-        checkpoint = last_checkpoint(os.path.dirname(tracked.spec_path))
-        if checkpoint is None:
-            return "It saved no checkpoint: start a new run with the same settings."
-        return f"Resume it from its checkpoint at step {checkpoint.rsplit('-', 1)[-1]}, or start it again."
+        return resume_advice(os.path.dirname(tracked.spec_path))
 
     def _finish(self, tracked: _Tracked, status: str, error: str = "",
                 advice: str = "", details: str = "") -> None:
@@ -309,13 +358,21 @@ class RunManager:
         if tracked.child is not None:
             tracked.child.close(grace=1.0)
         self._runs.pop(tracked.run_id, None)
+        # The queue's run died while no Workbench watched (a reboot, a crash while closed): the
+        # queue resumes where it was, this run first, from its checkpoint.
+        if (status == "interrupted" and tracked.from_queue and tracked.child is None and not tracked.seen_alive
+                and last_checkpoint(os.path.dirname(tracked.spec_path)) is not None):
+            self.store.queue_run(tracked.run_id, position=1)
 
     # -- stopping --------------------------------------------------------------------------------
     def cancel(self, run_id: str) -> None:
+        """Stop a run: a waiting one leaves the queue; a training one is asked to save and stop."""
         tracked = self._runs.get(run_id)
         if tracked is None:
             run = self.store.get_run(run_id)
-            if run.status in ACTIVE_STATUSES:
+            if run.status == "queued":
+                run_queue.remove(self.store, run_id)
+            elif run.status == "running":  # no process this manager knows of
                 self.store.finish_run(run_id, "cancelled")
             return
         if tracked.stop_requested_at is None:
@@ -326,7 +383,9 @@ class RunManager:
                 tracked.child.send_line("stop")
 
     def stop_all(self) -> list[str]:
-        """Ask every tracked run to stop cooperatively (never blocks); the ids asked."""
+        """Ask every tracked run to stop cooperatively (never blocks); the ids asked. The queue
+        is held: nothing new starts (the project is closing); its runs wait for the next open."""
+        self._queue_held = True
         for run_id in list(self._runs):
             self.cancel(run_id)
         return list(self._runs)
@@ -373,6 +432,7 @@ class RunManager:
         and this blocks, polling, until all have ended: for headless callers only (the GUI calls
         stop_all() and keeps polling from its timer instead).
         """
+        self._queue_held = True
         if kill:
             self.stop_all()
             while self._runs and not self.stop_overdue():

@@ -76,7 +76,30 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["chat_messages"].create_index(["session_id", "idx"], unique=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """The run queue and run segments (issue 8).
+
+    runs.queue_position: the run's place in the queue while it waits (status queued) and while
+    the queue runs it; NULL otherwise. run_segments: one row per stretch a run's training
+    process ran (started, stopped, resumed), with where its events begin in the journal.
+    """
+    db["runs"].add_column("queue_position", int)
+    db["runs"].create_index(["status", "queue_position"])
+    db["run_segments"].create(
+        {"run_id": str, "idx": int, "started_at": str, "ended_at": str, "start_step": int,
+         "end_step": int, "end_status": str, "reason": str, "start_seq": int, "journal_start": int},
+        pk=("run_id", "idx"),
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    # Runs made before segments existed ran once: one segment each, from what the run says.
+    db.execute(
+        "INSERT INTO run_segments (run_id, idx, started_at, ended_at, start_step, end_step, end_status,"
+        " reason, start_seq, journal_start) SELECT id, 0, started_at, finished_at, 0, step,"
+        " CASE WHEN status IN ('queued', 'running') THEN NULL ELSE status END, NULL, 0, 0"
+        " FROM runs WHERE started_at IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

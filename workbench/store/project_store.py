@@ -28,6 +28,7 @@ from workbench.core.records import (
 )
 from workbench.store import migrations
 from workbench.store.run_report import MetricRow, RunReport
+from workbench.store.run_segments import RunQueueAndSegments
 
 DB_NAME = "project.sqlite"
 PROJECT_SUFFIX = ".wbproj"
@@ -41,7 +42,7 @@ def _row_to(cls: type, row: dict[str, Any]) -> Any:
     return from_dict(cls, data)
 
 
-class ProjectStore:
+class ProjectStore(RunQueueAndSegments):
     """All reads and writes of one project. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, path: str, conn: sqlite3.Connection, user: str) -> None:
@@ -240,11 +241,15 @@ class ProjectStore:
         when given, replace what the child reported (None keeps that)."""
         if status not in RUN_STATUSES or status in ACTIVE_STATUSES:
             raise ValueError(f"{status!r} is not a status a run ends with.")
-        row: dict[str, Any] = {"status": status, "finished_at": finished_at or now_iso(), "pid": None}
+        ended = finished_at or now_iso()
+        # An ended run has left the queue; its open segment ends with it.
+        row: dict[str, Any] = {"status": status, "finished_at": ended, "pid": None, "queue_position": None}
         if error is not None:
             row["error"] = error
             row["error_advice"] = advice or ""
-        self._update_run(run_id, row)
+        with self._lock, self._conn:
+            self.db["runs"].update(run_id, row)
+            self._end_segment(run_id, status, ended)
 
     def record_events(self, run_id: str, events: list[Any], metrics: list[MetricRow],
                       report: RunReport) -> int:
@@ -275,11 +280,13 @@ class ProjectStore:
             r["payload"] = json.loads(r["payload"])
         return rows
 
-    def last_event_kind(self, run_id: str, kinds: tuple[str, ...]) -> Optional[str]:
+    def last_event_kind(self, run_id: str, kinds: tuple[str, ...], after_seq: int = 0) -> Optional[str]:
+        """The kind of the run's last event among `kinds` with seq > `after_seq` (a segment's)."""
         marks = ",".join("?" * len(kinds))
         rows = self._query(
-            f"SELECT kind FROM run_events WHERE run_id = ? AND kind IN ({marks}) ORDER BY seq DESC LIMIT 1",
-            (run_id, *kinds),
+            f"SELECT kind FROM run_events WHERE run_id = ? AND seq > ? AND kind IN ({marks})"
+            " ORDER BY seq DESC LIMIT 1",
+            (run_id, after_seq, *kinds),
         )
         return rows[0]["kind"] if rows else None
 
