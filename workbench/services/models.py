@@ -11,6 +11,7 @@ from workbench.core.errors import ModelError
 from workbench.core.hashing import WEIGHT_SUFFIXES, fingerprint_matches, model_fingerprint
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.core.records import BaseModel
+from workbench.core.train_config import ALL_LINEAR
 from workbench.jobs.specs import BuildModelSpec
 from workbench.services import paths
 from workbench.services.jobs_wait import run_child_to_end
@@ -152,3 +153,50 @@ def add_local_model(store: ProjectStore, folder: str, progress: Optional[Progres
             return model
     name = os.path.basename(folder.rstrip(os.sep)) or config.get("model_type", "model")
     return store.add_base_model(name, "hf_folder", folder, fingerprint)
+
+
+# A safetensors file starts with the length of its JSON header; a header beyond this is not one.
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+def _safetensors_names(path: str) -> dict[str, list[int]]:
+    """Tensor name -> shape from one .safetensors file's header (no weight is read)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            if not 0 < size <= _MAX_HEADER:
+                raise ValueError(f"header length {size}")
+            header = json.loads(f.read(size))
+    except (OSError, ValueError, struct.error) as exc:
+        raise ModelError(f"Cannot read the weight names of {path}.", details=str(exc),
+                         advice="Check that the file is a complete .safetensors file.") from exc
+    return {k: v.get("shape", []) for k, v in header.items() if isinstance(v, dict)}
+
+
+def linear_layer_names(model_path: str, progress: Optional[ProgressCallback] = None,
+                       cancel: Optional[CancelToken] = None) -> list[str]:
+    """The layer names LoRA can target in this model (q_proj, v_proj, c_attn, ...), in the
+    order the model first uses them, read from its safetensors headers without loading it.
+
+    A linear layer is a 2-D `.weight` inside a numbered block (`model.layers.3.self_attn.q_proj`):
+    that leaves out the embeddings and the output head, which sit outside the blocks, and the
+    norms, which are 1-D."""
+    try:
+        files = sorted(n for n in os.listdir(model_path) if n.endswith(".safetensors"))
+    except OSError as exc:
+        raise ModelError(f"The model folder {model_path} is missing on this machine.", details=str(exc),
+                         advice="Add the model again on the Models page.") from exc
+    if not files:
+        raise ModelError(f"{model_path} has no .safetensors weights, so its layer names cannot be read.",
+                         advice=f"Use the architecture's default or {ALL_LINEAR!r} as target modules.")
+    names: dict[str, None] = {}  # ordered set
+    for n in files:
+        for tensor, shape in _safetensors_names(os.path.join(model_path, n)).items():
+            parts = tensor.split(".")
+            if len(shape) == 2 and parts[-1] == "weight" and len(parts) >= 3 \
+                    and any(p.isdigit() for p in parts[:-2]) and parts[-2] != "lm_head":
+                names.setdefault(parts[-2])
+    return list(names)

@@ -6,10 +6,12 @@ A few indexed SQLite reads, no dataset scan: the page calls these on refresh in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
+from workbench.core.errors import WorkbenchError
 from workbench.core.records import BaseModel, DatasetVersion, TrainConfig
+from workbench.core.train_config import ConfigFile
 
 if TYPE_CHECKING:  # importing this module must not load sqlite-utils (the pages import it early)
     from workbench.store import ProjectStore
@@ -25,6 +27,8 @@ class TrainChoices:
     versions: list[DatasetVersion]
     titles: dict[str, str]  # version id -> how pickers name it (services.dataset_ops.version_titles)
     default_version_id: Optional[str]  # the newest version that is not held out
+    # A split's train part -> its validation part (what "evaluate every N steps" runs on).
+    validation_parts: dict[str, DatasetVersion] = field(default_factory=dict)
 
     def version(self, version_id: Optional[str]) -> Optional[DatasetVersion]:
         return next((v for v in self.versions if v.id == version_id), None)
@@ -40,6 +44,7 @@ class TrainChoices:
 
 def train_choices(store: "ProjectStore") -> TrainChoices:
     from workbench.services.dataset_ops import version_titles
+    from workbench.services.train_spec import validation_part
 
     versions = store.list_versions()  # newest first
     titles = version_titles(store, versions)
@@ -50,10 +55,43 @@ def train_choices(store: "ProjectStore") -> TrainChoices:
     versions.sort(key=lambda v: _PART_ORDER.get(v.derivation.part, 0))
     versions.sort(key=lambda v: made[v.derivation.split_id or v.id], reverse=True)
     default = next((v.id for v in versions if v.derivation.part not in HELD_OUT_PARTS), None)
-    return TrainChoices(store.list_base_models(), versions, titles, default)
+    validation = {}
+    for v in versions:
+        part = validation_part(store, v)
+        if part is not None:
+            validation[v.id] = part
+    return TrainChoices(store.list_base_models(), versions, titles, default, validation)
 
 
 def last_settings(store: "ProjectStore") -> TrainConfig:
     """The newest run's settings (iterating is the common case), else the defaults."""
     runs = store.list_runs()
     return runs[0].train_config if runs else TrainConfig()
+
+
+@dataclass(frozen=True)
+class FileChoices:
+    """What a loaded config file names, found in this project (None: not named or not found)."""
+
+    model_id: Optional[str]
+    version_id: Optional[str]
+    notes: list[str]  # what was named but is not in this project
+
+
+def resolve_file_choices(store: "ProjectStore", config_file: ConfigFile) -> FileChoices:
+    """The base model and dataset version a config file names, looked up like the CLI does."""
+    from workbench.services import lookup
+
+    model_id = version_id = None
+    notes = []
+    if config_file.base_model:
+        try:
+            model_id = lookup.find_model(store, config_file.base_model).id
+        except WorkbenchError:
+            notes.append(f"base model {config_file.base_model!r} it names is not in this project")
+    if config_file.dataset:
+        try:
+            version_id = lookup.find_version(store, config_file.dataset).id
+        except WorkbenchError:
+            notes.append(f"dataset {config_file.dataset!r} it names is not in this project")
+    return FileChoices(model_id, version_id, notes)

@@ -45,7 +45,7 @@ def test_valid_form_enables_start_and_shows_an_estimate(train_window):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda p: p.r_spin.setValue(0), "LoRA rank r must be at least 1."),
+    (lambda p: p.r_spin.setValue(0), "LoRA rank r must be at least 1 "),
     (lambda p: p.lr_edit.setText("fast"), "Learning rate must be a number, e.g. 2e-4."),
     (lambda p: p.lr_edit.setText("3"), "Learning rate must be between 0 and 1"),
     (lambda p: (p.epochs_spin.setValue(0), p.steps_spin.setValue(0)),

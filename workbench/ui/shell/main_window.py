@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentIndex(current)
             if index == TRAIN:
                 page.run_started.connect(self._on_run_started)
+                page.runs_requested.connect(lambda: self.set_page(RUNS))
             elif index == RUNS:
                 page.chat_requested.connect(self._on_chat_requested)
             if self.ctx is not None:

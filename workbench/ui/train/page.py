@@ -1,191 +1,97 @@
-"""Train: choose a base model and a dataset version, set the LoRA options, start a run."""
+"""Train: choose a base model and a dataset version, set the LoRA options, start or queue a run.
+
+Basics first; the other knobs sit behind "Advanced" (its state is remembered). Every knob has
+a tooltip (knobs.py); TrainConfig.problems() marks the knobs to fix and blocks Start; the memory
+verdict (memory_panel.py) and the max-length check (fit.py) follow the form as the user types.
+"""
 
 from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QLineEdit, QMessageBox, QWidget
 
-from workbench.core.records import TrainConfig
-from workbench.ui.common import theme
-from workbench.ui.shell.context import ProjectContext
+from workbench.core.train_config import ConfigProblem, TrainConfig
+from workbench.ui.common import settings, theme
 from workbench.ui.common.errors import show_error
-from workbench.ui.common.page import Page, heading, hint
+from workbench.ui.common.page import Page
+from workbench.ui.common.workers import Task
+from workbench.ui.shell.context import ProjectContext
+from workbench.ui.train import settings_files
 from workbench.ui.train.fit import FitCheck
+from workbench.ui.train.form import ConfigForm
+from workbench.ui.train.layout import action, button, label, lay_out
+from workbench.ui.train.memory_panel import MemoryPanel
+from workbench.ui.train.quantization import QuantizationCheck
 
 if TYPE_CHECKING:
     from workbench.services.train_form import TrainChoices
 
-
-FIELD_WIDTH = 170  # numbers need no more; stretched spin boxes read badly
-
-TIPS = (
-    "<b>Rank r</b> sets the adapter's capacity: 8–16 suits a few hundred conversations. "
-    "<b>Alpha</b> scales its update; 2 × r is a good start.<br><br>"
-    "<b>Learning rate</b>: 1e-4–5e-4 for real models; the tiny demo model likes 5e-3.<br><br>"
-    "<b>Max steps</b> overrides epochs. The loss curve on the Runs page shows whether more "
-    "steps help; stop a run any time, its adapter is saved."
-)
-
-
-def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setValue(value)
-    box.setToolTip(tip)
-    box.setMaximumWidth(FIELD_WIDTH)
-    return box
+ADVANCED_KEY = "train/advanced_open"
 
 
 class TrainPage(Page):
     title = "Train"
     run_started = Signal(str)  # run id
+    runs_requested = Signal()  # "show me the queue": the window shows the Runs page
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        d = TrainConfig()
+        self.form = ConfigForm()
+        w = self.form.widgets
+        # The names the rest of the app and its tests use for the basic knobs.
+        self.r_spin, self.alpha_spin, self.dropout_spin = w["r"], w["alpha"], w["dropout"]
+        self.lr_edit, self.epochs_spin, self.steps_spin = w["learning_rate"], w["epochs"], w["max_steps"]
+        self.batch_spin, self.length_spin, self.seed_spin = w["batch_size"], w["max_length"], w["seed"]
+        self.preset_combo = self.form.preset_combo
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("baseModelCombo")
         self.dataset_combo = QComboBox()
         self.dataset_combo.setObjectName("datasetCombo")
-        self._choices: Optional["TrainChoices"] = None  # what the combos list
-        self._versions: dict[str, object] = {}  # id -> DatasetVersion of the combo's items
-        self._titles: dict[str, str] = {}
-        self._model_names: dict[str, str] = {}
-        self.fit = FitCheck(self)
-        self.fit.changed.connect(self.validate)
-        # Ranges admit invalid values on purpose: TrainConfig.validate() is the one judge and
-        # its messages, shown inline, tell the user what to change.
-        self.r_spin = _spin(0, 1024, d.r, "LoRA rank: the size of the low-rank update (4-64).")
-        self.alpha_spin = _spin(0, 4096, d.alpha, "LoRA alpha: scales the update (often 2 × r).")
-        self.dropout_spin = QDoubleSpinBox()
-        self.dropout_spin.setRange(0.0, 1.0)
-        self.dropout_spin.setSingleStep(0.05)
-        self.dropout_spin.setDecimals(2)
-        self.dropout_spin.setValue(d.dropout)
-        self.dropout_spin.setMaximumWidth(FIELD_WIDTH)
-        self.lr_edit = QLineEdit(f"{d.learning_rate:g}")
-        self.lr_edit.setToolTip("Learning rate, e.g. 2e-4.")
-        self.lr_edit.setMaximumWidth(FIELD_WIDTH)
-        self.epochs_spin = QDoubleSpinBox()
-        self.epochs_spin.setRange(0.0, 1000.0)
-        self.epochs_spin.setSingleStep(0.5)
-        self.epochs_spin.setDecimals(2)
-        self.epochs_spin.setValue(d.epochs)
-        self.epochs_spin.setMaximumWidth(FIELD_WIDTH)
-        self.steps_spin = _spin(0, 10_000_000, d.max_steps, "When set, overrides epochs.")
-        self.steps_spin.setSpecialValueText("use epochs")
-        self.batch_spin = _spin(0, 4096, d.batch_size)
-        self.length_spin = _spin(0, 131072, d.max_length, "Longer conversations are truncated.")
-        self.length_spin.setSingleStep(64)
-        self.seed_spin = _spin(0, 2**31 - 1, d.seed)
         self.name_edit = QLineEdit()
         self.name_edit.setObjectName("runNameEdit")
         self.name_edit.setPlaceholderText("automatic (model-dataset-N)")
+        self._choices: Optional["TrainChoices"] = None  # what the combos list
+        self._versions: dict[str, Any] = {}  # id -> DatasetVersion of the combo's items
+        self._titles: dict[str, str] = {}
+        self._model_names: dict[str, str] = {}
+        self._model_paths: dict[str, str] = {}
+        self.fit = FitCheck(self)
+        self.fit.changed.connect(self.validate)
+        self.memory = MemoryPanel()
 
-        data_box = QGroupBox("What to train")
-        data_form = QFormLayout(data_box)
-        data_form.addRow("Base model:", self.model_combo)
-        data_form.addRow("Dataset version:", self.dataset_combo)
-        data_form.addRow("Run name:", self.name_edit)
-        lora_box = QGroupBox("LoRA")
-        lora_form = QFormLayout(lora_box)
-        lora_form.addRow("Rank r:", self.r_spin)
-        lora_form.addRow("Alpha:", self.alpha_spin)
-        lora_form.addRow("Dropout:", self.dropout_spin)
-        opt_box = QGroupBox("Optimisation")
-        opt_form = QFormLayout(opt_box)
-        opt_form.addRow("Learning rate:", self.lr_edit)
-        opt_form.addRow("Epochs:", self.epochs_spin)
-        opt_form.addRow("Max steps:", self.steps_spin)
-        opt_form.addRow("Batch size:", self.batch_spin)
-        opt_form.addRow("Max length (tokens):", self.length_spin)
-        opt_form.addRow("Seed:", self.seed_spin)
-
-        self.part_warning = QLabel()
-        self.part_warning.setObjectName("testPartWarning")
-        self.part_warning.setWordWrap(True)
-        self.part_warning.setTextFormat(Qt.TextFormat.RichText)
-        self.part_warning.hide()
-        self.fit_label = QLabel()
-        self.fit_label.setObjectName("fitLine")
-        self.fit_label.setWordWrap(True)
-        self.estimate_label = QLabel()
-        self.estimate_label.setObjectName("estimate")
-        self.validation_label = QLabel()
-        self.validation_label.setObjectName("validation")
-        self.validation_label.setWordWrap(True)
-        self.validation_label.setTextFormat(Qt.TextFormat.RichText)
-        self.start_button = QPushButton("Start training")
-        self.start_button.setObjectName("primary")
-        self.start_button.setDefault(True)
+        self.quantization = QuantizationCheck(self)
+        self.quantization.changed.connect(self._quantization_known)
+        self.start_action = action(self, "Start Training", "Ctrl+Return", self.start)
+        self.queue_action = action(self, "Add to Queue", "Ctrl+Shift+Return", self.enqueue)
+        self.save_action = action(self, "Save Settings…", "Ctrl+S", self.save_settings)
+        self.load_action = action(self, "Load Settings…", "Ctrl+L", self.load_settings)
+        self.copy_action = action(self, "Copy Settings from Run…", "Ctrl+Shift+C", self.copy_from_run)
+        self.advanced_action = action(self, "Advanced Settings", "Ctrl+Shift+A", lambda: None)
+        self.advanced_action.setCheckable(True)
+        self.start_button = button(self.start_action, primary=True)
         self.start_button.setMinimumWidth(160)
-        self.start_button.clicked.connect(self.start)
-
-        columns = QHBoxLayout()
-        left = QVBoxLayout()
-        left.addWidget(data_box)
-        left.addWidget(lora_box)
-        left.addStretch(1)
-        tips_box = QGroupBox("Tips")
-        tips = QLabel(TIPS)
-        tips.setObjectName("hint")
-        tips.setWordWrap(True)
-        tips.setTextFormat(Qt.TextFormat.RichText)
-        QVBoxLayout(tips_box).addWidget(tips)
-        right = QVBoxLayout()
-        right.addWidget(opt_box)
-        right.addWidget(tips_box)
-        right.addStretch(1)
-        columns.addLayout(left, 1)
-        columns.addLayout(right, 1)
-        actions = QHBoxLayout()
-        actions.addWidget(self.estimate_label, 1)
-        actions.addWidget(self.start_button)
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.addWidget(heading("Train a LoRA adapter"))
-        body_layout.addWidget(hint("Training runs in a separate process: you can keep working, "
-                                   "close the window, and come back to it later."))
-        body_layout.addLayout(columns)
-        body_layout.addWidget(self.part_warning)
-        body_layout.addWidget(self.fit_label)
-        body_layout.addWidget(self.validation_label)
-        body_layout.addLayout(actions)
-        body_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(body)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
-
-        for spin in (self.r_spin, self.alpha_spin, self.steps_spin, self.batch_spin,
-                     self.length_spin, self.seed_spin):
-            spin.valueChanged.connect(self.validate)
-        for dspin in (self.dropout_spin, self.epochs_spin):
-            dspin.valueChanged.connect(self.validate)
-        self.lr_edit.textChanged.connect(self.validate)
+        self.queue_button = button(self.queue_action)
+        self.queue_button.setObjectName("queueButton")
+        self.part_warning = label("testPartWarning")
+        self.part_warning.hide()
+        self.fit_label = label("fitLine", rich=False)
+        self.validation_label = label("validation")
+        self.estimate_label = label("estimate", rich=False)
+        self.estimate_label.setWordWrap(False)
+        self.queue_label = label("queueLine")
+        self.queue_label.linkActivated.connect(lambda _link: self.runs_requested.emit())
+        lay_out(self)
+        self.advanced_action.toggled.connect(self._show_advanced)
+        self.form.changed.connect(self.validate)
         self.model_combo.currentIndexChanged.connect(self.validate)
         self.dataset_combo.currentIndexChanged.connect(self.validate)
+        self.advanced_action.setChecked(settings.settings().value(ADVANCED_KEY, False, type=bool))
+        self._show_advanced(self.advanced_action.isChecked())
+        self._apply_quantization()
         self.validate()
 
     # -- project ---------------------------------------------------------------------------------
@@ -197,6 +103,7 @@ class TrainPage(Page):
 
             self.connect_ctx(ctx.datasets_changed, self.refresh)
             self.connect_ctx(ctx.models_changed, self.refresh)
+            self.connect_ctx(ctx.runs_changed, self._show_queue)
             self.load_config(train_form.last_settings(ctx.store))
         self.refresh()
 
@@ -210,6 +117,7 @@ class TrainPage(Page):
         models = choices.models if choices else []
         versions = choices.versions if choices else []
         self._model_names = {m.id: m.name for m in models}
+        self._model_paths = {m.id: m.path for m in models}
         self._titles = choices.titles if choices else {}
         self._versions = {v.id: v for v in versions}
         self._fill(self.model_combo, [(f"{m.name}  ({m.kind})", m.id, m.path) for m in models])
@@ -218,9 +126,11 @@ class TrainPage(Page):
             (self._titles[v.id], v.id, f"Version {v.id} · made {v.created_at[:16].replace('T', ' ')} by {v.created_by}")
             for v in versions], default=choices.default_version_id if choices else None)
         self.fit.forget_errors()
+        self._show_queue()
         self.validate()
 
     def page_shown(self) -> None:
+        self.quantization.start()
         self.refresh()
 
     @staticmethod
@@ -235,33 +145,36 @@ class TrainPage(Page):
         combo.setCurrentIndex(index if index >= 0 else (0 if items else -1))
         combo.blockSignals(False)
 
+    def _show_advanced(self, on: bool) -> None:
+        self.advanced.setVisible(on)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        settings.settings().setValue(ADVANCED_KEY, on)
+        self._follow_model()
+
+    def _quantization_known(self) -> None:
+        self._apply_quantization()
+        self.validate()
+
+    def _apply_quantization(self) -> None:
+        self.form.set_quantization_support(*self.quantization.state())
+
     # -- form ------------------------------------------------------------------------------------
     def load_config(self, config: TrainConfig) -> None:
-        self.r_spin.setValue(config.r)
-        self.alpha_spin.setValue(config.alpha)
-        self.dropout_spin.setValue(config.dropout)
-        self.lr_edit.setText(f"{config.learning_rate:g}")
-        self.epochs_spin.setValue(config.epochs)
-        self.steps_spin.setValue(config.max_steps)
-        self.batch_spin.setValue(config.batch_size)
-        self.length_spin.setValue(config.max_length)
-        self.seed_spin.setValue(config.seed)
+        self.form.load(config)
+
+    def _config_problems(self) -> tuple[TrainConfig, list[ConfigProblem]]:
+        config, problems = self.form.config()
+        unreadable = {p.field for p in problems}
+        problems += [p for p in config.problems() if p.field not in unreadable]
+        quantization = self.quantization.problem(config)
+        if quantization is not None:
+            problems.append(quantization)
+        return config, problems
 
     def config(self) -> tuple[Optional[TrainConfig], list[str]]:
-        problems = []
-        try:
-            lr = float(self.lr_edit.text().strip())
-        except ValueError:
-            problems.append("Learning rate must be a number, e.g. 2e-4.")
-            lr = TrainConfig().learning_rate
-        config = TrainConfig(
-            r=self.r_spin.value(), alpha=self.alpha_spin.value(), dropout=self.dropout_spin.value(),
-            learning_rate=lr, epochs=self.epochs_spin.value(), max_steps=self.steps_spin.value(),
-            batch_size=self.batch_spin.value(), max_length=self.length_spin.value(),
-            seed=self.seed_spin.value(),
-        )
-        problems.extend(config.validate())
-        return (None if problems else config), problems
+        """The form's config (None while a knob is invalid) and the messages of its problems."""
+        config, problems = self._config_problems()
+        return (None if problems else config), [p.message for p in problems]
 
     def problems(self) -> list[str]:
         problems = []
@@ -277,8 +190,16 @@ class TrainPage(Page):
                 problems.append(dropped_all)
         return problems
 
-    def selected_version(self):
+    def selected_version(self) -> Any:
         return self._versions.get(self.dataset_combo.currentData())
+
+    def _model_path(self) -> Optional[str]:
+        return self._model_paths.get(self.model_combo.currentData())
+
+    def _follow_model(self) -> None:
+        # The layer list is read only when it can be seen (Advanced open, the page on screen).
+        if self.advanced.isVisible():
+            self.form.widgets["target_modules"].set_model(self._model_path())
 
     def _show_part_warning(self) -> None:
         version = self.selected_version()
@@ -300,17 +221,40 @@ class TrainPage(Page):
         self.fit_label.setText(self.fit.text(self.length_spin.value(), model))
         self.fit_label.setVisible(bool(self.fit_label.text()))
 
+    def _show_notes(self, config: TrainConfig) -> None:
+        self.form.set_note("grad_accum", f"Effective batch: {config.batch_size} × {config.grad_accum} = "
+                                         f"{config.effective_batch:,} conversations per step")
+        version = self.selected_version()
+        note = ""
+        if version is not None and config.eval_steps > 0:
+            val = self._choices.validation_parts.get(version.id) if self._choices else None
+            note = (f"On its validation part ({val.row_count:,} rows)." if val is not None else
+                    "This version has no validation part, so nothing is evaluated: split it on the "
+                    "Datasets page and train on the train part.")
+        self.form.set_note("eval_steps", note)
+
     def validate(self) -> list[str]:
         self._update_fit()
         self._show_part_warning()
+        self._follow_model()
+        config, config_problems = self._config_problems()
+        self.form.mark(config_problems)
+        self._show_notes(config)
         problems = self.problems()
         color = theme.colors().error_text
         if problems:
             items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
             self.validation_label.setText(f"<ul style='color:{color}; margin:0'>{items}</ul>")
         self.validation_label.setVisible(bool(problems))
-        self.start_button.setEnabled(not problems and self.ctx is not None)
+        ok = not problems and self.ctx is not None
+        for command in (self.start_action, self.queue_action):
+            command.setEnabled(ok)
+        first = problems[0] if problems else ("Open a project first." if self.ctx is None else "")
+        self.start_action.setToolTip(first or "Start training now (Ctrl+Return)")
+        self.queue_action.setToolTip(first or "Start it when the runs before it have ended (Ctrl+Shift+Return)")
         self.estimate_label.setText(self._estimate())
+        if self.isVisible():
+            self.memory.request(self._model_path(), None if config_problems else config)
         return problems
 
     def _estimate(self) -> str:
@@ -328,12 +272,28 @@ class TrainPage(Page):
         kept = f"{usable:,} of {rows:,} conversations kept" if usable != rows else f"{rows:,} conversations"
         return f"{kept} · about {steps:,} optimisation steps"
 
+    def _show_queue(self) -> None:
+        waiting = len(self.ctx.runs.queued_run_ids()) if self.ctx is not None else 0
+        link = "<a href='runs'>show the queue</a>"
+        self.queue_label.setText(f"{waiting} run{'s' if waiting != 1 else ''} waiting in the queue · {link}"
+                                 if waiting else "")
+        self.queue_label.setVisible(bool(waiting))
+
     def theme_changed(self) -> None:
+        self.memory.theme_changed()
         self.validate()
 
+    # -- commands --------------------------------------------------------------------------------
     def start(self) -> Optional[str]:
         """Start the run; returns its id (None when the form is invalid or starting failed)."""
-        config, problems = self.config()
+        return self._launch(queue=False)
+
+    def enqueue(self) -> Optional[str]:
+        """Queue the run to start after the ones before it; returns its id (or None)."""
+        return self._launch(queue=True)
+
+    def _launch(self, queue: bool) -> Optional[str]:
+        config, _problems = self.config()
         if self.ctx is None or config is None or self.problems():
             self.validate()
             return None
@@ -343,13 +303,15 @@ class TrainPage(Page):
             return None
         try:
             run = self.ctx.runs.start(self.dataset_combo.currentData(), self.model_combo.currentData(),
-                                      config, name=self.name_edit.text().strip() or None)
+                                      config, name=self.name_edit.text().strip() or None, queue=queue)
         except Exception as exc:  # noqa: BLE001 - shown to the user
-            show_error(self, exc, "Could not start training")
+            show_error(self, exc, "Could not queue the run" if queue else "Could not start training")
             return None
         self.name_edit.clear()
         self.ctx.runs_changed.emit()
-        self.run_started.emit(run.id)
+        self._show_queue()
+        if not queue:
+            self.run_started.emit(run.id)
         return run.id
 
     def confirm_test_part(self, title: str) -> bool:
@@ -367,5 +329,26 @@ class TrainPage(Page):
         box.exec()
         return box.clickedButton() is train
 
+    # -- settings files and runs (settings_files.py) ---------------------------------------------
+    def save_settings(self, path: Optional[str] = None) -> Optional[Task]:
+        return settings_files.save_settings(self, path)
+
+    def load_settings(self, path: Optional[str] = None) -> Optional[Task]:
+        return settings_files.load_settings(self, path)
+
+    def copy_from_run(self) -> None:
+        settings_files.copy_from_run(self)
+
+    def model_name(self, model_id: str) -> Optional[str]:
+        return self._model_names.get(model_id)
+
+    def exec_dialog(self, dialog: Any) -> bool:
+        """Run a modal dialog (tests replace this to answer it)."""
+        return bool(dialog.exec())
+
     def shutdown(self) -> None:
         self.fit.cancel()
+        self.memory.cancel()
+        self.form.widgets["target_modules"].cancel()
+        self.quantization.cancel()
+
