@@ -11,7 +11,7 @@ import sys
 # lines reach fd 1; everything else (Trainer prints, warnings, C-level output) goes to stderr.
 from workbench.engine.stdio import claim_stdout, open_writer, set_engine_env  # noqa: E402
 
-USAGE = "usage: python -m workbench.engine {train|chat|build-model} SPEC.json"
+USAGE = "usage: python -m workbench.engine {train|chat|build-model|export} SPEC.json"
 
 
 def _dispatch(verb: str, spec, writer) -> int:
@@ -23,19 +23,40 @@ def _dispatch(verb: str, spec, writer) -> int:
         from workbench.engine.chat import run_chat
 
         return run_chat(spec, writer)
+    if verb == "export":
+        from workbench.engine.export import run_export
+
+        return run_export(spec, writer)
     from workbench.engine.build_model import run_build_model
 
     return run_build_model(spec, writer)
 
 
+def _torchrun(args: list[str]) -> int:
+    """A frozen build's torchrun (workbench.jobs.launch.engine_argv): the agent that starts the
+    ranks. It keeps fd 1, which the ranks inherit and report on (rank 0 only, see stdio)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun_main
+
+    try:
+        torchrun_main(args)
+    except ChildFailedError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from workbench.engine import TORCHRUN, VERBS
+
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == [TORCHRUN]:
+        return _torchrun(list(args[1:]))
     set_engine_env()
     events = claim_stdout()
-    from workbench.engine import VERBS
     from workbench.engine.errors import BadConfigError, failure_payload
     from workbench.jobs.specs import read_spec
 
-    args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or args[0] not in VERBS:
         print(USAGE, file=sys.stderr)
         return 2

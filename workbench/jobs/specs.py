@@ -29,6 +29,9 @@ class TrainSpec:
     base_model_fingerprint: str = ""
     author: str = ""
     cache_dir: str = ""  # the project's token cache (engine/token_cache.py); "": no cache
+    # Training processes (torchrun workers, one per GPU or CPU share); the launcher starts them
+    # (jobs/launch.engine_argv) and the spec records it, so a resume or re-attach knows it.
+    nproc: int = 1
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,23 @@ class BuildModelSpec:
     pretrain_steps: int = 150
 
 
-SPEC_TYPES = {"train": TrainSpec, "chat": ChatSpec, "build-model": BuildModelSpec}
+@dataclass(frozen=True)
+class ExportSpec:
+    """Merge a LoRA adapter into its base model and save a plain Hugging Face model folder."""
+
+    base_model_path: str
+    adapter_path: str  # a PEFT folder: a run's adapter/, best/ or checkpoints/checkpoint-N
+    output_dir: str
+    journal_path: Optional[str] = None
+    run_id: str = ""  # provenance written into workbench_export.json (the child never opens the store)
+    run_name: str = ""
+    checkpoint: str = ""  # "final" | "best" | "checkpoint-N"
+    step: Optional[int] = None
+    base_model_fingerprint: str = ""
+    device: str = "auto"
+
+
+SPEC_TYPES = {"train": TrainSpec, "chat": ChatSpec, "build-model": BuildModelSpec, "export": ExportSpec}
 
 
 def write_spec(spec: Any, path: str) -> str:
