@@ -68,6 +68,10 @@ class DatasetVersion:
 # The roles of a conversation's messages, in the order a system prompt, a user turn and an
 # assistant reply come. Every layer checks roles against this one list.
 ROLES = ("system", "user", "assistant")
+# A tool's result (tool-calling conversations, workbench.core.tool_calls): a message role, but
+# not a column a mapping maps nor a turn a chat user types, so it stays out of ROLES.
+TOOL_ROLE = "tool"
+MESSAGE_ROLES = (*ROLES, TOOL_ROLE)
 
 SPLIT_PARTS = ("train", "validation", "test")
 # What each cleaning operation did, as a label says it (workbench.data.ops.clean_params names them).

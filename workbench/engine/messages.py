@@ -1,17 +1,16 @@
-"""Reading conversations (lists of {role, content}) from engine inputs, with row-exact errors."""
+"""Reading conversations (lists of {role, content}, with tool calls in the shape of
+workbench.core.tool_calls) from engine inputs, with row-exact errors."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from workbench.core.records import ROLES as CHAT_ROLES
+from workbench.core.records import MESSAGE_ROLES as ROLES
+from workbench.core.tool_calls import TOOL_CALLS_KEY, TOOL_MESSAGE_KEYS, TOOLS_KEY
 from workbench.engine.errors import BadDataError
 
-# "tool" turns pass through to chat templates that render them (tool calling is not imported yet).
-ROLES = (*CHAT_ROLES, "tool")
-
-Message = dict[str, str]
+Message = dict[str, Any]
 
 
 def check_messages(value: Any, where: str) -> list[Message]:
@@ -47,7 +46,37 @@ def check_messages(value: Any, where: str) -> list[Message]:
                 details=repr(msg)[:500],
                 advice=f"Roles must be one of {', '.join(ROLES)} and content must be text.",
             )
-        out.append({"role": role, "content": content})
+        out.append(_tool_keys(msg, {"role": role, "content": content}, i, where))
+    return out
+
+
+def _bad_tool(message: str, msg: Any) -> BadDataError:
+    return BadDataError(message, details=repr(msg)[:500],
+                        advice="Re-import the dataset: tool calls are stored as {type: function, function: "
+                        "{name, arguments: {...}}} and tool definitions as a list of function specs.")
+
+
+def _tool_keys(msg: dict[str, Any], out: Message, i: int, where: str) -> Message:
+    """`out` plus the message's tool calls (assistant), tool keys (tool) and tool definitions
+    (first message), checked: chat templates index into them."""
+    calls = msg.get(TOOL_CALLS_KEY)
+    if calls:
+        ok = out["role"] == "assistant" and isinstance(calls, list) and all(
+            isinstance(c, dict) and isinstance(c.get("function"), dict)
+            and isinstance(c["function"].get("name"), str) and isinstance(c["function"].get("arguments"), dict)
+            for c in calls)
+        if not ok:
+            raise _bad_tool(f"Message {i + 1} in {where} has tool calls that are not an assistant's list of "
+                            "{type: function, function: {name, arguments}}.", msg)
+        out[TOOL_CALLS_KEY] = calls
+    if out["role"] == "tool":
+        out.update({k: msg[k] for k in TOOL_MESSAGE_KEYS if isinstance(msg.get(k), str)})
+    tools = msg.get(TOOLS_KEY)
+    if tools:
+        if i != 0 or not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise _bad_tool(f"Message {i + 1} in {where} holds tool definitions that are not a list of "
+                            "objects on the first message.", msg)
+        out[TOOLS_KEY] = tools
     return out
 
 

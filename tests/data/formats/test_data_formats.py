@@ -123,8 +123,10 @@ BAD_CASES = [
     ({"messages": [{"role": "user", "content": "q"},
                    {"role": "assistant", "content": [{"type": "image_url", "image_url": "x"}]}]},
      ProblemKind.NON_TEXT, "messages[1].content"),
-    ({"messages": [{"role": "user", "content": "q"}, {"role": "tool", "content": "a"}]},
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "robot", "content": "a"}]},
      ProblemKind.UNKNOWN_ROLE, "messages[1].role"),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "tool", "content": "a"}]},
+     ProblemKind.ROLE_ORDER, "messages[1].content"),  # a tool result with no call before it
     ({"messages": [{"content": "q"}, {"role": "assistant", "content": "a"}]},
      ProblemKind.MISSING_FIELD, "messages[0].role"),
     ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},

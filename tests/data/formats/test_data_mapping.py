@@ -94,7 +94,7 @@ def test_mapping_overrides_a_detected_format(write, dest):
     (ColumnMapping(user="q"), "no assistant column"),
     (ColumnMapping(assistant="a"), "no user column"),
     (ColumnMapping(user="q", assistant="a", messages="m"), "not several"),
-    (ColumnMapping(messages="m", role_values={"x": "robot"}), "must map to system, user or assistant"),
+    (ColumnMapping(messages="m", role_values={"x": "robot"}), "must map to system, user, assistant, tool"),
     (ColumnMapping(user="nope", assistant="answer"), "names 'nope', which the first records do not have"),
 ])
 def test_unusable_mappings_are_refused_before_reading(write, dest, mapping, message):

@@ -126,17 +126,22 @@ def tool_records(n=60):
     return out
 
 
-def test_tool_definitions_are_listed_as_not_kept(write, tmp_path, monkeypatch):
+def test_tool_definitions_are_kept_and_a_mapping_that_drops_them_says_so(write, tmp_path, monkeypatch):
     path = write("tools.jsonl", jsonl(tool_records()))
-    preview = preview_file(path)
-    (tools,) = preview.unused_fields
-    assert (tools.name, tools.rows, tools.read) == ("tools", 20, 60)
-    assert "tool definitions will not be kept" in tools.message()
+    assert preview_file(path).unused_fields == ()  # ShareGPT reads tools
     fast = import_file(path, dest_dir=tmp_path / "fast")
     monkeypatch.setattr(text_inputs, "spec_for", lambda fmt: None)
     slow = import_file(path, dest_dir=tmp_path / "slow")
-    assert fast.unused_fields == slow.unused_fields == (tools,)
+    assert fast.content_hash == slow.content_hash and fast.unused_fields == slow.unused_fields == ()
     assert fast.row_count == 60
+    stored = read_rows(fast.parquet_path, 0, 3)
+    assert stored[0]["messages"][0]["tools"] == [{"type": "function", "function": {
+        "name": "get_weather", "parameters": {"city": "string"}}}]
+    assert "tools" not in stored[1]["messages"][0] and "tools" not in stored[2]["messages"][0]
+    mapping = ColumnMapping(messages="conversations", role_key="from", content_key="value")
+    (tools,) = import_file(path, dest_dir=tmp_path / "mapped", mapping=mapping).unused_fields
+    assert (tools.name, tools.rows, tools.read) == ("tools", 20, 60)
+    assert "the detected ShareGPT format reads it as the tool definitions" in tools.message()
 
 
 def preference_records():

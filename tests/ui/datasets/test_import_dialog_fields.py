@@ -79,18 +79,19 @@ def test_map_columns_starts_from_the_detected_alpaca_format(open_window, qtbot, 
     assert rows.rowCount() == 24
 
 
-def tool_records(n=12):
+def sharegpt_records(n=12):
+    # ShareGPT turns with earlier turns in a `history` field, which ShareGPT does not read.
     return [{"conversations": [{"from": "human", "value": f"Weather in city {i}?"},
                                {"from": "gpt", "value": f"Sunny in city {i}."}],
-             **({"tools": json.dumps([{"name": "get_weather"}])} if i % 3 == 0 else {})} for i in range(n)]
+             **({"history": json.dumps([["Hi", "Hello!"]])} if i % 3 == 0 else {})} for i in range(n)]
 
 
-def test_tool_definitions_are_named_in_the_preview_and_the_summary(open_window, qtbot, tmp_path):
+def test_fields_not_kept_are_named_in_the_preview_and_the_summary(open_window, qtbot, tmp_path):
     page = open_window.datasets_page
-    dialog = _dialog(page, qtbot, write_jsonl(tmp_path / "tools.jsonl", tool_records()))
+    dialog = _dialog(page, qtbot, write_jsonl(tmp_path / "tools.jsonl", sharegpt_records()))
     label = dialog.preview_step.unused_label
     assert label.isVisible()
-    assert "<b>tools</b> (4 of 12 records): tool definitions will not be kept" in label.text()
+    assert "<b>history</b> (4 of 12 records): earlier turns will not be kept" in label.text()
     # The mapping step starts from the detected ShareGPT turns too.
     dialog.map_button.click()
     wait_idle(qtbot, dialog)
@@ -105,10 +106,10 @@ def test_tool_definitions_are_named_in_the_preview_and_the_summary(open_window, 
     wait_idle(qtbot, dialog)
     assert dialog.step() == RESULT and dialog.isVisible()
     assert "12 rows from tools.jsonl" in dialog.result_label.text()
-    assert "<b>tools</b> (4 of 12 records): tool definitions will not be kept" in dialog.result_label.text()
+    assert "<b>history</b> (4 of 12 records): earlier turns will not be kept" in dialog.result_label.text()
     assert dialog.close_button.text() == "Close"
     dialog.close_button.click()
-    assert page.selected_version().options["unused_fields"][0]["name"] == "tools"
+    assert page.selected_version().options["unused_fields"][0]["name"] == "history"
 
 
 def test_preference_pairs_are_refused_not_imported_as_half_conversations(open_window, qtbot, tmp_path):
@@ -175,7 +176,7 @@ def test_the_source_box_takes_a_typed_path(open_window, qtbot, tmp_path):
 
     # Leaving the box previews what was typed too.
     edit.setText("file://" + str(tmp_path / "other.jsonl"))
-    write_jsonl(tmp_path / "other.jsonl", tool_records())
+    write_jsonl(tmp_path / "other.jsonl", sharegpt_records())
     edit.editingFinished.emit()
     wait_idle(qtbot, dialog)
     assert dialog.path == str(tmp_path / "other.jsonl") and dialog.preview_result.format == "sharegpt"

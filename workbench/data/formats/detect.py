@@ -1,7 +1,9 @@
 """Dataset formats: detect which one a file uses, normalise each record to chat turns.
 
-Every format turns a record into a list of Turn (role system/user/assistant, text content,
-and the source field it came from, so problems point at the user's own field names). New
+Every format turns a record into a list of Turn (role system/user/assistant/tool, text content,
+the source field it came from, so problems point at the user's own field names, and the tool
+calls or tool-result keys of tool-calling turns, see tool_turns), plus the record's tool
+definitions (`RecordFormat.tools`). New
 formats register with `register_format`; detection asks each format whether a record looks
 like one of its own.
 """
@@ -12,7 +14,16 @@ import json
 from typing import Any, Iterable, NamedTuple, Optional
 
 from workbench.core.errors import DataImportError
+from workbench.core.records import TOOL_ROLE
 from workbench.data.formats.problems import Issue, ProblemKind
+from workbench.data.formats.tool_turns import (
+    CALL_ROLE,
+    assistant_calls,
+    call_extra,
+    parse_calls,
+    parse_tools,
+    tool_message_keys,
+)
 
 
 class Turn(NamedTuple):
@@ -21,6 +32,7 @@ class Turn(NamedTuple):
     role: str
     content: str
     field: str  # where the content came from, e.g. "messages[2].content" or "output"
+    extra: Optional[dict[str, Any]] = None  # tool_calls (assistant), name / tool_call_id (tool)
 
 
 class RecordFormat:
@@ -45,6 +57,10 @@ class RecordFormat:
 
     def normalise(self, record: dict[str, Any]) -> tuple[list[Turn], list[Issue]]:  # pragma: no cover
         raise NotImplementedError
+
+    def tools(self, record: dict[str, Any]) -> tuple[Optional[list], Optional[Issue]]:
+        """The record's tool definitions (None: it has none, or the format reads none)."""
+        return None, None
 
     def advice(self) -> str:
         return f"A {self.label} record looks like {self.example}"
@@ -154,10 +170,23 @@ def parse_turn(item: dict[str, Any], where: str, role_key: str, content_key: str
     if mapped is None:
         return None, Issue(ProblemKind.UNKNOWN_ROLE, f"{where}.{role_key}", f"Unknown role {role!r}.",
                            unknown_role_advice)
-    text, issue = field_text(item.get(content_key), f"{where}.{content_key}", fmt)
+    field = f"{where}.{content_key}"
+    if mapped == CALL_ROLE:  # ShareGPT's function_call: the text is the call, the turn the assistant's
+        if item.get(content_key) is None:
+            return None, _missing(field, fmt)
+        calls, issue = parse_calls(item[content_key], field)
+        return (None, issue) if issue else (Turn("assistant", "", field, call_extra(calls)), None)
+    calls = None
+    if mapped == "assistant":
+        calls, issue = assistant_calls(item, where)
+        if issue:
+            return None, issue
+    value = item.get(content_key)
+    text, issue = field_text("" if calls and value is None else value, field, fmt)  # content may be null beside calls
     if issue:
         return None, issue
-    return Turn(mapped, text or "", f"{where}.{content_key}"), None
+    extra = call_extra(calls) if calls else tool_message_keys(item) if mapped == TOOL_ROLE else None
+    return Turn(mapped, text or "", field, extra or None), None
 
 
 class _ConversationFormat(RecordFormat):
@@ -188,13 +217,18 @@ class _ConversationFormat(RecordFormat):
                         role_key, content_key = pair
                         break
             turn, issue = parse_turn(item, where, role_key, content_key, self.role_map, self,
-                                     f"Use one of: {', '.join(sorted(self.role_map))}. Tool and "
-                                     "function turns are not supported: remove them.")
+                                     f"Use one of: {', '.join(sorted(self.role_map))}.")
             if issue:
                 issues.append(issue)
             else:
                 turns.append(turn)
         return turns, issues
+
+    def tools(self, record: dict[str, Any]) -> tuple[Optional[list], Optional[Issue]]:
+        return parse_tools(record)
+
+
+_TOOL_READS = {"tools": "the tool definitions", "functions": "the tool definitions"}
 
 
 class OpenAIMessages(_ConversationFormat):
@@ -202,9 +236,10 @@ class OpenAIMessages(_ConversationFormat):
     label = "OpenAI messages"
     list_keys = ("messages",)
     required = ("messages",)
-    reads = {"messages": "the conversation's turns"}
+    reads = {"messages": "the conversation's turns", **_TOOL_READS}
     example = '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}.'
-    role_map = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+    role_map = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
+                "tool": TOOL_ROLE, "function": TOOL_ROLE}
 
     def score(self, record: dict[str, Any]) -> int:
         return 0 if _is_sharegpt_turns(record.get("messages")) else super().score(record)
@@ -216,13 +251,14 @@ class ShareGPT(_ConversationFormat):
     list_keys = ("conversations", "conversation", "messages")
     required = ("conversations",)
     reads = {"conversations": "the conversation's turns", "conversation": "the conversation's turns",
-             "messages": "the conversation's turns"}
+             "messages": "the conversation's turns", **_TOOL_READS}
     example = '{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}.'
     key_pairs = (("from", "value"), ("role", "content"))
     role_map = {
         "system": "system",
         "human": "user", "user": "user",
         "gpt": "assistant", "assistant": "assistant", "model": "assistant", "chatgpt": "assistant",
+        "function_call": CALL_ROLE, "observation": TOOL_ROLE, "tool": TOOL_ROLE,
     }
 
     def score(self, record: dict[str, Any]) -> int:

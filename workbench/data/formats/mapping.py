@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from workbench.core.errors import DataImportError
-from workbench.core.records import ROLES
+from workbench.core.records import MESSAGE_ROLES, ROLES
 from workbench.data.formats.detect import (
     FORMATS,
     RecordFormat,
@@ -40,12 +40,15 @@ from workbench.data.formats.detect import (
     parse_turn,
 )
 from workbench.data.formats.problems import Issue, ProblemKind
+from workbench.data.formats.tool_turns import CALL_ROLE
 
 Columns = Union[str, Sequence[str], None]
 # Role names understood in a mapped list of turns, on top of the user's role_values.
 DEFAULT_ROLE_VALUES = {**FORMATS["openai_messages"].role_map, **FORMATS["sharegpt"].role_map}  # type: ignore[attr-defined]
 _ROLES = ROLES
 _ROLE_MEANINGS = {"system": "the system prompt", "user": "the user message", "assistant": "the assistant reply"}
+# What a role value in a list of turns may map to: a message role, or tool_call (the text is a call).
+_ROLE_TARGETS = (*MESSAGE_ROLES, CALL_ROLE)
 
 
 def _as_tuple(columns: Columns) -> tuple[str, ...]:
@@ -140,9 +143,10 @@ class ColumnMapping:
             problem = "The column mapping names an empty column."
         elif self.history and not roles:
             problem = "Earlier turns (history) go with one column per role, not with a list of turns or text."
-        bad_roles = {k: v for k, v in self.role_values.items() if v not in _ROLES}
+        bad_roles = {k: v for k, v in self.role_values.items() if v not in _ROLE_TARGETS}
         if bad_roles and not problem:
-            problem = f"Role values must map to system, user or assistant, not {bad_roles}."
+            problem = ("Role values must map to system, user, assistant, tool (a tool's result) or tool_call "
+                       f"(the text is a tool call), not {bad_roles}.")
         if problem:
             raise DataImportError(problem, details=repr(self.to_dict()),
                                   advice="Choose columns for user and assistant (system optional), "
@@ -281,8 +285,8 @@ class MappedFormat(RecordFormat):
                                     f"Turn {i} is {kind_of(item)}, not an object.", self.advice()))
                 continue
             turn, issue = parse_turn(item, where, role_key, content_key, self._roles, self,
-                                     "Map the role value to system, user or assistant in the column "
-                                     "mapping (role values), or remove the turn.")
+                                     "Map the role value to system, user, assistant or tool in the "
+                                     "column mapping (role values), or remove the turn.")
             if issue:
                 issues.append(issue)
             else:

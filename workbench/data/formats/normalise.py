@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from workbench.data.formats.detect import RecordFormat
+from workbench.core.tool_calls import with_tools
+from workbench.data.formats.detect import RecordFormat, Turn
 from workbench.data.storage.parquet_io import dumps
 from workbench.data.formats.problems import Issue, Location, Problem, ProblemKind
 from workbench.data.ingest.readers import RawRecord
@@ -18,7 +19,7 @@ from workbench.data.formats.validation import check_turns
 @dataclass(frozen=True)
 class NormalisedRecord:
     location: Location
-    messages: list[dict[str, str]]  # empty when problems is not
+    messages: list[dict[str, Any]]  # empty when problems is not (tools on the first: core.tool_calls)
     source: Any
     problems: list[Problem]
 
@@ -56,13 +57,22 @@ def normalise_record(raw: RawRecord, fmt: RecordFormat, file_name: str) -> Norma
                                 [Problem.at(issue, file_name, raw.location, raw_text(raw))])
     preference = preference_issue(raw.value, fmt)
     turns, issues = ([], [preference]) if preference is not None else fmt.normalise(raw.value)
+    tools, tools_issue = fmt.tools(raw.value) if not issues else (None, None)
+    if tools_issue is not None:
+        issues = [tools_issue]
     if not issues:
         issues = check_turns(turns, assistant_only=fmt.assistant_only, list_field=fmt.list_field(raw.value))
     if issues:
         text = raw_text(raw)
         return NormalisedRecord(raw.location, [], raw.value,
                                 [Problem.at(issue, file_name, raw.location, text) for issue in issues])
-    return NormalisedRecord(raw.location, [{"role": t.role, "content": t.content} for t in turns], raw.value, [])
+    return NormalisedRecord(raw.location, with_tools([message(t) for t in turns], tools), raw.value, [])
+
+
+def message(turn: Turn) -> dict[str, Any]:
+    """The stored message of a turn: role, content, then a tool-calling turn's keys."""
+    out: dict[str, Any] = {"role": turn.role, "content": turn.content}
+    return {**out, **turn.extra} if turn.extra else out
 
 
 def record_fields(records: list[RawRecord]) -> tuple[list[str], dict[str, list[str]]]:

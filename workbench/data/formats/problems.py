@@ -34,6 +34,8 @@ class ProblemKind(StrEnum):
     NON_TEXT = "non_text"
     INVALID_TEXT = "invalid_text"
     PREFERENCE_PAIR = "preference_pair"  # chosen/rejected replies: preference data, not supported yet
+    BAD_TOOL_CALL = "bad_tool_call"  # a tool call without a name, or arguments that are not a JSON object
+    BAD_TOOLS = "bad_tools"  # tool definitions that are not a list of function specs
 
 
 @dataclass(frozen=True)

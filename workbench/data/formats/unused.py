@@ -21,9 +21,13 @@ from workbench.data.formats.detect import RecordFormat
 from workbench.data.formats.problems import Issue, ProblemKind
 
 PREFERENCE_KEYS = ("chosen", "rejected")
+# Keys of tool-calling records: the JSONL fast path builds {role, content} only, so a block
+# with any of them goes to the Python path (which keeps tool calls and definitions).
+TOOL_KEYS = ("tools", "functions", "tool_calls", "function_call")
 _PREFERENCE = ("this looks like preference data: chosen/rejected will not be kept (preference training is "
                "not supported yet); records holding a pair are refused")
-_TOOLS = "tool definitions will not be kept (tool calling is not supported yet)"
+_TOOLS = ("tool definitions will not be kept (the OpenAI messages and ShareGPT formats read them; "
+          "this column mapping does not)")
 # What a field usually holds, for the fields most often left over.
 KNOWN_MEANINGS = {
     "chosen": _PREFERENCE,
@@ -89,6 +93,11 @@ def _key_pattern(key: str) -> str:
     """A regex for `"key":` as a JSON writer may spell the key (raw UTF-8 or \\u escapes)."""
     spellings = {json.dumps(key, ensure_ascii=False), json.dumps(key)}
     return "(?:" + "|".join(_re2_escape(s) for s in sorted(spellings)) + r")\s*:"
+
+
+def has_tool_keys(lines: pa.Array) -> bool:
+    """Whether any JSONL line may name a key of a tool-calling record (a superset: text search)."""
+    return any(lines_with_keys(lines, (key,)) for key in TOOL_KEYS)
 
 
 def lines_with_keys(lines: pa.Array, keys: Iterable[str]) -> int:

@@ -29,7 +29,7 @@ from workbench.data.storage.parquet_io import DatasetWriter, dumps
 from workbench.data.formats.problems import Issue, Problem, ProblemKind, ProblemLog
 from workbench.data.ingest.readers import RawRecord
 from workbench.data.formats.report import ProblemReport
-from workbench.data.formats.unused import PREFERENCE_KEYS, FieldTally, UnusedField, lines_with_keys
+from workbench.data.formats.unused import PREFERENCE_KEYS, FieldTally, UnusedField, has_tool_keys, lines_with_keys
 
 OnInvalid = Literal["abort", "skip"]
 # Failures of reading that are the file's fault, not ours: reported as DataImportError.
@@ -167,8 +167,10 @@ class _Run:
             self.writer.add_rows(messages, sources, rows)
 
     def fast_block(self, block: FastRows) -> None:
-        if block.fallback is not None and lines_with_keys(block.source, PREFERENCE_KEYS):
-            self.python_block(block.fallback())  # maybe preference pairs: the Python path refuses them
+        if block.fallback is not None and (lines_with_keys(block.source, PREFERENCE_KEYS)
+                                           or has_tool_keys(block.source)):
+            # Maybe preference pairs (the Python path refuses them) or tool calls (it keeps them).
+            self.python_block(block.fallback())
             return
         rejected = [normalise_record(raw, self.fmt, self.name) for raw in block.rejected]
         if any(not record.problems for record in rejected) and block.fallback is not None:

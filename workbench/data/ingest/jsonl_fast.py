@@ -74,7 +74,7 @@ def spec_for(fmt: RecordFormat) -> Optional[FastSpec]:
         return None
     list_key = fmt.list_keys[0]
     role_key, content_key = fmt.key_pairs[0]
-    roles = tuple(fmt.role_map)
+    roles = tuple(r for r in fmt.role_map if fmt.role_map[r] in ROLES)  # tool turns: the Python path
     codes = np.array([_ROLE_CODES.index(fmt.role_map[r]) for r in roles], dtype=np.int8)
     item = pa.struct([(role_key, pa.string()), (content_key, pa.string())])
     return FastSpec(role_key, content_key, roles, codes, pa.schema([(list_key, pa.list_(item))]),
