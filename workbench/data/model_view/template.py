@@ -3,7 +3,8 @@ each token flagged as trained on (inside an assistant reply) or not.
 
 Rendering follows transformers' apply_chat_template: a jinja2 ImmutableSandboxedEnvironment
 with trim_blocks and lstrip_blocks, loopcontrols, the `tojson`/`raise_exception`/
-`strftime_now` helpers, and `messages`, `add_generation_prompt` and the named special tokens
+`strftime_now` helpers, and `messages`, `tools` (a tool-calling conversation's definitions,
+see workbench.core.tool_calls), `add_generation_prompt` and the named special tokens
 (bos_token, eos_token, ...) as variables. Assistant spans are found the way the training
 engine finds them (workbench/engine/train_data.py): by rendering prefixes of the
 conversation, so the highlighting shows exactly the labels training will use.
@@ -15,12 +16,17 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Optional
+from typing import Any, Optional
 
+from workbench.core.records import TOOL_ROLE
+from workbench.core.tool_calls import TOOL_CALLS_KEY, split_tools
 from workbench.data.storage.rowio import DataOpError
 from workbench.data.model_view.tokens import TokenizerFiles, load_tokenizer
 
-Message = dict[str, str]
+Message = dict[str, Any]
+# What a span of the rendered text is: template text (role markers, prompts), an assistant
+# reply, an assistant's tool call (both trained on), or a tool's result (not trained on).
+REPLY, TOOL_CALL, TOOL_RESULT = "reply", "tool_call", "tool_result"
 
 
 @lru_cache(maxsize=16)
@@ -68,7 +74,8 @@ def assistant_spans(render, messages: list, eos_token: str = "") -> tuple[str, l
     A reply's span runs from the end of the prefix rendered with the generation prompt to the end
     of the prefix that includes the reply: the reply plus the end-of-turn marker (the model must
     learn to stop), never the role header. Training (engine/train_data) and the "what the model
-    sees" view both use this one rule, so the view shows exactly what is trained on.
+    sees" view both use this one rule, so the view shows exactly what is trained on. An assistant
+    turn that calls tools is a reply like any other: the rendered call is the model's output.
 
     A span without `eos_token` (a template with no end-of-turn marker) gets one appended to the
     text right after it, inside the span: otherwise the model never learns to stop.
@@ -116,11 +123,32 @@ def _close_spans(text: str, spans: list[tuple[int, int, int]],
     return "".join(parts), out
 
 
+def tool_result_spans(text: str, messages: list[Message],
+                      spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """(start, end, message index) of each tool result's text in the rendered conversation,
+    found after the assistant span that precedes it and before the next one (for the view:
+    templates wrap results in their own markers, and training never learns them)."""
+    out: list[tuple[int, int, int]] = []
+    for i, msg in enumerate(messages):
+        if msg.get("role") != TOOL_ROLE or not msg.get("content"):
+            continue
+        before = [e for s, e, j in spans if j < i]
+        after = [s for s, e, j in spans if j > i]
+        lo = max([before[-1] if before else 0] + [e for _s, e, _j in out])
+        start = text.find(msg["content"], lo, after[0] if after else len(text))
+        if start >= 0:
+            out.append((start, start + len(msg["content"]), i))
+    return out
+
+
 class ChatTemplate:
-    def __init__(self, source: str, special_tokens: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, source: str, special_tokens: Optional[dict[str, str]] = None,
+                 tool_source: Optional[str] = None) -> None:
         self.source = source
         self.special_tokens = dict(special_tokens or {})
         self._template = _compile(source)
+        # A tokenizer's named "tool_use" template renders conversations with tools, as in transformers.
+        self._tool_template = _compile(tool_source) if tool_source else self._template
         self.eos_token = self.special_tokens.get("eos_token") or ""
 
     @classmethod
@@ -130,14 +158,16 @@ class ChatTemplate:
                 f"The model in {files.folder} has no chat template.",
                 advice="Use an instruction/chat model, or one built by Workbench (they include ChatML).",
             )
-        return cls(files.chat_template, files.special_tokens)
+        return cls(files.chat_template, files.special_tokens, files.tool_template)
 
     def render(self, messages: list[Message], add_generation_prompt: bool = False) -> str:
         import jinja2
 
+        plain, tools = split_tools(messages)
+        template = self._tool_template if tools else self._template
         try:
-            return self._template.render(messages=[dict(m) for m in messages], tools=None, documents=None,
-                                         add_generation_prompt=add_generation_prompt, **self.special_tokens)
+            return template.render(messages=plain, tools=tools, documents=None,
+                                   add_generation_prompt=add_generation_prompt, **self.special_tokens)
         except jinja2.TemplateError as exc:
             raise DataOpError(
                 "This conversation cannot be rendered with the model's chat template.", details=str(exc),
@@ -157,6 +187,7 @@ class TokenView:
     start: int  # character offsets into RenderedRow.text
     end: int
     trained: bool  # inside an assistant span (and before max_length): gets a label
+    kind: str = ""  # the kind of the span it starts in: REPLY, TOOL_CALL, TOOL_RESULT or "" (template)
 
 
 @dataclass(frozen=True)
@@ -164,7 +195,8 @@ class TextSpan:
     start: int
     end: int
     trained: bool
-    message_index: Optional[int]  # the assistant message a trained span belongs to
+    message_index: Optional[int]  # the message a reply, tool-call or tool-result span belongs to
+    kind: str = ""  # REPLY, TOOL_CALL, TOOL_RESULT, or "" for the template's own text
 
 
 @dataclass(frozen=True)
@@ -181,13 +213,17 @@ class RenderedRow:
     template_source: str
 
 
-def _partition(text_len: int, spans: list[tuple[int, int, int]]) -> list[TextSpan]:
+def _partition(text_len: int, messages: list[Message], spans: list[tuple[int, int, int]],
+               results: list[tuple[int, int, int]]) -> list[TextSpan]:
+    """TextSpans covering the text: the trained spans, the tool results, the template between."""
+    marked = sorted([(s, e, i, True) for s, e, i in spans] + [(s, e, i, False) for s, e, i in results])
     out: list[TextSpan] = []
     pos = 0
-    for start, end, idx in spans:
+    for start, end, idx, trained in marked:
         if start > pos:
             out.append(TextSpan(pos, start, False, None))
-        out.append(TextSpan(start, end, True, idx))
+        kind = (TOOL_CALL if messages[idx].get(TOOL_CALLS_KEY) else REPLY) if trained else TOOL_RESULT
+        out.append(TextSpan(start, end, trained, idx, kind))
         pos = end
     if pos < text_len:
         out.append(TextSpan(pos, text_len, False, None))
@@ -199,14 +235,16 @@ def render_conversation(files: TokenizerFiles, messages: list[Message], *, index
     template = ChatTemplate.from_files(files)
     tokenizer = load_tokenizer(files)
     text, spans = template.assistant_spans(messages)
+    parts = _partition(len(text), messages, spans, tool_result_spans(text, messages, spans))
     enc = tokenizer.encode(text, add_special_tokens=False)
     tokens: list[TokenView] = []
     for j, (tid, piece, (start, end)) in enumerate(zip(enc.ids, enc.tokens, enc.offsets)):
         inside = any(s <= start < e for s, e, _ in spans)  # the engine's rule: the token's start
         kept = max_length is None or j < max_length
-        tokens.append(TokenView(tid, piece, start, end, inside and kept))
+        kind = next((p.kind for p in parts if p.start <= start < p.end), "")
+        tokens.append(TokenView(tid, piece, start, end, inside and kept, kind))
     return RenderedRow(
-        index=index, messages=messages, text=text, spans=_partition(len(text), spans), tokens=tokens,
+        index=index, messages=messages, text=text, spans=parts, tokens=tokens,
         token_count=len(tokens), trained_token_count=sum(t.trained for t in tokens), max_length=max_length,
         truncated=max_length is not None and len(tokens) > max_length, template_source=files.chat_template or "",
     )

@@ -3,7 +3,8 @@
 
 Where the chat template comes from, in transformers' own order: chat_template.jinja (what
 transformers 5 writes), chat_template.json, then tokenizer_config.json's "chat_template"
-(a string, or a list of named templates of which "default" is used).
+(a string, or a list of named templates of which "default" is used, and "tool_use" for a
+conversation with tool definitions, as transformers picks them).
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _template_from(value: Any) -> Optional[str]:
+def _template_from(value: Any, name: str = "default") -> Optional[str]:
     if isinstance(value, str):
-        return value
+        return value if name == "default" else None
     if isinstance(value, list):
         named = {t.get("name"): t.get("template") for t in value if isinstance(t, dict)}
+        if name != "default":
+            return named.get(name) if isinstance(named.get(name), str) else None
         return named.get("default") or next((t for t in named.values() if isinstance(t, str)), None)
     return None
 
@@ -54,6 +57,7 @@ class TokenizerFiles:
     chat_template: Optional[str]
     special_tokens: dict[str, str]  # bos_token, eos_token, ... as the template sees them
     fingerprint: str  # sha256 of tokenizer.json (recorded with lengths measured in its tokens)
+    tool_template: Optional[str] = None  # a named "tool_use" template, when the tokenizer has one
 
 
 def find_tokenizer_files(path: str | os.PathLike[str]) -> TokenizerFiles:
@@ -69,10 +73,12 @@ def find_tokenizer_files(path: str | os.PathLike[str]) -> TokenizerFiles:
         )
     config = _read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
     template: Optional[str] = None
+    named: Any = config.get("chat_template")
     if (folder / "chat_template.jinja").is_file():
         template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
     elif (folder / "chat_template.json").is_file():
-        template = _template_from(_read_json(folder / "chat_template.json").get("chat_template"))
+        named = _read_json(folder / "chat_template.json").get("chat_template")
+        template = _template_from(named)
     if template is None:
         template = _template_from(config.get("chat_template"))
     special = {name: t for name in SPECIAL_TOKEN_NAMES if (t := _token_text(config.get(name))) is not None}
@@ -80,7 +86,8 @@ def find_tokenizer_files(path: str | os.PathLike[str]) -> TokenizerFiles:
         for name, value in _read_json(folder / "special_tokens_map.json").items():
             if name in SPECIAL_TOKEN_NAMES and name not in special and (t := _token_text(value)) is not None:
                 special[name] = t
-    return TokenizerFiles(str(folder), str(tok_json), template, special, "sha256:" + file_sha256(tok_json))
+    return TokenizerFiles(str(folder), str(tok_json), template, special, "sha256:" + file_sha256(tok_json),
+                          _template_from(named, "tool_use"))
 
 
 _CACHE: dict[tuple[str, float], Any] = {}
