@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from workbench.engine.errors import BadConfigError, BadDataError
 from workbench.engine.messages import Message, check_messages
+from workbench.engine.tool_check import check_tool_support
 
 IGNORE_INDEX = -100
 
@@ -64,8 +65,11 @@ def read_parquet_conversations(path: str, name: str = "the dataset") -> list[lis
 
 
 def _render(tokenizer, messages: list[Message], add_generation_prompt: bool) -> str:
+    from workbench.core.tool_calls import split_tools
+
+    plain, tools = split_tools(messages)  # a tool-calling conversation keeps its tools on the first message
     return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        plain, tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt
     )
 
 
@@ -98,6 +102,7 @@ def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int,
                  loss_on: str = "assistant", allow_empty: bool = False, row_offset: int = 0) -> TokenizedData:
     """`source` names the dataset in messages (the version's title, never a file path).
     `row_offset`: the first conversation's index in the whole dataset (for a chunk's messages)."""
+    check_tool_support(tokenizer, conversations, source, lambda m, gen: _render(tokenizer, m, gen), row_offset)
     examples, dropped = [], []
     truncated_rows = 0
     for i, messages in enumerate(conversations, start=row_offset):
