@@ -2,6 +2,10 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python -m tools.screenshots [OUT_DIR]
 
+The Train page is taken twice: train.png with the basics (as a new user sees it) and
+train_advanced.png with Advanced open, both once its memory verdict and max-length check
+have arrived.
+
 Everything (demo project, tiny model, settings) lives in a scratch data folder (--data-dir,
 default ./out/screenshot-data) so the user's own projects and settings are never touched. The
 run is trained by the real engine child and the chat reply comes from the real chat child.
@@ -34,6 +38,13 @@ def settle(app, seconds: float = 0.6) -> None:
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.02)
+
+
+def wait_for_train_checks(app, train) -> None:
+    """Until the Train page's max-length check and memory verdict are on screen."""
+    wait_for(app, lambda: not train.fit.measuring and not train.memory.pending
+             and not train.form.widgets["target_modules"].task, 120, "the Train page's checks")
+    settle(app, 0.3)
 
 
 def start_window(args):
@@ -112,11 +123,26 @@ def main(argv: list[str] | None = None) -> int:
     window.train_page.name_edit.setText("support-lora-2")
     window.runs_page.select_run(run.id)
 
+    train = window.train_page
+    train.advanced_action.setChecked(False)  # basics first, as a new user sees it
     for index, name in enumerate(PAGES[:4]):
         window.set_page(index)
         settle(app)
+        if index == TRAIN:
+            wait_for_train_checks(app, train)
         window.grab().save(os.path.join(args.out, f"{name}.png"))
         print(f"screenshots: {name}.png")
+
+    # Train again with Advanced open, scrolled to its groups.
+    window.set_page(TRAIN)
+    train.advanced_action.setChecked(True)
+    settle(app)
+    wait_for_train_checks(app, train)
+    train.scroll.ensureWidgetVisible(train.advanced, 0, 0)
+    settle(app, 0.3)
+    window.grab().save(os.path.join(args.out, "train_advanced.png"))
+    print("screenshots: train_advanced.png")
+    train.advanced_action.setChecked(False)
 
     # Chat with the finished run's adapter: two real exchanges.
     window.set_page(RUNS)

@@ -239,3 +239,15 @@ def test_stats_tab_and_train_page_start_from_the_same_max_length(open_window):
 
     stats_default = open_window.datasets_page.inspector.max_spin.value()
     assert stats_default == open_window.train_page.length_spin.value() == TrainConfig().max_length
+
+
+def test_the_fit_line_shows_the_counts_as_soon_as_they_arrive(fit_window, qtbot):
+    """No edit after the measurement: the line must not keep saying "Measuring…"."""
+    window, _model, _late, mixed = fit_window
+    page = window.train_page
+    _select(page, mixed.id)
+    assert "Measuring" in page.fit_label.text()
+    _fitted(qtbot, page)
+    qtbot.waitUntil(lambda: page.fit.task is None, timeout=20000)
+    assert "Measuring" not in page.fit_label.text()
+    assert "chatml's tokenizer" in page.fit_label.text()

@@ -55,11 +55,17 @@ class FitCheck(QObject):
 
     def _store_result(self, key: tuple[str, str], fit: Any) -> None:
         self._fits[key] = fit
-        self.changed.emit()
+        self._measured(key)
 
     def _store_error(self, key: tuple[str, str], exc: BaseException) -> None:
         message, advice, _ = describe(exc)
         self._errors[key] = f"{message} {advice}".strip()
+        self._measured(key)
+
+    def _measured(self, key: tuple[str, str]) -> None:
+        # No longer measuring before the page re-reads the line (done() comes only after this).
+        if self._task_key == key:
+            self.task, self._task_key = None, None
         self.changed.emit()
 
     def _done(self, task: Task) -> None:

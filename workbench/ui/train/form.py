@@ -9,8 +9,9 @@ import html
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QStandardItemModel
+from PySide6.QtGui import QColor, QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -33,6 +34,7 @@ from workbench.core.train_config import (
     TrainConfig,
     apply_preset,
 )
+from workbench.ui.common import theme
 from workbench.ui.train import knobs
 from workbench.ui.train.targets import TargetModulesEdit
 
@@ -40,6 +42,7 @@ FIELD_WIDTH = 150  # numbers need no more; stretched spin boxes read badly
 CHOICES = {"lr_scheduler": SCHEDULERS, "precision": PRECISIONS, "quantization": QUANTIZATIONS, "loss_on": LOSS_MODES}
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
 _DEFAULTS = TrainConfig()
+INVALID_TINT = {"light": "#fcd5d5", "dark": "#5a2328"}
 
 
 def _make_widget(name: str) -> QWidget:
@@ -50,6 +53,7 @@ def _make_widget(name: str) -> QWidget:
     elif name == "learning_rate":
         w = QLineEdit()
         w.setPlaceholderText("e.g. 2e-4")
+        w.setFixedHeight(QSpinBox().sizeHint().height())  # in line with the spin boxes
     elif name in CHOICES:
         w = QComboBox()
         for value in CHOICES[name]:
@@ -113,7 +117,7 @@ class ConfigForm(QWidget):
 
     def _fill_group(self, box: QGroupBox, names: tuple[str, ...]) -> None:
         form = QFormLayout(box)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         for name in names:
             widget = self.widgets[name]
             note = QLabel()
@@ -125,7 +129,9 @@ class ConfigForm(QWidget):
             column = QVBoxLayout(cell)
             column.setContentsMargins(0, 0, 0, 0)
             column.setSpacing(2)
-            column.addWidget(widget)
+            # Numbers and choices keep their own width; the layer list takes the row.
+            column.addWidget(widget, 0, Qt.AlignmentFlag(0) if isinstance(widget, TargetModulesEdit)
+                             else Qt.AlignmentFlag.AlignLeft)
             column.addWidget(note)
             if isinstance(widget, QCheckBox):
                 form.addRow(cell)
@@ -221,14 +227,25 @@ class ConfigForm(QWidget):
 
     # -- feedback --------------------------------------------------------------------------------
     def mark(self, problems: list[ConfigProblem]) -> None:
-        """A red edge on each knob a problem names (the page lists the messages)."""
+        """Mark each knob a problem names, and its label (the page lists the messages): the
+        dynamic property "invalid" for the stylesheets, and a tinted background for spin boxes
+        and combo boxes, whose arrows a stylesheet border would replace."""
         bad = {p.field for p in problems}
+        tint = QColor(INVALID_TINT[theme.current_theme()])
         for name, w in self.widgets.items():
             target = w.mode_combo if isinstance(w, TargetModulesEdit) else w
-            if bool(target.property("invalid")) != (name in bad):
-                target.setProperty("invalid", name in bad)
-                target.style().unpolish(target)
-                target.style().polish(target)
+            on = name in bad
+            for widget in (target, self.labels.get(name)):
+                if widget is not None and bool(widget.property("invalid")) != on:
+                    widget.setProperty("invalid", on)
+                    widget.style().unpolish(widget)
+                    widget.style().polish(widget)
+            if isinstance(target, (QAbstractSpinBox, QComboBox)):
+                palette = QPalette()  # nothing set: every colour from the parent (the theme)
+                if on:
+                    palette.setColor(QPalette.ColorRole.Base, tint)
+                    palette.setColor(QPalette.ColorRole.Button, tint)
+                target.setPalette(palette)
 
     def invalid_fields(self) -> list[str]:
         return [n for n, w in self.widgets.items()

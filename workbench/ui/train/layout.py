@@ -96,11 +96,11 @@ def lay_out(page: Any) -> None:
     grid = QGridLayout(page.advanced)
     grid.setContentsMargins(0, 0, 0, 0)
     g = page.form.groups
-    grid.addWidget(g["Adapter"], 0, 0, 2, 1)
+    grid.addWidget(g["Adapter"], 0, 0)
+    grid.addWidget(g["Data"], 1, 0)
     grid.addWidget(g["Optimiser"], 0, 1)
-    grid.addWidget(g["Data"], 1, 1)
-    grid.addWidget(g["Machine"], 0, 2)
-    grid.addWidget(g["Evaluation & checkpoints"], 1, 2)
+    grid.addWidget(g["Machine"], 1, 1)
+    grid.addWidget(g["Evaluation & checkpoints"], 0, 2, 2, 1)
     for col in range(3):
         grid.setColumnStretch(col, 1)
 

@@ -37,6 +37,7 @@ class MemoryPanel(QFrame):
     """A verdict line, a peak-vs-available bar (the parts in its tooltip) and suggestions."""
 
     estimated = Signal(object)  # the FitEstimate now on screen
+    shown = Signal()  # what the panel says changed
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -49,7 +50,7 @@ class MemoryPanel(QFrame):
         self.bar.setObjectName("memoryBar")
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
-        self.bar.setFixedHeight(8)
+        self.bar.setFixedHeight(10)
         self.suggestions_label = QLabel()
         self.suggestions_label.setObjectName("memorySuggestions")
         self.suggestions_label.setWordWrap(True)
@@ -137,6 +138,7 @@ class MemoryPanel(QFrame):
         self.bar.hide()
         self.suggestions_label.hide()
         self.setVisible(bool(text))
+        self.shown.emit()
 
     def _mark_stale(self) -> None:
         if self.estimate is None:
@@ -171,6 +173,7 @@ class MemoryPanel(QFrame):
             self.suggestions_label.setText(f"<ul style='margin:0; margin-left:-20px'>{items}</ul>")
         self.suggestions_label.setVisible(bool(est.suggestions))
         self.setVisible(True)
+        self.shown.emit()
 
     def theme_changed(self) -> None:
         if self.estimate is not None:

@@ -62,6 +62,7 @@ class TrainPage(Page):
         self.fit = FitCheck(self)
         self.fit.changed.connect(self.validate)
         self.memory = MemoryPanel()
+        self.memory.shown.connect(self._show_checks)
 
         self.quantization = QuantizationCheck(self)
         self.quantization.changed.connect(self._quantization_known)
@@ -223,14 +224,14 @@ class TrainPage(Page):
 
     def _show_notes(self, config: TrainConfig) -> None:
         self.form.set_note("grad_accum", f"Effective batch: {config.batch_size} × {config.grad_accum} = "
-                                         f"{config.effective_batch:,} conversations per step")
+                                         f"{config.effective_batch:,}")
         version = self.selected_version()
         note = ""
         if version is not None and config.eval_steps > 0:
             val = self._choices.validation_parts.get(version.id) if self._choices else None
             note = (f"On its validation part ({val.row_count:,} rows)." if val is not None else
-                    "This version has no validation part, so nothing is evaluated: split it on the "
-                    "Datasets page and train on the train part.")
+                    "This version has no validation part: nothing is evaluated. Split it on the "
+                    "Datasets page and train on its train part.")
         self.form.set_note("eval_steps", note)
 
     def validate(self) -> list[str]:
@@ -255,7 +256,13 @@ class TrainPage(Page):
         self.estimate_label.setText(self._estimate())
         if self.isVisible():
             self.memory.request(self._model_path(), None if config_problems else config)
+        self._show_checks()
         return problems
+
+    def _show_checks(self) -> None:
+        """The "Before you start" box only when it has something to say."""
+        self.checks.setVisible(any(bool(w.text()) for w in (
+            self.memory.verdict_label, self.fit_label, self.part_warning)))
 
     def _estimate(self) -> str:
         version = self.selected_version()
