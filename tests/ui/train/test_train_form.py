@@ -188,3 +188,24 @@ def test_target_modules_offer_the_models_own_linear_layers(tiny_window, qtbot):
     assert page.form.config()[0].target_modules == "all-linear"
     assert not targets.layer_list.isVisible()
 
+
+def test_page_commands_are_shortcuts_while_the_page_is_on_screen(train_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    from workbench.ui.common.errors import open_error_dialogs
+
+    page = train_window.train_page
+    train_window.activateWindow()
+    qtbot.waitUntil(lambda: train_window.isActiveWindow(), timeout=15000)
+    page.name_edit.setFocus()
+    qtbot.keyClick(page.name_edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert page.advanced.isVisible()
+    qtbot.keyClick(page.name_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    # Start was tried: this fixture's model folder does not exist, and the dialog says so.
+    boxes = open_error_dialogs()
+    assert boxes and "missing on this machine" in boxes[0].text()
+    for box in boxes:
+        box.close()
+    train_window.set_page(0)  # another page on screen: the Train page's keys do nothing
+    qtbot.keyClick(train_window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert page.advanced_action.isChecked()
