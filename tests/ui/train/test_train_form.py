@@ -158,7 +158,8 @@ def test_effective_batch_and_validation_part_are_told_under_their_knobs(train_wi
     page.batch_spin.setValue(4)
     page.form.widgets["grad_accum"].setValue(4)
     assert "4 × 4 = 16" in page.form.notes["grad_accum"].text()
-    assert "no validation part" in page.form.notes["eval_steps"].text()
+    assert "No validation part" in page.form.notes["eval_steps"].text()
+    assert "Split it on the Datasets page" in page.form.notes["eval_steps"].toolTip()
     store = train_window.ctx.store
     parts = dataset_ops.make_split(store, store.list_versions()[0].id, counts={"validation": 4, "test": 4})
     train_window.ctx.datasets_changed.emit()

@@ -122,8 +122,7 @@ class ConfigForm(QWidget):
             widget = self.widgets[name]
             note = QLabel()
             note.setObjectName("hint")
-            note.setWordWrap(True)
-            note.hide()
+            note.hide()  # one line: a wrapped label in a form row can be clipped as the page shrinks
             self.notes[name] = note
             cell = QWidget()
             column = QVBoxLayout(cell)
@@ -251,9 +250,10 @@ class ConfigForm(QWidget):
         return [n for n, w in self.widgets.items()
                 if (w.mode_combo if isinstance(w, TargetModulesEdit) else w).property("invalid")]
 
-    def set_note(self, name: str, text: str) -> None:
+    def set_note(self, name: str, text: str, tip: str = "") -> None:
         note = self.notes[name]
         note.setText(text)
+        note.setToolTip(tip)
         note.setVisible(bool(text))
 
     def set_quantization_support(self, available: Optional[bool], reason: str) -> None:

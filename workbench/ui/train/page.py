@@ -226,13 +226,16 @@ class TrainPage(Page):
         self.form.set_note("grad_accum", f"Effective batch: {config.batch_size} × {config.grad_accum} = "
                                          f"{config.effective_batch:,}")
         version = self.selected_version()
-        note = ""
+        note = tip = ""
         if version is not None and config.eval_steps > 0:
             val = self._choices.validation_parts.get(version.id) if self._choices else None
-            note = (f"On its validation part ({val.row_count:,} rows)." if val is not None else
-                    "This version has no validation part: nothing is evaluated. Split it on the "
-                    "Datasets page and train on its train part.")
-        self.form.set_note("eval_steps", note)
+            if val is not None:
+                note = f"On its validation part ({val.row_count:,} rows)"
+            else:
+                note = "No validation part: nothing is evaluated"
+                tip = ("This version is not the train part of a split. Split it on the Datasets page "
+                       "and train on its train part to see an evaluation loss.")
+        self.form.set_note("eval_steps", note, tip)
 
     def validate(self) -> list[str]:
         self._update_fit()
