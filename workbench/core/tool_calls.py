@@ -25,6 +25,10 @@ TOOLS_KEY = "tools"
 TOOL_CALLS_KEY = "tool_calls"
 # Keys a tool message may carry besides role and content.
 TOOL_MESSAGE_KEYS = ("name", "tool_call_id")
+# What a span of a rendered conversation is ("what the model sees"): an assistant reply or an
+# assistant's tool call (both trained on), a tool's result (read, not trained on); "" is the
+# template's own text (role markers, prompts).
+REPLY, TOOL_CALL, TOOL_RESULT = "reply", "tool_call", "tool_result"
 
 
 def split_tools(messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], Optional[list]]:

@@ -19,14 +19,11 @@ from functools import lru_cache
 from typing import Any, Optional
 
 from workbench.core.records import TOOL_ROLE
-from workbench.core.tool_calls import TOOL_CALLS_KEY, split_tools
+from workbench.core.tool_calls import REPLY, TOOL_CALL, TOOL_CALLS_KEY, TOOL_RESULT, split_tools
 from workbench.data.storage.rowio import DataOpError
 from workbench.data.model_view.tokens import TokenizerFiles, load_tokenizer
 
 Message = dict[str, Any]
-# What a span of the rendered text is: template text (role markers, prompts), an assistant
-# reply, an assistant's tool call (both trained on), or a tool's result (not trained on).
-REPLY, TOOL_CALL, TOOL_RESULT = "reply", "tool_call", "tool_result"
 
 
 @lru_cache(maxsize=16)

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from workbench.core.progress import CancelToken, ProgressCallback, report
+from workbench.core.tool_calls import TOOL_CALLS_KEY, split_tools, with_tools
 from workbench.data.ops import dedup
 from workbench.data.ops.clean_params import Exclusions, SpanRef, params_dict, resolve_params
 from workbench.data.storage.parquet_io import count_rows
@@ -158,12 +159,17 @@ def _blank(text: str) -> bool:
     return not text.strip()
 
 
+def _empty(message: Message) -> bool:
+    """No text and no tool call (an assistant turn that only calls a tool is not empty)."""
+    return _blank(message.get("content", "")) and not message.get(TOOL_CALLS_KEY)
+
+
 class _Empty(_Op):
     def decide(self, rows):
         out: list[Optional[_Decision]] = []
         for row in rows:
             msgs = row.messages
-            blank = [m for m in msgs if _blank(m.get("content", ""))]
+            blank = [m for m in msgs if _empty(m)]
             if not blank:
                 out.append(None)
             elif len(blank) == len(msgs):
@@ -173,7 +179,7 @@ class _Empty(_Op):
                 self.counts["rows_with_empty_messages"] = self.counts.get("rows_with_empty_messages", 0) + 1
                 out.append(_Decision("remove", f"{len(blank)} empty message(s)"))
             else:
-                kept = [m for m in msgs if not _blank(m.get("content", ""))]
+                kept = with_tools([m for m in msgs if not _empty(m)], split_tools(msgs)[1])
                 self.counts["dropped_messages"] = self.counts.get("dropped_messages", 0) + len(blank)
                 if not any(m.get("role") == "assistant" for m in kept):
                     out.append(_Decision("remove", "no assistant reply left"))

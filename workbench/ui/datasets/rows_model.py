@@ -18,13 +18,15 @@ from typing import Any, Callable, Optional
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from workbench.core.tool_calls import readable_messages
+
 Fetch = Callable[[int, int], list[dict[str, Any]]]  # (offset, limit) -> rows
 COLUMNS = ("#", "Roles", "First user message", "First assistant reply")
 BLOCK_ROWS = 256
 CACHE_BLOCKS = 8
 SUMMARY_CHARS = 160
 
-_ROLE_SHORT = {"system": "S", "user": "U", "assistant": "A"}
+_ROLE_SHORT = {"system": "S", "user": "U", "assistant": "A", "tool": "T"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def _one_line(text: str) -> str:
 
 
 def summarize(row: dict[str, Any]) -> RowSummary:
-    messages = row.get("messages") or []
+    messages = readable_messages(row.get("messages") or [])  # a tool call reads as one
     roles = " ".join(_ROLE_SHORT.get(str(m.get("role")), str(m.get("role", "?"))) for m in messages)
     first: dict[Any, str] = {}
     for m in messages:

@@ -10,6 +10,7 @@ from typing import Any, Optional
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
 from workbench.core.records import DEFAULT_MAX_LENGTH
+from workbench.core.tool_calls import readable_messages
 from workbench.ui.common.errors import describe
 from workbench.ui.common.chat_view import ChatView
 from workbench.ui.datasets.model_sees.stats_view import StatsView
@@ -118,7 +119,8 @@ class ModelSeesPanel(QWidget):
         if row is None:
             self.conversation.set_messages([])
         else:
-            self.conversation.set_messages(row.get("messages") or [], follow=False)
+            # Tool calls written out under the assistant's text; tool results as their own bubbles.
+            self.conversation.set_messages(readable_messages(row.get("messages") or []), follow=False)
             self.conversation.verticalScrollBar().setValue(0)
         self.update_visible()
 
