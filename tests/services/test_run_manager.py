@@ -116,7 +116,7 @@ def stand_in(monkeypatch):
     """Children started by RunManager run STAND_IN in `mode` instead of the training engine."""
     mode = {"value": "cooperative"}
     monkeypatch.setattr(launch, "engine_argv",
-                        lambda verb, spec: [sys.executable, "-c", STAND_IN, spec, mode["value"]])
+                        lambda verb, spec, *_: [sys.executable, "-c", STAND_IN, spec, mode["value"]])
     return mode
 
 

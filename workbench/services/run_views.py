@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.core.errors import ProjectError
-from workbench.core.records import Run
+from workbench.core.records import Run, RunSegment
 
 if TYPE_CHECKING:  # importing this module must not load sqlite-utils (the pages import it early)
     from workbench.store import ProjectStore
@@ -66,3 +66,16 @@ def current_run(store: "ProjectStore", run_id: str) -> Run:
 def loss_series(store: "ProjectStore", run_id: str, name: str = "loss") -> list[tuple[int, float]]:
     """The run's (step, value) points of one metric, in step order (the loss curve)."""
     return store.metric_series(run_id, name)
+
+
+def queue_rows(store: "ProjectStore") -> list[RunRow]:
+    """The runs waiting in the queue, the next to start first, with their base model's name."""
+    from workbench.services.run_queue import queued_runs
+
+    names = {m.id: m.name for m in store.list_base_models()}
+    return [RunRow(run, names.get(run.base_model_id, UNKNOWN_MODEL)) for run in queued_runs(store)]
+
+
+def run_segments(store: "ProjectStore", run_id: str) -> list[RunSegment]:
+    """Each stretch the run trained (started, stopped, resumed), in order (one indexed read)."""
+    return store.run_segments(run_id)

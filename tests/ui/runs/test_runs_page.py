@@ -146,7 +146,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run, monkeypatch):
     assert "live-run" in page.details.toPlainText()
     # It stopped cooperatively, so it left a checkpoint: Resume is offered, saying from where.
     assert page.resume_button.isEnabled()
-    assert page.resume_button.toolTip() == "<p>Continue from its checkpoint at step 11 as a new run.</p>"
+    assert page.resume_button.toolTip() == "<p>Continue from its checkpoint at step 11 as the same run.</p>"
 
 
 def test_loss_plot_has_a_legend_for_raw_and_smoothed(window, qtbot, live_run):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSplitter,
     QStyle,
@@ -28,8 +29,10 @@ from workbench.ui.shell.context import ProjectContext
 from workbench.ui.common.errors import show_error
 from workbench.ui.common.page import Page, heading, record_table
 from workbench.ui.runs.loss_plot import LossPlot
+from workbench.ui.runs.queue_panel import QueuePanel
 
 if TYPE_CHECKING:
+    from workbench.core.records import RunSegment
     from workbench.services.run_views import RunDetails, RunRow
     from workbench.services.runs import ResumeCheck
 
@@ -55,6 +58,16 @@ class ProgressDelegate(QStyledItemDelegate):
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
 
+def _segment_row(s: "RunSegment", muted: str) -> str:
+    """One segment as a table row: when, from which step to which, how it ended and why."""
+    when = (s.started_at or "")[:19].replace("T", " ")
+    how = "started" if s.idx == 0 else f"resumed at step {s.start_step}"
+    end = f"{s.end_status} at step {s.end_step}" if s.end_status else "running"
+    why = f" — {s.reason}" if s.reason else ""
+    return (f"<tr><td style='color:{muted}'>{s.idx + 1}.</td><td>&nbsp;{html.escape(when)}</td>"
+            f"<td>&nbsp;{html.escape(how)}</td><td>&nbsp;→ {html.escape(end + why)}</td></tr>")
+
+
 def _loss(value: Optional[float]) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -76,6 +89,8 @@ class RunsPage(Page):
         self.table = record_table(COLUMNS, "runsTable")
         self.table.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.table))
         self.table.itemSelectionChanged.connect(self._on_selected)
+        self.queue = QueuePanel()
+        self.queue.changed.connect(self._queue_changed)
 
         self.plot = LossPlot()
         self.details = QTextBrowser()
@@ -99,8 +114,19 @@ class RunsPage(Page):
         lower.setStretchFactor(0, 3)
         lower.setStretchFactor(1, 2)
         lower.setSizes([600, 400])
+        queue_box = QWidget()
+        queue_layout = QVBoxLayout(queue_box)
+        queue_layout.setContentsMargins(0, 0, 0, 0)
+        queue_layout.addWidget(QLabel("<b>Queue</b>: runs waiting to start, one after another"))
+        queue_layout.addWidget(self.queue, 1)
+        upper = QSplitter(Qt.Orientation.Horizontal)
+        upper.addWidget(self.table)
+        upper.addWidget(queue_box)
+        upper.setStretchFactor(0, 3)
+        upper.setStretchFactor(1, 1)
+        upper.setSizes([750, 250])
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
+        splitter.addWidget(upper)
         splitter.addWidget(lower)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 5)
@@ -115,6 +141,7 @@ class RunsPage(Page):
         super().set_context(ctx)
         self._resume_checks.clear()
         self._details.clear()
+        self.queue.set_context(ctx)
         if ctx is not None:
             self.connect_ctx(ctx.runs_changed, self.refresh)
             self.connect_ctx(ctx.run_events, self._on_events)
@@ -162,6 +189,11 @@ class RunsPage(Page):
             table.resizeColumnToContents(col)
         table.setColumnWidth(PROGRESS_COL, max(table.columnWidth(PROGRESS_COL), 120))
         self._show_run(self.selected_run(), reset_plot=False)
+        self.queue.refresh()
+
+    def _queue_changed(self) -> None:
+        if self.ctx is not None:  # the table's statuses and the Train page's queue line follow
+            self.ctx.runs_changed.emit()
 
     @staticmethod
     def _status_color(status: str) -> QBrush:
@@ -201,9 +233,10 @@ class RunsPage(Page):
         details = self._details.get(run.id)
         if details is None:
             details = self._details[run.id] = run_views.run_details(self.ctx.store, run.id)
-        self.details.setHtml(self._details_html(run, details))
+        segments = run_views.run_segments(self.ctx.store, run.id)
+        self.details.setHtml(self._details_html(run, details, segments))
 
-    def _details_html(self, run: Run, details: "RunDetails") -> str:
+    def _details_html(self, run: Run, details: "RunDetails", segments: Sequence["RunSegment"] = ()) -> str:
         c = theme.colors()
         esc = html.escape
         rows = [("Status", run.status), ("Base model", details.model_name), ("Dataset", details.dataset_title)]
@@ -227,6 +260,9 @@ class RunsPage(Page):
         table = "".join(f"<tr><td style='color:{c.muted_text}'>{esc(k)}</td><td>&nbsp;{esc(str(v))}</td></tr>"
                         for k, v in rows if v)
         parts.append(f"<table cellspacing='2'>{table}</table>")
+        if len(segments) > 1 or any(s.idx > 0 for s in segments):
+            parts.append("<p><b>Segments</b> (each start, stop and resume of this run)</p>")
+            parts.append(f"<table cellspacing='2'>{''.join(_segment_row(s, c.muted_text) for s in segments)}</table>")
         config = {k: v for k, v in (run.config or {}).items() if v is not None}
         parts.append("<p><b>Configuration</b></p>")
         parts.append(f"<pre>{esc(json.dumps(config, indent=1, sort_keys=True))}</pre>")
@@ -253,7 +289,7 @@ class RunsPage(Page):
         self.resume_button.setEnabled(check.ok)
         if check.ok:
             step = check.checkpoint.rsplit("-", 1)[-1]
-            text = [f"Continue from its checkpoint at step {step} as a new run."]
+            text = [f"Continue from its checkpoint at step {step} as the same run."]
         else:
             text = [check.reason, check.advice]
         # Rich text, so that Qt wraps the tooltip instead of drawing one screen-wide line.

@@ -36,7 +36,7 @@ class ProjectContext(QObject):
         if run_manager is None:
             from workbench.services.runs import RunManager
 
-            run_manager = RunManager(store)
+            run_manager = RunManager(store, run_queue=True)  # the app runs the queue
         # The handle pages pass to service functions (they never call its methods).
         self.store = store
         self.project = projects.project_record(store)
