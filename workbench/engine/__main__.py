@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return _torchrun(list(args[1:]))
     set_engine_env()
     events = claim_stdout()
+    from workbench.engine.ranks import exit_with_parent
+
+    exit_with_parent()
     from workbench.engine.errors import BadConfigError, failure_payload
     from workbench.jobs.specs import read_spec
 

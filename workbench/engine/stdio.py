@@ -11,9 +11,10 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import IO, Optional
+from typing import IO, Any, Optional
 
-from workbench.jobs.protocol import EventWriter, read_journal
+from workbench.engine.ranks import rank
+from workbench.jobs.protocol import Event, EventWriter, read_journal
 
 # Set before any heavy import: offline, no tokenizer fork warnings, no telemetry.
 ENGINE_ENV = {
@@ -57,5 +58,21 @@ def next_seq(journal_path: Optional[str]) -> int:
     return max((e.seq for e in events), default=0)
 
 
+class OtherRankWriter(EventWriter):
+    """The writer of rank > 0 in a multi-process run: rank 0 reports for the run, so this rank's
+    events go to its stderr (the run's log) only, never to stdout or the journal, where they
+    would duplicate rank 0's seqs; its heartbeats are dropped (rank 0's say the run is alive)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr, None)
+
+    def emit(self, kind: str, **payload: Any) -> Event:
+        if kind == "heartbeat":
+            return Event(seq=0, kind=kind, payload=payload)
+        return super().emit(kind, **payload)
+
+
 def open_writer(stream: Optional[IO[str]], journal_path: Optional[str]) -> EventWriter:
+    if rank() != 0:
+        return OtherRankWriter()
     return EventWriter(stream, journal_path, start_seq=next_seq(journal_path))

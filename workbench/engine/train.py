@@ -16,6 +16,7 @@ from workbench.engine.errors import (
     is_oom,
 )
 from workbench.engine.model_files import atomic_folder
+from workbench.engine.ranks import world_size
 from workbench.engine.token_cache import cache_key, cached_tokenize, parallel_tokenize
 from workbench.engine.run_record import Throughput, peak_memory, write_run_record
 from workbench.engine.train_args import (
@@ -151,7 +152,8 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
     data, cache_hit = _tokenized(spec, tokenizer, spec.dataset_path, name)
     eval_data = _eval_data(spec, tokenizer)
     pad_id = pad_id_for(tokenizer)
-    if stop.requested():
+    # Several ranks must agree on stopping, which they can only once training has started.
+    if stop.requested() and world_size() == 1:
         writer.emit("cancelled", adapter_path=None, step=0)
         return 0
 

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from transformers import TrainerCallback
 
 from workbench.engine.control import StepCounter, StopSignal
+from workbench.engine.ranks import any_rank
 from workbench.jobs.protocol import EventWriter
 
 LOG_SKIP = {"epoch", "step"}
@@ -67,6 +68,8 @@ class EventCallback(TrainerCallback):
             total_params=total,
             seed=args.seed,
             start_step=state.global_step,
+            rank=args.process_index,  # torchrun: rank 0 reports; the others log to stderr
+            world_size=args.world_size,
             **self.started_extra,
         )
         return control
@@ -76,7 +79,8 @@ class EventCallback(TrainerCallback):
         self.writer.emit(
             "progress", step=state.global_step, total_steps=state.max_steps, epoch=state.epoch
         )
-        if self.stop.requested() and state.global_step < state.max_steps:
+        # All ranks of a multi-process run stop at the same step, or the others would hang.
+        if any_rank(self.stop.requested(), args.device) and state.global_step < state.max_steps:
             self.stopped_early = True
             control.should_training_stop = True
             # Leave a checkpoint behind so a cancelled run can be resumed.

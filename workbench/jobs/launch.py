@@ -15,18 +15,33 @@ import sys
 from typing import Any, Optional
 
 from workbench.core.errors import JobError
-from workbench.engine import WORKER_SWITCH
+from workbench.engine import TORCHRUN, WORKER_SWITCH
 from workbench.jobs.protocol import Event, parse_line
 
+TORCHRUN_VERB_FOR = "train"  # the one verb that runs in several processes
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def engine_argv(verb: str, spec_path: str) -> list[str]:
+def engine_argv(verb: str, spec_path: str, nproc: int = 1) -> list[str]:
     """The command line of an engine child.
 
     A frozen build has no `-m`: it re-runs its own executable with the worker switch, which
     its entry points (workbench.cli.main, workbench.ui.app.main) hand to the engine.
+
+    With `nproc` > 1 (training only) torchrun starts the processes and joins them into one
+    distributed run; this process never imports torch, so torchrun is named, not called. A
+    frozen build runs torchrun through its own worker switch and has it start the same
+    executable (`--no-python`) as each worker.
     """
+    if nproc > 1:
+        if verb != TORCHRUN_VERB_FOR:
+            raise JobError(f"Only training runs in several processes; {verb!r} runs in one.",
+                           advice="Start it without --nproc.")
+        ranks = ["--nproc-per-node", str(nproc), "--standalone"]
+        if getattr(sys, "frozen", False):
+            return [sys.executable, WORKER_SWITCH, TORCHRUN, *ranks, "--no-python",
+                    sys.executable, WORKER_SWITCH, verb, spec_path]
+        return [sys.executable, "-m", "torch.distributed.run", *ranks, "-m", "workbench.engine", verb, spec_path]
     if getattr(sys, "frozen", False):
         return [sys.executable, WORKER_SWITCH, verb, spec_path]
     return [sys.executable, "-m", "workbench.engine", verb, spec_path]
@@ -48,17 +63,18 @@ class ChildProcess:
     `start()` is the one way any engine child (train, chat, build-model, ...) is started.
     """
 
-    def __init__(self, verb: str, spec_path: str, log_path: str) -> None:
+    def __init__(self, verb: str, spec_path: str, log_path: str, nproc: int = 1) -> None:
         self.verb = verb
         self.spec_path = spec_path
         self.log_path = log_path
+        self.nproc = nproc  # > 1: torchrun's agent is the child, the ranks its children
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self._buf = b""
         self._fd: Optional[int] = None
 
     def start(self) -> "ChildProcess":
         os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
-        argv = engine_argv(self.verb, self.spec_path)
+        argv = engine_argv(self.verb, self.spec_path, self.nproc)
         try:
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(

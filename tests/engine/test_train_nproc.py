@@ -1,0 +1,149 @@
+"""Multi-process training goes through torchrun: `engine_argv(..., nproc=N)` starts N ranks of
+one DDP run (gloo on a CPU); rank 0 alone reports (stdout and journal) and writes the adapter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.engine.demo_corpus import ticket_conversations, write_parquet
+from tests.engine.engine_helpers import REPO, child_env, events_key, journal_events, parse_stdout
+from workbench.core.errors import JobError
+from workbench.core.records import TrainConfig
+from workbench.engine import WORKER_SWITCH
+from workbench.jobs import launch
+from workbench.jobs.protocol import parse_line
+from workbench.jobs.specs import TrainSpec, write_spec
+
+
+def test_the_launcher_names_torchrun_and_never_imports_torch(monkeypatch):
+    argv = launch.engine_argv("train", "/p/train.spec.json", nproc=2)
+    assert argv == [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+                    "-m", "workbench.engine", "train", "/p/train.spec.json"]
+    assert launch.engine_argv("train", "/p/s.json") == [sys.executable, "-m", "workbench.engine", "train", "/p/s.json"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    # A packaged build has no -m: its own executable runs torchrun, and torchrun runs it per rank.
+    assert launch.engine_argv("train", "/p/s.json", nproc=3) == [
+        sys.executable, WORKER_SWITCH, "torchrun", "--nproc-per-node", "3", "--standalone", "--no-python",
+        sys.executable, WORKER_SWITCH, "train", "/p/s.json"]
+    with pytest.raises(JobError, match="Only training"):
+        launch.engine_argv("chat", "/p/s.json", nproc=2)
+
+
+def _rank_events(stderr: str) -> list:
+    return [e for e in (parse_line(line) for line in stderr.splitlines()) if e is not None]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("frozen_form", [False, True], ids=["python-m-torchrun", "worker-switch-torchrun"])
+def test_two_cpu_processes_train_one_model_and_rank_0_alone_reports(tmp_path, tiny_model_dir, frozen_form):
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    dataset = write_parquet(ticket_conversations(16), str(tmp_path / "t.parquet"))
+    run_dir = tmp_path / "run"
+    spec = TrainSpec(run_id="ddp", base_model_path=tiny_model_dir, dataset_path=dataset, output_dir=str(run_dir),
+                     journal_path=str(run_dir / "journal.jsonl"), stop_file=str(run_dir / "STOP"), nproc=2,
+                     config=TrainConfig(r=4, alpha=8, learning_rate=5e-3, max_steps=4, batch_size=2,
+                                        max_length=96, save_steps=2, eval_steps=0, seed=5))
+    spec_path = write_spec(spec, str(tmp_path / "train.spec.json"))
+    argv = launch.engine_argv("train", spec_path, nproc=spec.nproc)
+    if frozen_form:  # the frozen build's shape, with this interpreter standing in for the executable
+        engine = [sys.executable, "-m", "workbench.engine"]
+        argv = [*engine, "torchrun", "--nproc-per-node", "2", "--standalone", "--no-python", *engine, "train",
+                spec_path]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO, env=child_env())
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    events = parse_stdout(proc.stdout)  # every stdout line is a protocol event: rank 0's
+    seqs = [e.seq for e in events]
+    assert seqs == list(range(1, len(events) + 1))  # no seq twice, none missing
+    kinds = [e.kind for e in events]
+    assert kinds.count("started") == 1 and kinds.count("completed") == 1
+    started = next(e for e in events if e.kind == "started").payload
+    assert started["rank"] == 0 and started["world_size"] == 2
+    assert events_key(journal_events(spec.journal_path)) == events_key(events)
+
+    # Rank 1 trained the same steps of the same run and reported to its stderr only.
+    other = _rank_events(proc.stderr)
+    other_started = [e.payload for e in other if e.kind == "started"]
+    assert [(p["rank"], p["world_size"]) for p in other_started] == [(1, 2)]
+    assert [e.payload["step"] for e in other if e.kind == "progress"] == [1, 2, 3, 4]
+    assert not [e for e in other if e.kind in ("completed", "heartbeat")]  # rank 1 wrote no adapter
+
+    done = events[-1]
+    assert done.kind == "completed" and done.payload["adapter_path"] == str(run_dir / "adapter")
+    assert sorted(os.listdir(run_dir)) == ["adapter", "checkpoints", "journal.jsonl"]  # no second writer's leftovers
+    assert sorted(os.listdir(run_dir / "checkpoints")) == ["checkpoint-2", "checkpoint-4"]
+    losses = [e.payload["values"]["loss"] for e in events if e.kind == "log" and "loss" in e.payload["values"]]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    weights = load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
+    lora_b = [t for name, t in weights.items() if "lora_B" in name]
+    assert lora_b and any(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: it trained
+    PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(run_dir / "adapter"))
+
+
+@pytest.mark.slow
+def test_a_stop_one_rank_reads_stops_every_rank_at_the_same_step(tmp_path, tiny_model_dir):
+    """The ranks share the child's stdin, so exactly one of them reads a "stop" line: the ranks
+    agree on stopping at the end of a step (else the others would wait for it forever in the next
+    gradient all-reduce), and rank 0 saves the adapter and a checkpoint to resume from."""
+    dataset = write_parquet(ticket_conversations(16), str(tmp_path / "t.parquet"))
+    run_dir = tmp_path / "run"
+    spec = TrainSpec(run_id="ddp-stop", base_model_path=tiny_model_dir, dataset_path=dataset,
+                     output_dir=str(run_dir), journal_path=str(run_dir / "journal.jsonl"),
+                     stop_file=str(run_dir / "STOP"), nproc=2,
+                     config=TrainConfig(r=4, alpha=8, max_steps=50, batch_size=2, max_length=96,
+                                        save_steps=0, eval_steps=0))
+    spec_path = write_spec(spec, str(tmp_path / "train.spec.json"))
+    proc = subprocess.run(launch.engine_argv("train", spec_path, nproc=2), input="stop\n", capture_output=True,
+                          text=True, timeout=600, cwd=REPO, env=child_env())
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    events = parse_stdout(proc.stdout)
+    end = events[-1]
+    assert end.kind == "cancelled" and end.payload["adapter_path"] == str(run_dir / "adapter"), proc.stderr[-3000:]
+    step = end.payload["step"]
+    assert 1 <= step < 50
+    other_steps = [e.payload["step"] for e in _rank_events(proc.stderr) if e.kind == "progress"]
+    assert other_steps[-1] == step  # rank 1 stopped at the same step
+    assert os.listdir(run_dir / "checkpoints") == [f"checkpoint-{step}"]
+
+
+@pytest.mark.slow
+def test_killing_torchruns_agent_ends_every_rank(tmp_path, tiny_model_dir):
+    """A hung run is ended with SIGKILL (services.runs): torchrun starts each rank in a session
+    of its own, so the ranks end themselves once their agent is gone rather than live on."""
+    import psutil
+
+    dataset = write_parquet(ticket_conversations(16), str(tmp_path / "t.parquet"))
+    run_dir = tmp_path / "run"
+    spec = TrainSpec(run_id="ddp-kill", base_model_path=tiny_model_dir, dataset_path=dataset,
+                     output_dir=str(run_dir), journal_path=str(run_dir / "journal.jsonl"),
+                     stop_file=str(run_dir / "STOP"), nproc=2,
+                     config=TrainConfig(r=4, alpha=8, max_steps=100000, batch_size=2, max_length=96,
+                                        save_steps=0, eval_steps=0))
+    spec_path = write_spec(spec, str(tmp_path / "train.spec.json"))
+    child = launch.ChildProcess("train", spec_path, str(tmp_path / "train.log"), nproc=spec.nproc).start()
+    ranks: list = []
+    try:
+        deadline = time.monotonic() + 300
+        while not any(e.kind == "progress" for e in child.poll_events()):
+            assert child.alive() and time.monotonic() < deadline, open(tmp_path / "train.log").read()[-3000:]
+            time.sleep(0.1)
+        ranks = [p for p in psutil.Process(child.pid).children(recursive=True)
+                 if "workbench.engine" in " ".join(p.cmdline())]
+        assert len(ranks) == 2
+        child.kill()
+        child.wait(30)
+        gone, alive = psutil.wait_procs(ranks, timeout=60)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        child.close(grace=1.0)
+        for p in ranks:  # a failed check must not leave ranks training
+            if p.is_running():
+                p.kill()
