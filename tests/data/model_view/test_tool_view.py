@@ -56,6 +56,13 @@ def test_the_probe_tells_tool_templates_from_plain_ones(tool_model, chatml_model
     assert (tools.calls, tools.results, tools.definitions) == (True, True, True)
     # Plain ChatML shows a tool result's text but drops the call (empty content) and the tools.
     assert (plain.calls, plain.results, plain.definitions) == (False, True, False)
+    # The built-in models' templates (SmolLM2's, the tiny demo model's ChatML) render no tools.
+    from workbench.engine.model_files import CHATML_TEMPLATE
+    from workbench.engine.smollm2 import SMOLLM2_TEMPLATE
+
+    for source in (SMOLLM2_TEMPLATE, CHATML_TEMPLATE):
+        built_in = probe(ChatTemplate(source, {"eos_token": "<|im_end|>"}).render)
+        assert not built_in.calls and not built_in.definitions
     refusing = probe(ChatTemplate("{{ raise_exception('Only user and assistant roles are supported!') }}").render)
     assert not refusing.calls and "Only user and assistant roles" in refusing.error
     usage = ToolUsage(calls=True, results=True, first_row=4)

@@ -1,8 +1,7 @@
 """Dataset formats: detect which one a file uses, normalise each record to chat turns.
 
-Every format turns a record into a list of Turn (role system/user/assistant/tool, text content,
-the source field it came from, so problems point at the user's own field names, and the tool
-calls or tool-result keys of tool-calling turns, see tool_turns), plus the record's tool
+Every format turns a record into a list of Turn (role, text, the source field it came from so
+problems point at the user's own field names, tool-calling keys: see tool_turns) and tool
 definitions (`RecordFormat.tools`). New
 formats register with `register_format`; detection asks each format whether a record looks
 like one of its own.
