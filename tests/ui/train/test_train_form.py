@@ -190,6 +190,27 @@ def test_target_modules_offer_the_models_own_linear_layers(tiny_window, qtbot):
     assert not targets.layer_list.isVisible()
 
 
+def test_qlora_is_offered_disabled_with_the_reason_on_this_machine(page, qtbot):
+    from workbench.services import fit
+
+    available, reason = fit.quantization_support()
+    if available:
+        pytest.skip("this machine has CUDA and bitsandbytes")
+    combo = page.form.widgets["quantization"]
+    model = combo.model()
+    qtbot.waitUntil(lambda: not model.item(combo.findData("4bit")).isEnabled()
+                    and reason in (model.item(combo.findData("4bit")).toolTip() or ""), timeout=20000)
+    for value in ("4bit", "8bit"):
+        item = model.item(combo.findData(value))
+        assert not item.isEnabled() and reason in item.toolTip()
+    assert model.item(combo.findData("none")).isEnabled()
+    assert "off here" in combo.toolTip()
+    page.load_config(TrainConfig(quantization="4bit"))  # e.g. a teammate's file from a GPU machine
+    assert combo.currentData() == "4bit"  # shown as it is, not silently changed
+    assert any("not available here" in p for p in page.problems())
+    assert combo.property("invalid") is True
+
+
 def test_page_commands_are_shortcuts_while_the_page_is_on_screen(train_window, qtbot):
     from PySide6.QtCore import Qt
 
