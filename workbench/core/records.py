@@ -228,6 +228,7 @@ class Run:
     finished_at: Optional[str] = None
     last_event_at: Optional[str] = None
     queue_position: Optional[int] = None  # its place in the run queue (waiting, or run by the queue)
+    failure_kind: Optional[str] = None  # why it failed or was interrupted: a key of core.failures.FAILURE_LABELS
 
     @property
     def train_config(self) -> TrainConfig:
@@ -257,6 +258,7 @@ class RunSegment:
     reason: Optional[str] = None  # why it stopped, when it did not complete (first line of the error)
     start_seq: int = 0  # its events have seq > start_seq
     journal_start: int = 0  # and begin at this byte of the run's journal
+    note: Optional[str] = None  # what changed as it started, e.g. a smaller batch after out of memory
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from workbench.jobs.specs import TrainSpec, write_spec
 from workbench.services import run_queue
 from workbench.services.dataset_ops import title_of
 from workbench.services.jobs_wait import log_tail
-from workbench.services.run_ingest import ingest, terminal_kind
+from workbench.services.run_ingest import ingest
+from workbench.services.run_outcome import Tracked as _Tracked, outcome
 from workbench.services.run_resume import (  # noqa: F401 - callers import these from here
     ResumeCheck,
     checkpoint_step,
@@ -26,6 +27,7 @@ from workbench.services.run_resume import (  # noqa: F401 - callers import these
     resume_advice,
     resume_check,
 )
+from workbench.services.train_spec import spec_fields
 from workbench.store import ProjectStore
 
 STOP_GRACE_S = 30.0  # cooperative stop (saves the adapter) before SIGTERM
@@ -43,28 +45,6 @@ class StoppingRun:
     run_id: str
     name: str
     stage: str  # "saving" (cooperative stop), "terminating" (SIGTERM sent), "killing" (SIGKILL sent)
-
-
-@dataclass
-class _Tracked:
-    run_id: str
-    name: str
-    spec_path: str
-    journal_path: str
-    stop_file: str
-    log_path: str
-    pid: Optional[int]
-    child: Optional[ChildProcess] = None  # None: re-attached through the journal only
-    offset: int = 0
-    stop_requested_at: Optional[float] = None
-    terminated_at: Optional[float] = None
-    killed_at: Optional[float] = None
-    seen_alive: bool = False  # this manager saw the process running (a re-attached one may be long gone)
-    # When the last event (heartbeats included) arrived; the start counts as one.
-    last_event: float = dataclasses.field(default_factory=time.monotonic)
-    start_seq: int = 0  # this segment's events have seq > start_seq ...
-    journal_start: int = 0  # ... and begin at this byte of the journal
-    from_queue: bool = False  # the queue started it (it resumes it after a reboot)
 
 
 class RunManager:
@@ -153,13 +133,35 @@ class RunManager:
             return self.store.get_run(run_id)
         return self._launch(run, resume_from=check.checkpoint)
 
+    def retry_smaller(self, run_id: str, auto: bool = False) -> Run:
+        """A run that ran out of memory starts again as the same run with half the batch size and
+        twice the gradient accumulation (the same effective batch when the batch is even), from
+        its last checkpoint if it has one; the new segment's note records the change."""
+        run = self.store.get_run(run_id)
+        if run.status != "failed" or run.failure_kind != "oom":
+            raise WorkbenchError(f"Run {run.name} did not run out of memory, so it is not retried with a smaller batch.",
+                                 advice="Resume it, or start a new run with other settings.")
+        cfg = run.train_config
+        if cfg.batch_size <= 1:
+            raise WorkbenchError(f"Run {run.name} already trains with batch size 1.",
+                                 advice="Turn on gradient checkpointing, lower the max length, or use a smaller "
+                                        "base model, then start a new run.")
+        new = cfg.replace(batch_size=cfg.batch_size // 2, grad_accum=cfg.grad_accum * 2)
+        note = (f"{'Auto-retry' if auto else 'Retry'} after out of memory: batch {cfg.batch_size} -> {new.batch_size}, "
+                f"gradient accumulation {cfg.grad_accum} -> {new.grad_accum} "
+                f"(effective batch {cfg.effective_batch} -> {new.effective_batch})")
+        self.store.set_run_config(run_id, dataclasses.asdict(new))
+        checkpoint = last_checkpoint(self.store.abspath(run.work_dir))
+        return self._launch(self.store.get_run(run_id), resume_from=checkpoint, note=note)
+
     @staticmethod
     def _check_model(path: str) -> None:
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise ModelError(f"The base model folder {path} is missing on this machine.",
                              advice="Rebuild it on the Models page, or add the folder again.")
 
-    def _launch(self, run: Run, resume_from: Optional[str], from_queue: bool = False) -> Run:
+    def _launch(self, run: Run, resume_from: Optional[str], from_queue: bool = False,
+                note: Optional[str] = None) -> Run:
         """The one path by which a training process starts: a new run, a resume, the queue."""
         work = self.store.abspath(run.work_dir)
         tracked = self._tracked(run, child=None)
@@ -171,25 +173,26 @@ class RunManager:
             self.store.finish_run(run.id, "failed", error=exc.user_message, advice=exc.advice)
             raise
         start_step, start_seq, journal_start = 0, 0, 0
-        if resume_from is not None:
+        if resume_from is not None or self.store.last_segment(run.id) is not None:
             # The resumed process numbers its events after every event the run already has (in
             # the journal or, from the pipe, only in the project), after this marker.
-            start_step = checkpoint_step(resume_from)
+            start_step = checkpoint_step(resume_from) if resume_from else 0
             start_seq = max(self.store.max_event_seq(run.id), last_seq(tracked.journal_path))
             segment = len(self.store.run_segments(run.id))
             marker = Event(start_seq + 1, "resumed", {"segment": segment, "start_step": start_step,
-                                                      "checkpoint": resume_from}, time.time())
+                                                      "checkpoint": resume_from, "note": note}, time.time())
             journal_start = append_event(tracked.journal_path, marker)
         spec = TrainSpec(
             run_id=run.id, base_model_path=model.path, dataset_path=self.store.abspath(version.blob_path),
             output_dir=work, journal_path=tracked.journal_path, stop_file=tracked.stop_file,
             config=run.train_config, resume_from=resume_from, dataset_name=title_of(self.store, version),
+            **spec_fields(self.store, version, model),
         )
         if os.path.exists(tracked.stop_file):  # the last segment's stop request is done with
             os.remove(tracked.stop_file)
         write_spec(spec, tracked.spec_path)
-        self.store.start_segment(run.id, start_step, start_seq, journal_start, from_queue=from_queue)
-        if resume_from is not None:
+        self.store.start_segment(run.id, start_step, start_seq, journal_start, from_queue=from_queue, note=note)
+        if journal_start:
             ingest(self.store, run.id, read_journal(tracked.journal_path, journal_start)[0])
         tracked.start_seq, tracked.journal_start, tracked.offset = start_seq, journal_start, journal_start
         tracked.from_queue = from_queue
@@ -287,54 +290,8 @@ class RunManager:
             rest += read_journal(tracked.journal_path, tracked.journal_start)[0]
         if rest:
             ingest(self.store, tracked.run_id, rest)
-        self._finish(tracked, *self._outcome(tracked, rc))
-
-    def _outcome(self, tracked: _Tracked, rc: Optional[int]) -> tuple[str, str, str, str]:
-        """(status, error, advice, details) of an ended child: what it reported, else how it died.
-
-        `failed` is only for errors the child reported; a child that died without a word
-        (killed, crashed, out of host memory) is `interrupted`, resumable from its checkpoint.
-        """
-        kind = terminal_kind(self.store, tracked.run_id, after_seq=tracked.start_seq)
-        if kind == "failed":
-            return "failed", "", "", ""  # its own message and advice were ingested with the event
-        if kind == "cancelled":
-            return "cancelled", "", "", ""
-        if kind == "completed":
-            run = self.store.get_run(tracked.run_id)
-            adapter = self.store.abspath(run.adapter_path) if run.adapter_path else None
-            if adapter is None or not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
-                where = f"its adapter folder {adapter} is missing or incomplete (no adapter_config.json)" \
-                    if adapter else "it reported no adapter folder"
-                return ("failed", f"Training reported that it completed, but {where}.",
-                        "See the run's log for what happened while it saved, then start the run again.", "")
-            if rc in (0, None):
-                return "completed", "", "", ""
-            return ("interrupted", f"The training process saved its adapter, then exited with code {rc}.",
-                    self._resume_advice(tracked), log_tail(tracked.log_path))
-        if tracked.stop_requested_at is not None:
-            forced = tracked.terminated_at is not None
-            return ("cancelled", (
-                f"The training process did not stop within {self.stop_grace_s:g} s and was ended by force: "
-                "no adapter was saved." if forced else "The training process ended without saving an adapter."),
-                self._resume_advice(tracked), "")
-        if tracked.child is None:  # re-attached: not our child, so its exit code is unknown
-            return ("interrupted", "The training process ended without reporting why." if tracked.seen_alive
-                    else "The training process ended while Workbench was closed.",
-                    self._resume_advice(tracked), "")
-        if rc is not None and rc < 0:
-            try:
-                name = signal.Signals(-rc).name
-            except ValueError:
-                name = f"signal {-rc}"
-            error = f"The training process was killed ({name}) before it finished."
-            advice = self._resume_advice(tracked) + (
-                " If nobody stopped it, the system may have ended it for lack of memory: lower the batch "
-                "size or max length." if -rc == signal.SIGKILL else "")
-        else:
-            error = f"The training process exited with code {rc} before it finished, without reporting an error."
-            advice = self._resume_advice(tracked) + " The details show the end of its output."
-        return "interrupted", error, advice, log_tail(tracked.log_path)
+        end = outcome(self.store, tracked, rc, self.stop_grace_s)
+        self._finish(tracked, end.status, end.error, end.advice, end.details, failure_kind=end.failure_kind)
 
     def _end_stale(self, tracked: _Tracked, silent: float) -> None:
         """A live child that sent no event (not even a heartbeat, every ~2 s) for `stale_s` is hung:
@@ -350,11 +307,14 @@ class RunManager:
         return resume_advice(os.path.dirname(tracked.spec_path))
 
     def _finish(self, tracked: _Tracked, status: str, error: str = "",
-                advice: str = "", details: str = "") -> None:
+                advice: str = "", details: str = "", failure_kind: Optional[str] = None) -> None:
         if error and details:
             error = f"{error}\n\n{details[-2000:]}"
-        # No error of its own: what the child reported (if anything) stays.
-        self.store.finish_run(tracked.run_id, status, error=error or None, advice=advice)
+        # No error of its own: what the child reported (if anything) stays, advice included.
+        if error and not advice and status == "failed":
+            advice = self.store.get_run(tracked.run_id).error_advice or ""
+        self.store.finish_run(tracked.run_id, status, error=error or None, advice=advice,
+                              failure_kind=failure_kind)
         if tracked.child is not None:
             tracked.child.close(grace=1.0)
         self._runs.pop(tracked.run_id, None)
@@ -363,6 +323,15 @@ class RunManager:
         if (status == "interrupted" and tracked.from_queue and tracked.child is None and not tracked.seen_alive
                 and last_checkpoint(os.path.dirname(tracked.spec_path)) is not None):
             self.store.queue_run(tracked.run_id, position=1)
+        # Out of memory with auto-retry on: the run itself tries again with half the batch, until
+        # it fits or the batch is 1 (then it stays failed with the advice).
+        if status == "failed" and failure_kind == "oom" and tracked.stop_requested_at is None:
+            run = self.store.get_run(tracked.run_id)
+            if run.train_config.auto_retry_oom and run.train_config.batch_size > 1:
+                try:
+                    self.retry_smaller(run.id, auto=True)
+                except WorkbenchError:
+                    pass  # recorded on the run by _launch
 
     # -- stopping --------------------------------------------------------------------------------
     def cancel(self, run_id: str) -> None:

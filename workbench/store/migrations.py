@@ -99,7 +99,14 @@ def _v2(db: sqlite_utils.Database) -> None:
         " FROM runs WHERE started_at IS NOT NULL")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Why a run failed, as a kind (core/failures.py), and what a segment changed as it started
+    (an out-of-memory retry's smaller batch)."""
+    db["runs"].add_column("failure_kind", str)
+    db["run_segments"].add_column("note", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

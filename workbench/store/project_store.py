@@ -236,14 +236,17 @@ class ProjectStore(RunQueueAndSegments):
         self._update_run(run_id, {"status": status})
 
     def finish_run(self, run_id: str, status: str, error: Optional[str] = None,
-                   advice: Optional[str] = None, finished_at: Optional[str] = None) -> None:
+                   advice: Optional[str] = None, finished_at: Optional[str] = None,
+                   failure_kind: Optional[str] = None) -> None:
         """The run has ended with `status`: it has no process any more. `error` and `advice`,
-        when given, replace what the child reported (None keeps that)."""
+        when given, replace what the child reported (None keeps that); `failure_kind` says why
+        it failed or was interrupted (cleared when it completed or was cancelled)."""
         if status not in RUN_STATUSES or status in ACTIVE_STATUSES:
             raise ValueError(f"{status!r} is not a status a run ends with.")
         ended = finished_at or now_iso()
         # An ended run has left the queue; its open segment ends with it.
-        row: dict[str, Any] = {"status": status, "finished_at": ended, "pid": None, "queue_position": None}
+        row: dict[str, Any] = {"status": status, "finished_at": ended, "pid": None, "queue_position": None,
+                               "failure_kind": failure_kind if status in ("failed", "interrupted") else None}
         if error is not None:
             row["error"] = error
             row["error_advice"] = advice or ""
@@ -289,6 +292,12 @@ class ProjectStore(RunQueueAndSegments):
             (run_id, after_seq, *kinds),
         )
         return rows[0]["kind"] if rows else None
+
+    def last_event_payload(self, run_id: str, kind: str, after_seq: int = 0) -> Optional[dict[str, Any]]:
+        """The payload of the run's last `kind` event with seq > `after_seq`."""
+        rows = self._query("SELECT payload FROM run_events WHERE run_id = ? AND seq > ? AND kind = ?"
+                           " ORDER BY seq DESC LIMIT 1", (run_id, after_seq, kind))
+        return json.loads(rows[0]["payload"]) if rows else None
 
     def metric_series(self, run_id: str, name: str = "loss") -> list[tuple[int, float]]:
         rows = self._query(

@@ -7,6 +7,7 @@ run's training process ran: the first start is segment 0, each resume adds one.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from typing import Any, Callable, Optional
@@ -82,7 +83,7 @@ class RunQueueAndSegments:
         return self._query("SELECT COALESCE(MAX(seq), 0) AS n FROM run_events WHERE run_id = ?", (run_id,))[0]["n"]
 
     def start_segment(self, run_id: str, start_step: int, start_seq: int, journal_start: int,
-                      from_queue: bool) -> RunSegment:
+                      from_queue: bool, note: Optional[str] = None) -> RunSegment:
         """The run's training process is about to start (again): status running, a new segment.
 
         Resuming from the checkpoint at `start_step` drops the metric points of later steps
@@ -110,11 +111,19 @@ class RunQueueAndSegments:
                 row["started_at"] = now_iso()
             self.db["runs"].update(run_id, row)
             segment = RunSegment(run_id=run_id, idx=idx, started_at=now_iso(), start_step=start_step,
-                                 start_seq=start_seq, journal_start=journal_start)
+                                 start_seq=start_seq, journal_start=journal_start, note=note)
             self.db["run_segments"].insert({
                 "run_id": run_id, "idx": idx, "started_at": segment.started_at, "start_step": start_step,
-                "start_seq": start_seq, "journal_start": journal_start})
+                "start_seq": start_seq, "journal_start": journal_start, "note": note})
         return segment
+
+    def set_run_config(self, run_id: str, config: dict[str, Any]) -> None:
+        """New settings for an ended run that starts again (an out-of-memory retry): the next
+        segment trains with them; the segment's note records the change."""
+        with self._lock, self._conn:
+            if self._status(run_id) in ACTIVE_STATUSES:
+                raise ValueError("A queued or running run keeps its settings.")
+            self.db["runs"].update(run_id, {"config": json.dumps(config)})
 
     def _end_segment(self, run_id: str, status: str, ended_at: str) -> None:
         """Inside finish_run's transaction: the open segment ends with the run's status."""
