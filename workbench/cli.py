@@ -7,6 +7,7 @@
     workbench runs --project PATH [--json]
     workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
     workbench data import|list|show|clean|split|leakage|render|export ... (see cli_data.py)
+    workbench estimate --config FILE [--model M] [--project P] [--json]  (see cli_estimate.py)
     workbench gui [PROJECT]
 """
 
@@ -20,7 +21,7 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-from workbench import engine_worker
+from workbench import cli_estimate, engine_worker
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
 from workbench.core.records import TrainConfig
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.cli_data import add_data_parser
 
     add_data_parser(sub, project)
+    cli_estimate.add_estimate_parser(sub)
     g = sub.add_parser("gui", help="open the desktop app")
     g.add_argument("project_path", nargs="?")
     return p
@@ -313,6 +315,7 @@ VERBS = {
     "runs": Verb(cmd_runs, _show_runs),
     "chat": Verb(cmd_chat, lambda _result: None),  # the reply was streamed as it came
     "data": Verb(cmd_data, _show_data),
+    "estimate": Verb(cli_estimate.run, cli_estimate.show),
 }
 
 

@@ -86,7 +86,10 @@ def read_safetensors_header(path: str) -> dict[str, Any]:
             (length,) = struct.unpack("<Q", raw)
             if not 0 < length <= _MAX_HEADER:
                 raise ValueError(f"header length {length}")
-            header = json.loads(f.read(length))
+            raw = f.read(length)
+            if len(raw) != length:
+                raise ValueError(f"the header says {length} bytes, the file has {len(raw)}")
+            header = json.loads(raw)
     except (OSError, ValueError) as exc:
         raise ModelError(f"Cannot read the weights file {os.path.basename(path)}.", details=f"{path}: {exc}",
                          advice="The file may be incomplete: copy or download the model again.") from exc

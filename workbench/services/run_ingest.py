@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from workbench.core.clock import now_iso
+from workbench.core.errors import WorkbenchError
 from workbench.core.records import Run
 from workbench.jobs.protocol import Event
 from workbench.store import MetricRow, ProjectStore, RunReport
@@ -67,6 +68,23 @@ def _ended(b: _Batch, ev: Event) -> None:  # completed / cancelled
         b.report.last_loss = float(p["last_loss"])
     if ev.kind == "completed":
         b.report.progress = 1.0
+    if p.get("peak_memory_bytes"):
+        _keep_peak_memory(b, p)
+
+
+def _keep_peak_memory(b: _Batch, p: dict) -> None:
+    """The measured peak beside the estimate for the same model, settings and device kind."""
+    env = dict(b.report.environment if b.report.environment is not None else b.run.environment)
+    env["peak_memory_bytes"], env["peak_memory_kind"] = int(p["peak_memory_bytes"]), p.get("peak_memory_kind")
+    try:
+        from workbench.services.fit import estimated_measured_peak
+
+        model = b.store.get_base_model(b.run.base_model_id)
+        kind = "cuda" if p.get("peak_memory_kind") == "cuda_max_allocated" else "cpu"
+        env["estimated_peak_bytes"] = estimated_measured_peak(model.path, b.run.train_config, kind)
+    except WorkbenchError:  # the model or its folder is gone: the measurement is still kept
+        pass
+    b.report.environment = env
 
 
 def _failed(b: _Batch, ev: Event) -> None:

@@ -79,3 +79,17 @@ def queue_rows(store: "ProjectStore") -> list[RunRow]:
 def run_segments(store: "ProjectStore", run_id: str) -> list[RunSegment]:
     """Each stretch the run trained (started, stopped, resumed), in order (one indexed read)."""
     return store.run_segments(run_id)
+
+
+def peak_memory_text(run: Run) -> str:
+    """'estimated 1.47 GB, measured 1.42 GB (peak RSS)' once a run has finished; "" before."""
+    from workbench.core.memory_estimate import gb
+
+    env = run.environment or {}
+    measured = env.get("peak_memory_bytes")
+    if not measured:
+        return ""
+    how = {"cuda_max_allocated": "CUDA max allocated", "peak_rss": "peak RSS"}.get(env.get("peak_memory_kind"), "")
+    est = env.get("estimated_peak_bytes")
+    text = (f"estimated {gb(est)}, measured {gb(measured)}" if est else f"measured {gb(measured)}")
+    return text + (f" ({how})" if how else "")
