@@ -5,6 +5,7 @@
     workbench train --project PATH [--dataset NAME|ID] [--model KIND|NAME|ID] [options]
         (exits non-zero, with the reason on stderr, when the run does not complete; so does demo)
     workbench runs --project PATH [--json]
+    workbench runs export RUN --merged OUT [--checkpoint best|final|N] --project PATH [--json]
     workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
     workbench data import|list|show|clean|split|leakage|render|export ... (see cli_data.py)
     workbench estimate --config FILE [--model M] [--project P] [--json]  (see cli_estimate.py)
@@ -21,7 +22,7 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-from workbench import cli_estimate, engine_worker
+from workbench import cli_estimate, cli_runs_export, engine_worker
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
 from workbench.core.records import TrainConfig
@@ -214,9 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Workbench: fine-tune language models locally.")
     sub = p.add_subparsers(dest="verb", required=True)
 
-    def project(sp):
-        sp.add_argument("--project", required=True, help="the NAME.wbproj folder")
-        sp.add_argument("--json", action="store_true", help="print the result as JSON")
+    def project(sp, required=True, **default):
+        sp.add_argument("--project", required=required, help="the NAME.wbproj folder", **default)
+        sp.add_argument("--json", action="store_true", help="print the result as JSON", **default)
 
     d = sub.add_parser("demo", help="import the demo data, train a few steps, chat one prompt")
     project(d)
@@ -235,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     for flag, attr, typ in TRAIN_FLAGS:
         t.add_argument(flag, type=typ, dest=attr, default=getattr(defaults, attr))
-    r = sub.add_parser("runs", help="list runs")
-    project(r)
+    r = sub.add_parser("runs", help="list runs; runs export: a run as a merged model")
+    project(r, required=False)  # its sub-verbs take --project after them too (checked in _run_verb)
+    cli_runs_export.add_runs_subparsers(r, project)
     c = sub.add_parser("chat", help="send one prompt to a base model or a run's adapter")
     project(c)
     c.add_argument("prompt")
@@ -316,6 +318,7 @@ VERBS = {
     "chat": Verb(cmd_chat, lambda _result: None),  # the reply was streamed as it came
     "data": Verb(cmd_data, _show_data),
     "estimate": Verb(cli_estimate.run, cli_estimate.show),
+    "runs export": Verb(cli_runs_export.run, cli_runs_export.show),
 }
 
 
@@ -325,10 +328,14 @@ def _gui(args) -> None:
 
 
 def _run_verb(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.verb == "gui":
         _gui(args)
-    verb = VERBS[args.verb]
+    if args.verb == "runs" and args.project is None:  # optional in the parser: see build_parser
+        parser.error("the following arguments are required: --project")
+    # A sub-verb with a Verb of its own (`runs export`); other sub-verbs go to their verb (`data`).
+    verb = VERBS.get(f"{args.verb} {getattr(args, f'{args.verb}_verb', None)}") or VERBS[args.verb]
     try:
         result = verb.run(args)
     except Cancelled:
