@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.failures import FAILURE_LABELS
 from workbench.core.records import ACTIVE_STATUSES, CHATTABLE_STATUSES, Run
 from workbench.ui.common import theme
 from workbench.ui.shell.context import ProjectContext
@@ -61,11 +62,19 @@ class ProgressDelegate(QStyledItemDelegate):
 def _segment_row(s: "RunSegment", muted: str) -> str:
     """One segment as a table row: when, from which step to which, how it ended and why."""
     when = (s.started_at or "")[:19].replace("T", " ")
-    how = "started" if s.idx == 0 else f"resumed at step {s.start_step}"
+    how = "started" if s.idx == 0 else (f"resumed at step {s.start_step}" if s.start_step else "started again")
+    if s.note:
+        how += f" ({s.note})"
     end = f"{s.end_status} at step {s.end_step}" if s.end_status else "running"
     why = f" — {s.reason}" if s.reason else ""
     return (f"<tr><td style='color:{muted}'>{s.idx + 1}.</td><td>&nbsp;{html.escape(when)}</td>"
             f"<td>&nbsp;{html.escape(how)}</td><td>&nbsp;→ {html.escape(end + why)}</td></tr>")
+
+
+def status_text(run: Run) -> str:
+    """The status as the table shows it: why it failed beside "failed" (e.g. failed · Out of memory)."""
+    label = FAILURE_LABELS.get(run.failure_kind or "")
+    return f"{run.status} · {label}" if label else run.status
 
 
 def _loss(value: Optional[float]) -> str:
@@ -99,13 +108,17 @@ class RunsPage(Page):
         self.cancel_button.clicked.connect(self.cancel_selected)
         self.resume_button = QPushButton("Resume")
         self.resume_button.clicked.connect(self.resume_selected)
+        self.retry_button = QPushButton("Retry with half the batch")
+        self.retry_button.setToolTip("Out of memory: start this run again with half the batch size and twice "
+                                     "the gradient accumulation (the same effective batch), from its checkpoint.")
+        self.retry_button.clicked.connect(self.retry_selected)
         self.chat_button = QPushButton("Chat with this run")
         self.chat_button.setObjectName("primary")
         self.chat_button.clicked.connect(self._request_chat)
         buttons = QHBoxLayout()
         buttons.addWidget(heading("Runs"))
         buttons.addStretch(1)
-        for b in (self.cancel_button, self.resume_button, self.chat_button):
+        for b in (self.cancel_button, self.resume_button, self.retry_button, self.chat_button):
             buttons.addWidget(b)
 
         lower = QSplitter(Qt.Orientation.Horizontal)
@@ -168,7 +181,7 @@ class RunsPage(Page):
         for i, row in enumerate(self._rows):
             run = row.run
             step = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else (str(run.step) if run.step else "")
-            cells = (run.name, run.status, "", step, _loss(run.first_loss), _loss(run.last_loss),
+            cells = (run.name, status_text(run), "", step, _loss(run.first_loss), _loss(run.last_loss),
                      row.model_name, run.created_at[:19].replace("T", " "))
             for j, text in enumerate(cells):
                 item = table.item(i, j)
@@ -239,7 +252,7 @@ class RunsPage(Page):
     def _details_html(self, run: Run, details: "RunDetails", segments: Sequence["RunSegment"] = ()) -> str:
         c = theme.colors()
         esc = html.escape
-        rows = [("Status", run.status), ("Base model", details.model_name), ("Dataset", details.dataset_title)]
+        rows = [("Status", status_text(run)), ("Base model", details.model_name), ("Dataset", details.dataset_title)]
         rows += [("Started", (run.started_at or "")[:19].replace("T", " ")),
                  ("Finished", (run.finished_at or "")[:19].replace("T", " ")),
                  ("Created by", run.created_by)]
@@ -273,6 +286,12 @@ class RunsPage(Page):
         stopping = active and any(s.run_id == run.id for s in self.ctx.stopping_runs())  # type: ignore
         self.cancel_button.setEnabled(bool(active and run.status in ACTIVE_STATUSES and not stopping))
         self._update_resume(run)
+        oom = run is not None and run.status == "failed" and run.failure_kind == "oom"
+        self.retry_button.setVisible(oom)
+        if oom:
+            batch = run.train_config.batch_size
+            self.retry_button.setEnabled(batch > 1)
+            self.retry_button.setText(f"Retry with batch {batch // 2}" if batch > 1 else "Retry with half the batch")
         self.chat_button.setEnabled(run is not None and run.status in CHATTABLE_STATUSES and bool(run.adapter_path))
 
     def _update_resume(self, run: Optional[Run]) -> None:
@@ -324,6 +343,18 @@ class RunsPage(Page):
             show_error(self, exc, "Cannot resume")
             return
         self.select_run(new.id)
+
+    def retry_selected(self) -> None:
+        run = self.selected_run()
+        if run is None or self.ctx is None:
+            return
+        try:
+            self.ctx.runs.retry_smaller(run.id)
+        except Exception as exc:  # noqa: BLE001
+            show_error(self, exc, "Cannot retry")
+            return
+        self.ctx.runs_changed.emit()
+        self.select_run(run.id)
 
     def _request_chat(self) -> None:
         run = self.selected_run()
