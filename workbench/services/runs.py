@@ -73,6 +73,9 @@ class RunManager:
         self.max_parallel = max_parallel
         self._queue_held = False  # stop_all / shutdown: nothing new starts while a project closes
         self._runs: dict[str, _Tracked] = {}
+        # Bumped whenever a run starts or ends: a run that starts and ends between two polls of
+        # a watcher leaves the active set as it was, but the watcher must still refresh.
+        self.changes = 0
         for run in store.list_runs():
             if run.status == "running":  # re-attach; queued runs have no process yet
                 tracked = self._tracked(run, child=None)
@@ -203,6 +206,7 @@ class RunManager:
             raise
         tracked.pid = tracked.child.pid
         self.store.mark_run_started(run.id, tracked.pid)
+        self.changes += 1
         self._runs[run.id] = tracked
         return self.store.get_run(run.id)
 
@@ -315,6 +319,7 @@ class RunManager:
             advice = self.store.get_run(tracked.run_id).error_advice or ""
         self.store.finish_run(tracked.run_id, status, error=error or None, advice=advice,
                               failure_kind=failure_kind)
+        self.changes += 1
         if tracked.child is not None:
             tracked.child.close(grace=1.0)
         self._runs.pop(tracked.run_id, None)

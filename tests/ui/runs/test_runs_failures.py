@@ -57,6 +57,7 @@ def test_an_out_of_memory_run_is_labelled_and_retried_with_half_the_batch(window
     assert page.table.item(0, 1).text() == "failed · Out of memory"
     assert page.retry_button.isVisible() and page.retry_button.text() == "Retry with batch 4"
     page.retry_button.click()
+    # The stand-in starts and ends between two polls: the page still follows.
     qtbot.waitUntil(lambda: page.table.item(0, 1).text() == "completed", timeout=15000)
     assert not page.retry_button.isVisible()
     run = window.ctx.store.get_run(run_id)

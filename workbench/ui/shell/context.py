@@ -43,6 +43,7 @@ class ProjectContext(QObject):
         self.runs = run_manager
         self._closed = False
         self._last_active: tuple[str, ...] = tuple(self.runs.active_run_ids())
+        self._last_changes = self.runs.changes
 
     @property
     def name(self) -> str:
@@ -70,9 +71,11 @@ class ProjectContext(QObject):
         if events:
             self.run_events.emit(events)
         # A run can also change without an event (dead pid -> interrupted): compare actives.
-        if active != self._last_active or any(ev.kind in _RUN_ROW_KINDS for _, ev in events):
+        changes = self.runs.changes
+        if (active != self._last_active or changes != self._last_changes
+                or any(ev.kind in _RUN_ROW_KINDS for _, ev in events)):
             self.runs_changed.emit()
-        self._last_active = active
+        self._last_active, self._last_changes = active, changes
         return events
 
     def active_run_ids(self) -> list[str]:
