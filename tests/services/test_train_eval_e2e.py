@@ -35,3 +35,6 @@ def test_a_split_run_evaluates_on_its_validation_part_and_records_where_it_came_
     assert record["base_model_fingerprint"] == model.fingerprint and record["author"] == store.user
     assert os.listdir(store.abspath("cache/tokens"))
     assert os.path.isdir(os.path.join(store.abspath(done.work_dir), "best"))
+    env = done.environment
+    assert env["tokens_per_s"] > 0 and env["best_eval_loss"] == min(v for _, v in store.metric_series(run.id, "eval_loss"))
+    assert env["peak_memory_bytes"] > 0 and env["estimated_peak_bytes"] > 0 and env["best_path"].endswith("best")

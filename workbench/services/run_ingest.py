@@ -76,6 +76,12 @@ def _keep_peak_memory(b: _Batch, p: dict) -> None:
     """The measured peak beside the estimate for the same model, settings and device kind."""
     env = dict(b.report.environment if b.report.environment is not None else b.run.environment)
     env["peak_memory_bytes"], env["peak_memory_kind"] = int(p["peak_memory_bytes"]), p.get("peak_memory_kind")
+    # What the run measured besides memory: throughput of its training loop, its best evaluation.
+    for key in ("tokens_per_s", "examples_per_s", "train_seconds", "best_eval_loss"):
+        if isinstance(p.get(key), (int, float)):
+            env[key] = p[key]
+    if p.get("best_path"):
+        env["best_path"] = b.store.relpath(p["best_path"]) if os.path.isabs(p["best_path"]) else p["best_path"]
     try:
         from workbench.services.fit import estimated_measured_peak
 

@@ -26,7 +26,9 @@ COMPLETES = textwrap.dedent("""
     open(os.path.join(adapter, "adapter_config.json"), "w").write("{}")
     with open(spec["journal_path"], "a") as f:
         for i, (kind, payload) in enumerate([("started", {"total_steps": 4}), ("progress", {"step": 4, "total_steps": 4}),
-                                             ("completed", {"adapter_path": adapter, "steps": 4})]):
+                                             ("completed", {"adapter_path": adapter, "steps": 4, "peak_memory_bytes": 812 * 2**20,
+                                                           "peak_memory_kind": "peak_rss", "tokens_per_s": 1234.5,
+                                                           "examples_per_s": 6.5, "best_eval_loss": 1.75})]):
             f.write(json.dumps({"seq": seq + 1 + i, "kind": kind, "t": time.time(), "payload": payload}) + "\\n")
 """)
 
@@ -62,4 +64,6 @@ def test_an_out_of_memory_run_is_labelled_and_retried_with_half_the_batch(window
     assert not page.retry_button.isVisible()
     run = window.ctx.store.get_run(run_id)
     assert (run.train_config.batch_size, run.train_config.grad_accum) == (4, 2)
-    assert "batch 8 -> 4" in page.details.toPlainText()
+    text = page.details.toPlainText()
+    assert "batch 8 -> 4" in text
+    assert "measured 0.79 GB (peak RSS)" in text and "1,234 tokens/s" in text and "Best eval loss" in text

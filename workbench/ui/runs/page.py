@@ -259,6 +259,15 @@ class RunsPage(Page):
         env = run.environment or {}
         if env.get("device"):
             rows.append(("Device", str(env["device"])))
+        from workbench.services import run_views
+
+        rows.append(("Peak memory", run_views.peak_memory_text(run)))
+        if env.get("tokens_per_s"):
+            rows.append(("Throughput", f"{env['tokens_per_s']:,.0f} tokens/s, "
+                                       f"{env.get('examples_per_s') or 0:,.2f} examples/s"))
+        if env.get("best_eval_loss") is not None:
+            rows.append(("Best eval loss", f"{env['best_eval_loss']:.4f}" + (f" ({env['best_path']})"
+                                                                             if env.get("best_path") else "")))
         if run.adapter_path:
             rows.append(("Adapter", run.adapter_path))
         parts = [f"<h3>{esc(run.name)}</h3>"]
