@@ -132,7 +132,8 @@ def _set_generation_stops(merged, tokenizer) -> None:
 
 
 def _weights_bytes(model) -> int:
-    return sum(p.numel() * p.element_size() for p in model.state_dict().values())
+    # parameters() yields a tied weight (GPT-2's lm_head = wte) once, as the saved file holds it.
+    return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
 def _check_space(folder: str, need: int) -> None:
