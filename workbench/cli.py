@@ -6,6 +6,7 @@
         (exits non-zero, with the reason on stderr, when the run does not complete; so does demo)
     workbench runs --project PATH [--json]
     workbench runs export RUN --merged OUT [--checkpoint best|final|N] --project PATH [--json]
+    workbench runs queue|status RUN|resume RUN|cancel RUN --project PATH [--json]  (see cli_runs.py)
     workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
     workbench data import|list|show|clean|split|leakage|render|export ... (see cli_data.py)
     workbench estimate --config FILE [--model M] [--project P] [--json]  (see cli_estimate.py)
@@ -22,10 +23,11 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-from workbench import cli_estimate, cli_runs_export, engine_worker
+from workbench import cli_estimate, cli_runs, cli_runs_export, engine_worker
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
 from workbench.core.records import TrainConfig
+from workbench.core.train_config import ConfigFile, load_config_file
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -56,11 +58,12 @@ DEMO_CONFIGS = {
 }
 
 
-def train_and_wait(store, version_id: str, model_id: str, config: TrainConfig, name: Optional[str] = None):
+def train_and_wait(store, version_id: str, model_id: str, config: TrainConfig, name: Optional[str] = None,
+                   nproc: int = 1):
     from workbench.services.runs import RunManager
 
     manager = RunManager(store)
-    run = manager.start(version_id, model_id, config, name=name)
+    run = manager.start(version_id, model_id, config, name=name, nproc=nproc)
     print(f"run {run.name} ({run.id}) started", file=sys.stderr, flush=True)
     last = -1
     try:
@@ -154,10 +157,19 @@ def cmd_train(args) -> dict[str, Any]:
 
     store = _open(args.project)
     try:
-        version = lookup.find_version(store, args.dataset)
-        model = _model(store, args.model)
-        config = TrainConfig(**{attr: getattr(args, attr) for _flag, attr, _type in TRAIN_FLAGS})
-        run = train_and_wait(store, version.id, model.id, config, name=args.name)
+        setup = load_config_file(args.config) if args.config else ConfigFile(TrainConfig())
+        version = lookup.find_version(store, args.dataset or setup.dataset)
+        model = _model(store, args.model or setup.base_model or "tiny")
+        given = {attr: getattr(args, attr) for _flag, attr, _type in TRAIN_FLAGS if getattr(args, attr) is not None}
+        config = setup.config.replace(**given)
+        name = args.name or setup.name
+        if args.queue:
+            from workbench.services.runs import RunManager
+
+            run = RunManager(store).enqueue(version.id, model.id, config, name=name)
+            print(f"run {run.name} ({run.id}) queued", file=sys.stderr, flush=True)
+            return _run_dict(store, run)
+        run = train_and_wait(store, version.id, model.id, config, name=name, nproc=args.nproc)
         return _run_dict(store, run)
     finally:
         store.close()
@@ -211,6 +223,12 @@ TRAIN_FLAGS = (("--r", "r", int), ("--alpha", "alpha", int), ("--lr", "learning_
                ("--seed", "seed", int), ("--save-steps", "save_steps", int))
 
 
+def _processes(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, 1 or more, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Workbench: fine-tune language models locally.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -231,11 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="LoRA-train a base model on a dataset (waits; Ctrl+C stops cleanly)")
     project(t)
     t.add_argument("--dataset", help="dataset name or version id (default: newest)")
-    t.add_argument("--model", default="tiny", help="built-in kind (tiny, smollm2), name or id")
+    t.add_argument("--model", help="built-in kind (tiny, smollm2), name or id (default: the config file's, else tiny)")
     t.add_argument("--name")
+    t.add_argument("--config", metavar="FILE", help="a YAML or JSON run setup (Train page: Save settings); "
+                                                     "flags given here override its values")
+    t.add_argument("--queue", action="store_true", help="put the run in the queue instead of starting it now "
+                                                        "(workbench runs queue --run trains the queue)")
+    t.add_argument("--nproc", type=_processes, default=1, metavar="N",
+                   help="train in N processes through torchrun (one per GPU; gloo on a CPU)")
     defaults = TrainConfig()
     for flag, attr, typ in TRAIN_FLAGS:
-        t.add_argument(flag, type=typ, dest=attr, default=getattr(defaults, attr))
+        t.add_argument(flag, type=typ, dest=attr, default=None, help=f"default {getattr(defaults, attr)}")
     r = sub.add_parser("runs", help="list runs; runs export: a run as a merged model")
     project(r, required=False)  # its sub-verbs take --project after them too (checked in _run_verb)
     cli_runs_export.add_runs_subparsers(r, project)
@@ -288,7 +312,7 @@ def _show_data(result: dict[str, Any]) -> None:
 def _run_outcome(result: dict[str, Any]) -> tuple[int, str]:
     """A run that did not complete is a failed command: (exit code, the reason for stderr)."""
     status = result.get("status")
-    if status == "completed":
+    if status in ("completed", "queued"):  # queued: `train --queue` did what it was asked
         return 0, ""
     reason = f"the run ended {status}"
     if result.get("error"):
@@ -319,6 +343,10 @@ VERBS = {
     "data": Verb(cmd_data, _show_data),
     "estimate": Verb(cli_estimate.run, cli_estimate.show),
     "runs export": Verb(cli_runs_export.run, cli_runs_export.show),
+    "runs queue": Verb(cli_runs.queue, cli_runs.show_queue),
+    "runs status": Verb(cli_runs.status, cli_runs.show_status),
+    "runs resume": Verb(cli_runs.resume, cli_runs.show_run, _run_outcome),
+    "runs cancel": Verb(cli_runs.cancel, cli_runs.show_run),
 }
 
 

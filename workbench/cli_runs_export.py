@@ -21,6 +21,9 @@ def add_runs_subparsers(runs: argparse.ArgumentParser, project: Callable[..., No
     e.add_argument("--merged", required=True, metavar="OUT", help="the folder to write the merged model to")
     e.add_argument("--checkpoint", default="final",
                    help="which adapter: final (default), best (lowest eval loss) or a checkpoint step N")
+    from workbench.cli_runs import add_runs_control_parsers
+
+    add_runs_control_parsers(sub, project)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

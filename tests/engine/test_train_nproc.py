@@ -3,6 +3,7 @@ one DDP run (gloo on a CPU); rank 0 alone reports (stdout and journal) and write
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -147,3 +148,34 @@ def test_killing_torchruns_agent_ends_every_rank(tmp_path, tiny_model_dir):
         for p in ranks:  # a failed check must not leave ranks training
             if p.is_running():
                 p.kill()
+
+
+@pytest.mark.slow
+def test_workbench_train_nproc_trains_one_run_in_two_processes(tmp_path, tiny_model_dir):
+    """`workbench train --nproc 2` goes through the run manager's one launch path to torchrun."""
+    from workbench.services import paths
+    from workbench.store import ProjectStore
+
+    project = str(tmp_path / "P.wbproj")
+
+    def wb(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "workbench.cli", *args, "--project", project], cwd=REPO,
+                              capture_output=True, text=True, timeout=600)
+
+    assert wb("import", paths.demo_dataset_path()).returncode == 0
+    done = wb("train", "--model", "tiny", "--nproc", "2", "--max-steps", "4", "--batch-size", "2",
+              "--max-length", "96", "--save-steps", "2", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    store = ProjectStore.open(project)
+    try:
+        run = store.list_runs()[0]
+        assert run.status == "completed" and run.step == 4
+        spec = json.load(open(os.path.join(store.abspath(run.work_dir), "train.spec.json")))
+        events = journal_events(os.path.join(store.abspath(run.work_dir), "journal.jsonl"))
+    finally:
+        store.close()
+    assert spec["nproc"] == 2
+    started = [e.payload for e in events if e.kind == "started"]
+    assert [(p["rank"], p["world_size"]) for p in started] == [(0, 2)]
+    bad = wb("train", "--model", "tiny", "--nproc", "0")
+    assert bad.returncode == 2 and "1 or more" in bad.stderr

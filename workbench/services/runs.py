@@ -27,7 +27,7 @@ from workbench.services.run_resume import (  # noqa: F401 - callers import these
     resume_advice,
     resume_check,
 )
-from workbench.services.train_spec import spec_fields
+from workbench.services.train_spec import previous_nproc, spec_fields
 from workbench.store import ProjectStore
 
 STOP_GRACE_S = 30.0  # cooperative stop (saves the adapter) before SIGTERM
@@ -98,8 +98,11 @@ class RunManager:
 
     # -- starting --------------------------------------------------------------------------------
     def start(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
-              name: Optional[str] = None, queue: bool = False) -> Run:
-        """A new run: it starts now, or with `queue` it waits at the end of the queue."""
+              name: Optional[str] = None, queue: bool = False, nproc: int = 1) -> Run:
+        """A new run: it starts now, or with `queue` it waits at the end of the queue. `nproc` > 1
+        trains in that many processes through torchrun (one per GPU)."""
+        if nproc > 1 and queue:
+            raise WorkbenchError("A queued run trains in one process.", advice="Start it now to train in several.")
         problems = config.validate()
         if problems:
             raise WorkbenchError("The training settings need fixing.", details="\n".join(problems),
@@ -117,7 +120,7 @@ class RunManager:
             config=dataclasses.asdict(config), status="queued", work_dir=work_rel, seed=config.seed,
             queue_position=self.store.next_queue_position() if queue else None,
         )
-        return run if queue else self._launch(run, resume_from=None)
+        return run if queue else self._launch(run, resume_from=None, nproc=nproc)
 
     def enqueue(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
                 name: Optional[str] = None) -> Run:
@@ -164,7 +167,7 @@ class RunManager:
                              advice="Rebuild it on the Models page, or add the folder again.")
 
     def _launch(self, run: Run, resume_from: Optional[str], from_queue: bool = False,
-                note: Optional[str] = None) -> Run:
+                note: Optional[str] = None, nproc: Optional[int] = None) -> Run:
         """The one path by which a training process starts: a new run, a resume, the queue."""
         work = self.store.abspath(run.work_dir)
         tracked = self._tracked(run, child=None)
@@ -185,11 +188,13 @@ class RunManager:
             marker = Event(start_seq + 1, "resumed", {"segment": segment, "start_step": start_step,
                                                       "checkpoint": resume_from, "note": note}, time.time())
             journal_start = append_event(tracked.journal_path, marker)
+        if nproc is None:  # a resume trains in as many processes as the run did
+            nproc = previous_nproc(tracked.spec_path)
         spec = TrainSpec(
             run_id=run.id, base_model_path=model.path, dataset_path=self.store.abspath(version.blob_path),
             output_dir=work, journal_path=tracked.journal_path, stop_file=tracked.stop_file,
             config=run.train_config, resume_from=resume_from, dataset_name=title_of(self.store, version),
-            **spec_fields(self.store, version, model),
+            nproc=nproc, **spec_fields(self.store, version, model),
         )
         if os.path.exists(tracked.stop_file):  # the last segment's stop request is done with
             os.remove(tracked.stop_file)
@@ -200,7 +205,7 @@ class RunManager:
         tracked.start_seq, tracked.journal_start, tracked.offset = start_seq, journal_start, journal_start
         tracked.from_queue = from_queue
         try:
-            tracked.child = ChildProcess("train", tracked.spec_path, tracked.log_path).start()
+            tracked.child = ChildProcess("train", tracked.spec_path, tracked.log_path, nproc=nproc).start()
         except WorkbenchError as exc:
             self.store.finish_run(run.id, "failed", error=exc.user_message, advice=exc.advice)
             raise

@@ -6,6 +6,7 @@ The child never opens the project store, so the run's facts it records in every 
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Optional
 
 from workbench.core.records import BaseModel, DatasetVersion
@@ -25,6 +26,15 @@ def validation_part(store: "ProjectStore", version: DatasetVersion) -> Optional[
     return next((v for v in store.list_versions(version.dataset_id)
                  if v.derivation.split_id == d.split_id and v.derivation.part == "validation"
                  and v.row_count > 0), None)
+
+
+def previous_nproc(spec_path: str) -> int:
+    """How many training processes the run's last spec asked for (1 when there is none)."""
+    try:
+        with open(spec_path, encoding="utf-8") as f:
+            return max(1, int(json.load(f).get("nproc") or 1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 1
 
 
 def spec_fields(store: "ProjectStore", version: DatasetVersion, model: BaseModel) -> dict[str, Any]:
