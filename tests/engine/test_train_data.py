@@ -47,6 +47,18 @@ def test_loss_on_all_tokens_labels_the_prompt_too(tokenizer):
     assert assistant_only.input_ids == example.input_ids
 
 
+def test_batched_encoding_gives_each_conversation_its_own_tokens(tokenizer, monkeypatch):
+    from tests.engine.demo_corpus import shop_conversations
+    from workbench.engine import train_data
+
+    monkeypatch.setattr(train_data, "ENCODE_BATCH", 7)  # several batches, one partly full
+    conversations = [r["messages"] for r in shop_conversations(30)]
+    data = tokenize_all(tokenizer, conversations, 80, "chats")
+    one_by_one = [tokenize_conversation(tokenizer, m, 80)[0] for m in conversations]
+    assert data.examples == [e for e in one_by_one if any(label != IGNORE_INDEX for label in e.labels)]
+    assert data.truncated_rows == sum(tokenize_conversation(tokenizer, m, 80)[1] for m in conversations) > 0
+
+
 def _spans(example: Example) -> list[list[int]]:
     """The labelled runs of an example (one per assistant reply)."""
     runs: list[list[int]] = []

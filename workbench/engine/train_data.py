@@ -83,45 +83,86 @@ def assistant_char_spans(tokenizer, messages: list[Message]) -> tuple[str, list[
     return full, [(start, end) for start, end, _i in spans]
 
 
+def _labelled(ids: list[int], offsets, spans: list[tuple[int, int]], max_length: int,
+              loss_on: str) -> tuple[Example, bool]:
+    """(example, truncated): labels are the ids of tokens that start inside an assistant span."""
+    labels = [IGNORE_INDEX] * len(ids)
+    for j, (start, _end) in enumerate(offsets):
+        if loss_on == "all" or any(s <= start < e for s, e in spans):
+            labels[j] = ids[j]
+    return Example(ids[:max_length], labels[:max_length]), len(ids) > max_length
+
+
 def tokenize_conversation(tokenizer, messages: list[Message], max_length: int,
                           loss_on: str = "assistant") -> tuple[Example, bool]:
     """(example, truncated). Labels are the token ids inside assistant spans, else -100
     (loss_on="all": every token is a label, the prompt and role markers too)."""
     text, spans = assistant_char_spans(tokenizer, messages)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = list(enc["input_ids"])
-    labels = [IGNORE_INDEX] * len(ids)
-    for j, (start, _end) in enumerate(enc["offset_mapping"]):
-        if loss_on == "all" or any(s <= start < e for s, e in spans):
-            labels[j] = ids[j]
-    truncated = len(ids) > max_length
-    return Example(ids[:max_length], labels[:max_length]), truncated
+    return _labelled(list(enc["input_ids"]), enc["offset_mapping"], spans, max_length, loss_on)
+
+
+# Texts per call of the fast tokenizer's batch encoder (which spreads a batch over all cores).
+ENCODE_BATCH = 512
+
+
+class _RustThreads:
+    """Lets the fast tokenizer use its thread pool for one batch call. Children keep it off
+    (TOKENIZERS_PARALLELISM=false) because a forked pool deadlocks; nothing forks after this:
+    worker processes are spawned and the DataLoader runs in-process."""
+
+    def __enter__(self) -> None:
+        import os
+
+        self._was = os.environ.get("TOKENIZERS_PARALLELISM")
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        if self._was is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = self._was
+
+
+def _rendered(tokenizer, messages: list[Message], row: int, source: str) -> tuple[str, list[tuple[int, int]]]:
+    try:
+        return assistant_char_spans(tokenizer, messages)
+    except Exception as exc:  # jinja errors from templates that reject a role order
+        if type(exc).__name__ not in ("TemplateError", "TemplateSyntaxError", "UndefinedError"):
+            raise
+        raise BadDataError(
+            f"Row {row} of {source} cannot be rendered with the model's chat template.",
+            details=str(exc),
+            advice="This model's template rejects that conversation (often: roles must "
+            "alternate user/assistant, or no system role). Clean those rows or pick another base model.",
+        ) from exc
 
 
 def tokenize_all(tokenizer, conversations: list[list[Message]], max_length: int, source: str,
                  loss_on: str = "assistant", allow_empty: bool = False, row_offset: int = 0) -> TokenizedData:
     """`source` names the dataset in messages (the version's title, never a file path).
-    `row_offset`: the first conversation's index in the whole dataset (for a chunk's messages)."""
+    `row_offset`: the first conversation's index in the whole dataset (for a chunk's messages).
+
+    Each conversation is rendered (Python: the chat template), then the texts are encoded in
+    batches by the fast tokenizer, which is the same per text as encoding one at a time."""
     check_tool_support(tokenizer, conversations, source, lambda m, gen: _render(tokenizer, m, gen), row_offset)
     examples, dropped = [], []
     truncated_rows = 0
-    for i, messages in enumerate(conversations, start=row_offset):
-        try:
-            example, truncated = tokenize_conversation(tokenizer, messages, max_length, loss_on)
-        except Exception as exc:  # jinja errors from templates that reject a role order
-            if type(exc).__name__ not in ("TemplateError", "TemplateSyntaxError", "UndefinedError"):
-                raise
-            raise BadDataError(
-                f"Row {i + 1} of {source} cannot be rendered with the model's chat template.",
-                details=str(exc),
-                advice="This model's template rejects that conversation (often: roles must "
-                "alternate user/assistant, or no system role). Clean those rows or pick another base model.",
-            ) from exc
-        truncated_rows += truncated
-        if all(label == IGNORE_INDEX for label in example.labels):
-            dropped.append(i + 1)
-        else:
-            examples.append(example)
+    for first in range(0, len(conversations), ENCODE_BATCH):
+        chunk = conversations[first:first + ENCODE_BATCH]
+        rendered = [_rendered(tokenizer, m, row_offset + first + k + 1, source) for k, m in enumerate(chunk)]
+        with _RustThreads():
+            enc = tokenizer([text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True)
+        for k, (_text, spans) in enumerate(rendered):
+            example, truncated = _labelled(list(enc["input_ids"][k]), enc["offset_mapping"][k], spans,
+                                           max_length, loss_on)
+            truncated_rows += truncated
+            if all(label == IGNORE_INDEX for label in example.labels):
+                dropped.append(row_offset + first + k + 1)
+            else:
+                examples.append(example)
     data = TokenizedData(examples, len(conversations), len(dropped), truncated_rows, dropped[:20])
     if not allow_empty:
         check_trainable(data, conversations, max_length, source)
