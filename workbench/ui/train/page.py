@@ -2,7 +2,8 @@
 
 Basics first; the other knobs sit behind "Advanced" (its state is remembered). Every knob has
 a tooltip (knobs.py); TrainConfig.problems() marks the knobs to fix and blocks Start; the memory
-verdict (memory_panel.py) and the max-length check (fit.py) follow the form as the user types.
+verdict (memory_panel.py), the max-length check (fit.py) and the tool-calling check (tool_check.py)
+follow the form as the user types.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from workbench.ui.train.form import ConfigForm
 from workbench.ui.train.layout import action, button, label, lay_out
 from workbench.ui.train.memory_panel import MemoryPanel
 from workbench.ui.train.quantization import QuantizationCheck
+from workbench.ui.train.tool_check import ToolCheck
 
 if TYPE_CHECKING:
     from workbench.services.train_form import TrainChoices
@@ -61,6 +63,8 @@ class TrainPage(Page):
         self._model_paths: dict[str, str] = {}
         self.fit = FitCheck(self)
         self.fit.changed.connect(self.validate)
+        self.tools = ToolCheck(self)  # tool-calling rows against the model's chat template
+        self.tools.changed.connect(self.validate)
         self.memory = MemoryPanel()
         self.memory.shown.connect(self._show_checks)
 
@@ -99,6 +103,7 @@ class TrainPage(Page):
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
         super().set_context(ctx)
         self.fit.set_store(ctx.store if ctx else None)
+        self.tools.set_store(ctx.store if ctx else None)
         if ctx is not None:
             from workbench.services import train_form
 
@@ -127,6 +132,7 @@ class TrainPage(Page):
             (self._titles[v.id], v.id, f"Version {v.id} · made {v.created_at[:16].replace('T', ' ')} by {v.created_by}")
             for v in versions], default=choices.default_version_id if choices else None)
         self.fit.forget_errors()
+        self.tools.forget()
         self._show_queue()
         self.validate()
 
@@ -189,6 +195,9 @@ class TrainPage(Page):
             dropped_all = self.fit.problem(config.max_length)
             if dropped_all:
                 problems.append(dropped_all)
+        tools = self.tools.problem()
+        if tools:
+            problems.append(tools)
         return problems
 
     def selected_version(self) -> Any:
@@ -218,6 +227,7 @@ class TrainPage(Page):
         # Only what is on screen is measured (the page refreshes when it is shown).
         if self.isVisible():
             self.fit.want(self.dataset_combo.currentData(), self.model_combo.currentData())
+            self.tools.want(self.dataset_combo.currentData(), self.model_combo.currentData())
         model = self._model_names.get(self.model_combo.currentData(), "the model")
         self.fit_label.setText(self.fit.text(self.length_spin.value(), model))
         self.fit_label.setVisible(bool(self.fit_label.text()))
@@ -358,6 +368,7 @@ class TrainPage(Page):
 
     def shutdown(self) -> None:
         self.fit.cancel()
+        self.tools.cancel()
         self.memory.cancel()
         self.form.widgets["target_modules"].cancel()
         self.quantization.cancel()
