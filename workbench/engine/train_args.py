@@ -154,6 +154,8 @@ def training_arguments(config: TrainConfig, output_dir: str, plan: DevicePlan, p
         gradient_checkpointing=config.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         include_num_input_tokens_seen="non_padding",
+        # Every LoRA weight gets a gradient each step: DDP need not search for unused ones.
+        ddp_find_unused_parameters=False,
         seed=config.seed,
         data_seed=config.seed,
         disable_tqdm=True,
