@@ -1,4 +1,5 @@
-"""Runs: every training run with live status, its loss curve and details; cancel, resume, chat."""
+"""Runs: every training run with live status, its loss curve and details; cancel, resume, chat,
+export a merged model (export_dialog.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from workbench.ui.common import theme
 from workbench.ui.shell.context import ProjectContext
 from workbench.ui.common.errors import show_error
 from workbench.ui.common.page import Page, heading, record_table
+from workbench.ui.runs.export_dialog import ExportCommand
 from workbench.ui.runs.loss_plot import LossPlot
 from workbench.ui.runs.queue_panel import QueuePanel
 
@@ -115,10 +117,11 @@ class RunsPage(Page):
         self.chat_button = QPushButton("Chat with this run")
         self.chat_button.setObjectName("primary")
         self.chat_button.clicked.connect(self._request_chat)
+        self.export = ExportCommand(self, lambda: (self.ctx.store if self.ctx else None, self.selected_run()))
         buttons = QHBoxLayout()
         buttons.addWidget(heading("Runs"))
         buttons.addStretch(1)
-        for b in (self.cancel_button, self.resume_button, self.retry_button, self.chat_button):
+        for b in (self.cancel_button, self.resume_button, self.retry_button, self.export.button, self.chat_button):
             buttons.addWidget(b)
 
         lower = QSplitter(Qt.Orientation.Horizontal)
@@ -302,6 +305,7 @@ class RunsPage(Page):
             self.retry_button.setEnabled(batch > 1)
             self.retry_button.setText(f"Retry with batch {batch // 2}" if batch > 1 else "Retry with half the batch")
         self.chat_button.setEnabled(run is not None and run.status in CHATTABLE_STATUSES and bool(run.adapter_path))
+        self.export.follow(run)
 
     def _update_resume(self, run: Optional[Run]) -> None:
         if run is None or self.ctx is None:
@@ -364,6 +368,9 @@ class RunsPage(Page):
             return
         self.ctx.runs_changed.emit()
         self.select_run(run.id)
+
+    def shutdown(self) -> None:
+        self.export.shutdown()
 
     def _request_chat(self) -> None:
         run = self.selected_run()
