@@ -27,9 +27,26 @@ def peak_memory(device: str) -> tuple[int, str]:
         import torch
 
         return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
+    hwm = _vm_hwm()
+    if hwm is not None:
+        return hwm, "peak_rss"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kilobytes, macOS bytes.
     return int(rss if sys.platform == "darwin" else rss * 1024), "peak_rss"
+
+
+def _vm_hwm() -> Optional[int]:
+    """This process image's own peak RSS (Linux: VmHWM). Not ru_maxrss: Linux carries that over
+    exec from the forked parent, so a child of a big GUI or test process would report the
+    parent's size as its peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 @dataclass
