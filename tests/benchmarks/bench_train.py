@@ -165,9 +165,11 @@ def main() -> None:
     print(f"1. tokens/s: engine {med(tok_e):.0f}, plain {med(tok_p):.0f}: {med(tok_e) / med(tok_p):.2f}x (goal >= 1.0)")
     print(f"2. examples/s, mixed lengths: engine packed {med(ex_pack):.2f}, plain padded {med(ex_plain):.2f}: "
           f"{med(ex_pack) / med(ex_plain):.2f}x (goal >= 1.5)")
-    diff = max(abs(a - b) for a, b in zip(loss_pack, loss_pad))
-    print(f"   packed vs padded loss (engine, same labels): max |diff| per step {diff:.2e}, "
-          f"last {loss_pack[-1]:.4f} vs {loss_pad[-1]:.4f}")
+    # Packed steps hold more conversations than padded ones, so the curves differ step by step;
+    # the loss over the last quarter of the steps says whether packing learns as well.
+    tail = max(1, len(loss_pack) // 4)
+    print(f"   loss over the last {tail} steps (engine, same labels): packed {statistics.mean(loss_pack[-tail:]):.4f}, "
+          f"padded {statistics.mean(loss_pad[-tail:]):.4f}")
     print(f"3. launch -> first step, {args.rows} conversations: engine {med(first_e):.1f} s, cached {med(first_e2):.1f} s, "
           f"plain {med(first_p):.1f} s: {med(first_e) / med(first_p):.2f}x (goal <= 1.2), "
           f"second run {med(first_e2) / med(first_p):.2f}x (goal <= 0.5)")

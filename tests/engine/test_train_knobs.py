@@ -95,21 +95,6 @@ def test_the_run_records_provenance_peak_memory_and_throughput(eval_run):
     assert record["peak_memory_bytes"] == done["peak_memory_bytes"] and record["tokens_per_s"] > 0
 
 
-def test_packing_gives_the_padded_loss_curve(tmp_path, tiny_model_dir):
-    # Mixed lengths, so padding would matter; the same examples per step either way.
-    dataset = write_parquet(shop_conversations(24), str(tmp_path / "mixed.parquet"))
-    curves = {}
-    for packing in (False, True):
-        config = TrainConfig(r=4, alpha=8, learning_rate=5e-3, max_steps=3, batch_size=6, max_length=160,
-                             packing=packing, save_steps=0, dropout=0.0)
-        spec = _spec(tmp_path, tiny_model_dir, dataset, f"pack-{packing}", config)
-        result = run_engine("train", spec, str(tmp_path / f"pack-{packing}.json"))
-        assert result.rc == 0, result.stderr[-3000:]
-        curves[packing] = [v for _, v in _logged(result, "loss")]
-    assert len(curves[True]) == 3
-    assert curves[True] == pytest.approx(curves[False], abs=1e-3)
-
-
 def test_dora_loss_on_all_tokens_and_bf16_on_cpu(tmp_path, tiny_model_dir):
     dataset = write_parquet(ticket_conversations(8), str(tmp_path / "t.parquet"))
     config = TrainConfig(r=4, alpha=8, max_steps=2, batch_size=4, max_length=96, use_dora=True,

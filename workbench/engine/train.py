@@ -17,6 +17,7 @@ from workbench.engine.errors import (
 )
 from workbench.engine.model_files import atomic_folder
 from workbench.engine.ranks import world_size
+from workbench.engine.packing import PackedCollator, PackedDataset, pack
 from workbench.engine.token_cache import cache_key, cached_tokenize, parallel_tokenize
 from workbench.engine.run_record import Throughput, peak_memory, write_run_record
 from workbench.engine.train_args import (
@@ -115,17 +116,6 @@ def _eval_data(spec: TrainSpec, tokenizer) -> Optional[TokenizedData]:
         raise
 
 
-def _collator(spec: TrainSpec, pad_id: int):
-    if spec.config.packing:
-        # Padding-free packing: a batch's conversations become one row whose position ids restart
-        # at each conversation; transformers builds a block-diagonal mask from them, so no
-        # conversation attends to another and no compute goes to padding.
-        from transformers import DataCollatorWithFlattening
-
-        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
-    return Collator(pad_id)
-
-
 def _save_best(trainer, output_dir: str, tokenizer, spec: TrainSpec, env: dict[str, Any],
                result: dict[str, Any]) -> Optional[str]:
     """Copy the best checkpoint's adapter (by eval loss) to `best/`, beside the final adapter."""
@@ -179,6 +169,12 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
     if cfg.gradient_checkpointing:
         model.enable_input_require_grads()  # LoRA leaves the embeddings frozen
     model = attach_lora(model, cfg)
+    if cfg.packing:
+        rows = pack(data.examples, cfg.max_length)
+        train_dataset: Any = PackedDataset(rows)
+        collator: Any = PackedCollator(pad_id)
+    else:
+        rows, train_dataset, collator = [], ExampleDataset(data.examples), Collator(pad_id)
     callback = EventCallback(writer, stop, steps, {
         "device": plan.device,
         "environment": env,
@@ -189,13 +185,14 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
         "eval_rows": len(eval_data.examples) if eval_data else 0,
         "effective_batch": cfg.effective_batch,
         "token_cache": "hit" if cache_hit else ("miss" if spec.cache_dir else "off"),
+        "packed_rows": len(rows),
     })
     trainer = Trainer(
         model=model,
         args=training_arguments(cfg, spec.output_dir, plan, precision, has_eval=eval_data is not None),
-        train_dataset=ExampleDataset(data.examples),
+        train_dataset=train_dataset,
         eval_dataset=ExampleDataset(eval_data.examples) if eval_data else None,
-        data_collator=_collator(spec, pad_id),
+        data_collator=collator,
         processing_class=tokenizer,
         callbacks=[callback],
     )
@@ -217,8 +214,11 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
     start_step = callback.start_step
     trained_steps = max(0, callback.step - start_step)
     world = max(1, trainer.args.world_size)
-    clock.stop(trainer.state.num_input_tokens_seen - callback.start_tokens,
-               trained_steps * cfg.effective_batch * world)
+    if cfg.packing:  # a packed row holds several conversations: count what was collated
+        clock.stop(collator.tokens * world, collator.sequences * world)
+    else:
+        clock.stop(trainer.state.num_input_tokens_seen - callback.start_tokens,
+                   trained_steps * cfg.effective_batch * world)
     peak, peak_kind = peak_memory(plan.device)
 
     adapter_dir = os.path.join(spec.output_dir, "adapter")

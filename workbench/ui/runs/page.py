@@ -281,7 +281,7 @@ class RunsPage(Page):
                 parts.append(f"<p>{esc(run.error_advice)}</p>")
             rest = "\n".join(error.splitlines()[1:]).strip()
             if rest:
-                parts.append(f"<pre style='color:{c.muted_text}'>{esc(rest[-1500:])}</pre>")
+                parts.append(f"<pre style='color:{c.muted_text}; white-space:pre-wrap'>{esc(rest[-1500:])}</pre>")
         table = "".join(f"<tr><td style='color:{c.muted_text}'>{esc(k)}</td><td>&nbsp;{esc(str(v))}</td></tr>"
                         for k, v in rows if v)
         parts.append(f"<table cellspacing='2'>{table}</table>")
