@@ -4,7 +4,6 @@ conversation with fewer rows."""
 
 from __future__ import annotations
 
-import pytest
 
 from tests.engine.demo_corpus import shop_conversations, write_parquet
 from tests.engine.engine_helpers import run_engine

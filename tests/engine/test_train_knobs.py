@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.engine.demo_corpus import shop_conversations, ticket_conversations, write_parquet
+from tests.engine.demo_corpus import ticket_conversations, write_parquet
 from tests.engine.engine_helpers import run_engine
 from workbench.core.records import TrainConfig
 from workbench.jobs.specs import TrainSpec

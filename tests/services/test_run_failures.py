@@ -8,7 +8,6 @@ out of memory (reports it as the engine does) while the batch is above a limit."
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 import time

@@ -5,7 +5,6 @@ a stand-in that completes)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import textwrap
