@@ -91,6 +91,10 @@ def run_train(spec: TrainSpec, writer: EventWriter) -> int:
 
 
 
+# How advice names the device that ran out of memory.
+DEVICE_WORDS = {"cuda": "GPU", "mps": "Apple GPU", "cpu": "computer"}
+
+
 def _tokenized(spec: TrainSpec, tokenizer, path: str, name: str) -> tuple[TokenizedData, bool]:
     """(examples, whether they came from the token cache)."""
     cfg = spec.config
@@ -204,8 +208,8 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
     except Exception as exc:
         if is_oom(exc):
             writer.emit("failed", **failure_payload(exc, oom_advice=(
-                f"The {plan.device} ran out of memory. Retry with half the batch size and double the "
-                f"gradient accumulation (batch {max(1, cfg.batch_size // 2)} x {cfg.grad_accum * 2}: the "
+                f"The {DEVICE_WORDS.get(plan.device, plan.device)} ran out of memory. Retry with half the batch "
+                f"size and double the gradient accumulation (batch {max(1, cfg.batch_size // 2)} x {cfg.grad_accum * 2}: the "
                 f"same effective batch of {cfg.effective_batch}), turn on gradient checkpointing, lower "
                 f"the max length (now {cfg.max_length}), or use a smaller base model."
             )))
