@@ -107,17 +107,10 @@ def test_dora_loss_on_all_tokens_and_bf16_on_cpu(tmp_path, tiny_model_dir):
     assert json.load(open(os.path.join(done["adapter_path"], "workbench_run.json")))["environment"]["precision"] == "bf16"
 
 
-def test_fp16_on_cpu_is_refused_with_advice(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("knob", [{"precision": "fp16"}, {"quantization": "4bit"}], ids=["fp16", "qlora"])
+def test_gpu_only_settings_on_cpu_are_refused_with_the_reason(tmp_path, tiny_model_dir, knob):
     dataset = write_parquet(ticket_conversations(4), str(tmp_path / "t.parquet"))
-    spec = _spec(tmp_path, tiny_model_dir, dataset, "fp16", TrainConfig(max_steps=1, precision="fp16"))
-    result = run_engine("train", spec, str(tmp_path / "fp16.json"))
-    failed = result.last("failed").payload
-    assert result.rc == 1 and failed["error_kind"] == "bad_config" and "CUDA" in failed["message"]
-
-
-def test_qlora_without_cuda_is_refused_with_the_reason(tmp_path, tiny_model_dir):
-    dataset = write_parquet(ticket_conversations(4), str(tmp_path / "t.parquet"))
-    spec = _spec(tmp_path, tiny_model_dir, dataset, "q", TrainConfig(max_steps=1, quantization="4bit"))
-    result = run_engine("train", spec, str(tmp_path / "q.json"))
+    spec = _spec(tmp_path, tiny_model_dir, dataset, "cpu", TrainConfig(max_steps=1, **knob))
+    result = run_engine("train", spec, str(tmp_path / "cpu.json"))
     failed = result.last("failed").payload
     assert result.rc == 1 and failed["error_kind"] == "bad_config" and "CUDA" in failed["message"]
