@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -38,6 +40,16 @@ TERM_GRACE_S = 10.0  # SIGTERM before SIGKILL
 STALE_S = 300.0
 
 
+def _locked(method):
+    """Run `method` holding the manager's lock: the poller thread polls while the GUI thread
+    starts, cancels and queues runs."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 @dataclass(frozen=True)
 class StoppingRun:
     """A run asked to stop that has not ended yet (for progress shown while a project closes)."""
@@ -66,6 +78,7 @@ class RunManager:
                  term_grace_s: float = TERM_GRACE_S, stale_s: float = STALE_S,
                  run_queue: bool = False, max_parallel: int = 1) -> None:
         self.store = store
+        self.lock = threading.RLock()  # every public method holds it (see _locked)
         self.stop_grace_s = stop_grace_s
         self.term_grace_s = term_grace_s
         self.stale_s = stale_s
@@ -97,6 +110,7 @@ class RunManager:
         )
 
     # -- starting --------------------------------------------------------------------------------
+    @_locked
     def start(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
               name: Optional[str] = None, queue: bool = False, nproc: int = 1) -> Run:
         """A new run: it starts now, or with `queue` it waits at the end of the queue. `nproc` > 1
@@ -122,10 +136,12 @@ class RunManager:
         )
         return run if queue else self._launch(run, resume_from=None, nproc=nproc)
 
+    @_locked
     def enqueue(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
                 name: Optional[str] = None) -> Run:
         return self.start(dataset_version_id, base_model_id, config, name=name, queue=True)
 
+    @_locked
     def resume(self, run_id: str, queue: bool = False) -> Run:
         """Continue an interrupted or cancelled run from its last checkpoint, as the same run:
         now, or with `queue` once the runs queued before it have ended."""
@@ -139,6 +155,7 @@ class RunManager:
             return self.store.get_run(run_id)
         return self._launch(run, resume_from=check.checkpoint)
 
+    @_locked
     def retry_smaller(self, run_id: str, auto: bool = False) -> Run:
         """A run that ran out of memory starts again as the same run with half the batch size and
         twice the gradient accumulation (the same effective batch when the batch is even), from
@@ -216,13 +233,16 @@ class RunManager:
         return self.store.get_run(run.id)
 
     # -- the queue -------------------------------------------------------------------------------
+    @_locked
     def queued_run_ids(self) -> list[str]:
         return self.store.queued_run_ids()
 
+    @_locked
     def move_in_queue(self, run_id: str, position: int) -> list[str]:
         """Move a waiting run to `position` (1 = next); the new order."""
         return run_queue.move_to(self.store, run_id, position)
 
+    @_locked
     def remove_from_queue(self, run_id: str) -> Run:
         return run_queue.remove(self.store, run_id)
 
@@ -247,9 +267,11 @@ class RunManager:
                 continue  # recorded on the run by _launch
 
     # -- watching --------------------------------------------------------------------------------
+    @_locked
     def active_run_ids(self) -> list[str]:
         return list(self._runs)
 
+    @_locked
     def poll(self) -> list[tuple[str, Event]]:
         """Ingest what the runs reported, follow stops and ends, then start queued runs."""
         out = self._poll_runs()
@@ -344,6 +366,7 @@ class RunManager:
                     pass  # recorded on the run by _launch
 
     # -- stopping --------------------------------------------------------------------------------
+    @_locked
     def cancel(self, run_id: str) -> None:
         """Stop a run: a waiting one leaves the queue; a training one is asked to save and stop."""
         tracked = self._runs.get(run_id)
@@ -361,6 +384,7 @@ class RunManager:
             if tracked.child is not None:
                 tracked.child.send_line("stop")
 
+    @_locked
     def stop_all(self) -> list[str]:
         """Ask every tracked run to stop cooperatively (never blocks); the ids asked. The queue
         is held: nothing new starts (the project is closing); its runs wait for the next open."""
@@ -369,12 +393,14 @@ class RunManager:
             self.cancel(run_id)
         return list(self._runs)
 
+    @_locked
     def stopping(self) -> list[StoppingRun]:
         """The runs asked to stop that have not ended yet, with how far the stop has gone."""
         return [StoppingRun(t.run_id, t.name,
                             "killing" if t.killed_at else "terminating" if t.terminated_at else "saving")
                 for t in self._runs.values() if t.stop_requested_at is not None]
 
+    @_locked
     def stop_overdue(self) -> bool:
         """A stop request outlived SIGTERM and SIGKILL with room to spare: the process is not
         ours to end (or unkillable); waiting longer is pointless, the next open re-attaches it."""
@@ -404,6 +430,7 @@ class RunManager:
             except OSError:  # ended meanwhile, or not ours to signal
                 pass
 
+    @_locked
     def shutdown(self, kill: bool = False) -> None:
         """Project close. Children keep training (journal only) unless `kill` is set.
 
