@@ -7,17 +7,15 @@ out of memory (reports it as the engine does) while the batch is above a limit."
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
-import time
 
 import pytest
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.records import TrainConfig
 from workbench.jobs import launch
-from workbench.services import datasets
+from tests.helpers.runs import wait_until_ended
 from workbench.services.runs import RunManager
 
 STAND_IN = textwrap.dedent("""
@@ -75,36 +73,10 @@ def oom_above(monkeypatch):
     return limit
 
 
-@pytest.fixture
-def project(store, tmp_path):
-    path = tmp_path / "chats.jsonl"
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(6):
-            f.write(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                             {"role": "assistant", "content": f"a{i}"}]}) + "\n")
-    version = datasets.import_dataset(store, str(path))
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    (model_dir / "config.json").write_text("{}")
-    model = store.add_base_model("stand-in", "hf_folder", str(model_dir), "b" * 64)
-    return store, version.id, model.id
-
-
-def _until_ended(manager, run_id, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        manager.poll()
-        run = manager.store.get_run(run_id)
-        if run.status not in ("queued", "running") and run_id not in manager.active_run_ids():
-            return run
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_out_of_memory_is_its_own_kind_with_the_log_tail_and_advice(project, oom_above):
     store, version_id, model_id = project
     manager = RunManager(store)
-    run = _until_ended(manager, manager.start(version_id, model_id, TrainConfig(batch_size=8, max_steps=6)).id)
+    run = wait_until_ended(manager, manager.start(version_id, model_id, TrainConfig(batch_size=8, max_steps=6)).id)
     assert (run.status, run.failure_kind) == ("failed", "oom")
     assert run.error.startswith("Out of memory.") and "CUDA out of memory. Tried to allocate" in run.error
     assert "half the batch" in run.error_advice
@@ -114,10 +86,11 @@ def test_retry_halves_the_batch_doubles_accumulation_and_continues_the_same_run(
     store, version_id, model_id = project
     oom_above["value"] = 4
     manager = RunManager(store)
-    run = _until_ended(manager, manager.start(version_id, model_id, TrainConfig(batch_size=8, grad_accum=1, max_steps=6)).id)
+    config = TrainConfig(batch_size=8, grad_accum=1, max_steps=6)
+    run = wait_until_ended(manager, manager.start(version_id, model_id, config).id)
     assert run.failure_kind == "oom"
     manager.retry_smaller(run.id)
-    done = _until_ended(manager, run.id)
+    done = wait_until_ended(manager, run.id)
     assert (done.status, done.failure_kind) == ("completed", None)
     cfg = done.train_config
     assert (cfg.batch_size, cfg.grad_accum, cfg.effective_batch) == (4, 2, 8)
@@ -132,7 +105,7 @@ def test_auto_retry_keeps_halving_until_it_fits_and_records_each_try(project, oo
     oom_above["value"] = 2
     manager = RunManager(store)
     run = manager.start(version_id, model_id, TrainConfig(batch_size=8, max_steps=6, auto_retry_oom=True))
-    done = _until_ended(manager, run.id)
+    done = wait_until_ended(manager, run.id)
     assert done.status == "completed" and done.train_config.batch_size == 2 and done.train_config.grad_accum == 4
     notes = [s.note for s in store.run_segments(run.id)]
     assert notes[0] is None and notes[1].startswith("Auto-retry") and "8 -> 4" in notes[1] and "4 -> 2" in notes[2]
@@ -143,7 +116,7 @@ def test_auto_retry_stops_at_batch_one_and_a_manual_retry_says_why(project, oom_
     oom_above["value"] = 0  # never fits
     manager = RunManager(store)
     run = manager.start(version_id, model_id, TrainConfig(batch_size=2, max_steps=6, auto_retry_oom=True))
-    done = _until_ended(manager, run.id)
+    done = wait_until_ended(manager, run.id)
     assert (done.status, done.failure_kind, done.train_config.batch_size) == ("failed", "oom", 1)
     with pytest.raises(WorkbenchError) as err:
         manager.retry_smaller(run.id)
@@ -154,7 +127,7 @@ def test_only_an_out_of_memory_failure_is_retried_smaller(project, oom_above):
     store, version_id, model_id = project
     oom_above["value"] = 100
     manager = RunManager(store)
-    done = _until_ended(manager, manager.start(version_id, model_id, TrainConfig(batch_size=8, max_steps=6)).id)
+    done = wait_until_ended(manager, manager.start(version_id, model_id, TrainConfig(batch_size=8, max_steps=6)).id)
     assert done.status == "completed"
     with pytest.raises(WorkbenchError):
         manager.retry_smaller(done.id)
@@ -165,6 +138,6 @@ def test_a_killed_process_is_recorded_as_killed(project, monkeypatch):
     monkeypatch.setattr(launch, "engine_argv", lambda verb, spec, *_: [
         sys.executable, "-c", "import os, signal, time; time.sleep(0.5); os.kill(os.getpid(), signal.SIGKILL)"])
     manager = RunManager(store)
-    done = _until_ended(manager, manager.start(version_id, model_id, TrainConfig(max_steps=6)).id)
+    done = wait_until_ended(manager, manager.start(version_id, model_id, TrainConfig(max_steps=6)).id)
     assert (done.status, done.failure_kind) == ("interrupted", "killed")
     assert "SIGKILL" in done.error

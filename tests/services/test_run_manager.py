@@ -21,7 +21,6 @@ import pytest
 from workbench.core.errors import WorkbenchError
 from workbench.core.records import TrainConfig
 from workbench.jobs import launch
-from workbench.services import datasets
 from workbench.services.runs import RunManager, last_checkpoint, resume_check
 
 STAND_IN = textwrap.dedent("""
@@ -118,22 +117,6 @@ def stand_in(monkeypatch):
     monkeypatch.setattr(launch, "engine_argv",
                         lambda verb, spec, *_: [sys.executable, "-c", STAND_IN, spec, mode["value"]])
     return mode
-
-
-@pytest.fixture
-def project(store, tmp_path):
-    """(store, dataset version id, base model id): a base model folder that start() accepts."""
-    path = tmp_path / "chats.jsonl"
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(6):
-            f.write(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                             {"role": "assistant", "content": f"a{i}"}]}) + "\n")
-    version = datasets.import_dataset(store, str(path))
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    (model_dir / "config.json").write_text("{}")
-    model = store.add_base_model("stand-in", "hf_folder", str(model_dir), "b" * 64)
-    return store, version.id, model.id
 
 
 def _poll_until(manager, predicate, timeout=60.0):

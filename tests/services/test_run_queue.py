@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from tests.services.test_run_manager import _poll_until, _reap, _work, project, stand_in  # noqa: F401
+from tests.services.test_run_manager import _poll_until, _reap, _work, stand_in  # noqa: F401
 from workbench.core.errors import WorkbenchError
 from workbench.core.records import TrainConfig
 from workbench.jobs.protocol import read_journal
