@@ -10,6 +10,7 @@ from tests.engine.demo_corpus import write_parquet
 from tests.engine.engine_helpers import LiveChild, events_key, journal_events, run_engine
 
 from workbench.core.hashing import file_sha256
+from workbench.core.metric_names import MEMORY, TOKENS, TOKENS_PER_S
 from workbench.core.records import TrainConfig
 from workbench.jobs.specs import TrainSpec
 
@@ -41,6 +42,25 @@ def test_training_lowers_the_loss(trained_run):
     assert beats and beats == sorted(beats)  # loading alone takes longer than one 2 s beat
     log = next(e.payload for e in result.events if e.kind == "log")
     assert {"loss", "learning_rate", "grad_norm"} <= set(log["values"]) and log["epoch"] > 0
+
+
+def test_train_logs_carry_tokens_throughput_and_memory(trained_run):
+    """The live curves' values: tokens seen, tokens/s since the previous log, the process's memory."""
+    result = trained_run.result
+    logs = [e.payload for e in result.events if e.kind == "log" and "loss" in e.payload["values"]]
+    done = result.last("completed").payload
+    tokens = [p["values"][TOKENS] for p in logs]
+    assert tokens == sorted(tokens) and tokens[-1] == done["tokens_seen"]  # from 0 (not resumed)
+    epochs = [p["epoch"] for p in logs]
+    assert epochs == sorted(epochs) and epochs[-1] > 1  # 30 steps of 8 over 40 rows: 6 epochs
+    for p in logs:  # the process holds torch and a model: well over 100 MB, well under 16 GB
+        assert 100 * 2 ** 20 < p["values"][MEMORY] < 16 * 2 ** 30
+    # Each rate is the tokens since the previous log over the time between: the times add up to
+    # at most the loop's measured wall time (which also holds its set-up).
+    deltas = [b - a for a, b in zip([0.0, *tokens], tokens)]
+    seconds = sum(d / p["values"][TOKENS_PER_S] for d, p in zip(deltas, logs))
+    assert all(p["values"][TOKENS_PER_S] > 0 for p in logs)
+    assert 0 < seconds <= done["train_seconds"] * 1.01
 
 
 def test_journal_holds_the_same_events_as_stdout(trained_run):

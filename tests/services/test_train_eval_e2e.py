@@ -4,10 +4,11 @@ to the engine's spec reaches the engine."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import time
 
+from tests.helpers.runs import wait_until_ended
 from workbench.core.records import TrainConfig
 from workbench.services import dataset_ops
 from workbench.services.runs import RunManager
@@ -20,12 +21,7 @@ def test_a_split_run_evaluates_on_its_validation_part_and_records_where_it_came_
     manager = RunManager(store)
     run = manager.start(parts["train"].id, model.id,
                         TrainConfig(max_steps=4, batch_size=4, max_length=96, eval_steps=2, save_steps=2))
-    deadline = time.monotonic() + 300
-    while run.id in manager.active_run_ids():
-        assert time.monotonic() < deadline, "training did not finish in time"
-        manager.poll()
-        time.sleep(0.1)
-    done = store.get_run(run.id)
+    done = wait_until_ended(manager, run.id)
     assert done.status == "completed", done.error
     assert [s for s, _ in store.metric_series(run.id, "eval_loss")] == [2, 4]
     assert len(store.metric_series(run.id, "eval_perplexity")) == 2
@@ -38,3 +34,23 @@ def test_a_split_run_evaluates_on_its_validation_part_and_records_where_it_came_
     env = done.environment
     assert env["tokens_per_s"] > 0 and env["best_eval_loss"] == min(v for _, v in store.metric_series(run.id, "eval_loss"))
     assert env["peak_memory_bytes"] > 0 and env["estimated_peak_bytes"] > 0 and env["best_path"].endswith("best")
+    # What the Runs table and charts read (issue 9): kept on the run row, curves from the store,
+    # the checkpoints marked with the best one, no heartbeat or progress kept as events.
+    from workbench.services.run_metrics import checkpoints, load_metrics
+
+    evals = store.metric_series(run.id, "eval_loss")
+    assert done.best_eval_loss == min(v for _, v in evals) and done.last_eval_loss == evals[-1][1]
+    assert done.best_loss == min(v for _, v in store.metric_series(run.id, "loss"))
+    assert done.tokens_per_s == env["tokens_per_s"] and done.peak_memory_bytes >= env["peak_memory_bytes"]
+    curves = load_metrics(store.path, run.id)
+    assert list(curves["epoch"].step) == sorted(curves["epoch"].step) and curves["memory_bytes"].value.min() > 0
+    assert curves["loss"].t.min() > 1e9  # wall times, epoch seconds
+    assert not {e["kind"] for e in store.run_events(run.id)} & {"heartbeat", "progress"}
+    marks = checkpoints(store, done)
+    best_step = min(evals, key=lambda p: p[1])[0]
+    assert [m.step for m in marks] == [2, 4] and [m.step for m in marks if m.best] == [best_step]
+    assert all(os.path.isdir(m.path) for m in marks)
+    # While a run trains there is no best/ yet: the newest checkpoint's trainer state names it.
+    best_dir = os.path.join(store.abspath(done.work_dir), "best")
+    os.rename(best_dir, best_dir + "-away")
+    assert checkpoints(store, dataclasses.replace(done, environment={})) == marks

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from datetime import datetime, timezone
+from typing import Any, Mapping, NamedTuple, Optional
 
 # The training configuration lives in its own module; re-exported here beside the other records.
 from workbench.core.train_config import DEFAULT_MAX_LENGTH, MIN_MAX_LENGTH, TrainConfig  # noqa: F401
+
+
+def _epoch_s(iso: Optional[str]) -> Optional[float]:
+    """Epoch seconds of a stored timestamp (clock.now_iso's ISO 8601); None if absent or unreadable."""
+    if not iso:
+        return None
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # now_iso writes UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def to_dict(record: Any) -> dict[str, Any]:
@@ -229,10 +244,29 @@ class Run:
     last_event_at: Optional[str] = None
     queue_position: Optional[int] = None  # its place in the run queue (waiting, or run by the queue)
     failure_kind: Optional[str] = None  # why it failed or was interrupted: a key of core.failures.FAILURE_LABELS
+    # What the Runs table and the comparison show, kept current by ingest (no metric scans).
+    best_loss: Optional[float] = None  # the lowest train loss logged
+    best_eval_loss: Optional[float] = None
+    last_eval_loss: Optional[float] = None
+    tokens_per_s: Optional[float] = None  # the latest live throughput; the run's overall once it ended
+    peak_memory_bytes: Optional[int] = None  # the highest memory measured (live or at the end)
+    tags: list[str] = field(default_factory=list)
+    notes: str = ""
 
     @property
     def train_config(self) -> TrainConfig:
         return from_dict(TrainConfig, self.config)
+
+    def duration_s(self, now: Optional[float] = None) -> Optional[float]:
+        """Seconds from its start to its end (or to `now`, epoch seconds, default the clock's
+        time, while it has not ended); None before it started."""
+        start = _epoch_s(self.started_at)
+        if start is None:
+            return None
+        end = _epoch_s(self.finished_at)
+        if end is None:
+            end = time.time() if now is None else now
+        return max(0.0, end - start)
 
     @property
     def error_message(self) -> str:
@@ -241,6 +275,17 @@ class Run:
         for kind in ("oom", "bad_data", "bad_config"):
             text = text.removesuffix(f" [{kind}]")
         return text
+
+
+class MetricRow(NamedTuple):
+    """One metric point as a `log` event reported it (idempotent by the event's seq): what the
+    store keeps and the poller hands to the charts."""
+
+    seq: int
+    step: int
+    name: str
+    value: float
+    t: float = 0.0  # the event's wall time, epoch seconds (0.0: unknown)
 
 
 @dataclass(frozen=True)

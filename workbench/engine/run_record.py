@@ -35,6 +35,18 @@ def peak_memory(device: str) -> tuple[int, str]:
     return int(rss if sys.platform == "darwin" else rss * 1024), "peak_rss"
 
 
+def memory_now(device: str) -> int:
+    """The training process's memory now (the live memory curve): bytes allocated on a CUDA
+    GPU, else the process's resident set size."""
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.memory_allocated())
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
 def _vm_hwm() -> Optional[int]:
     """This process image's own peak RSS (Linux: VmHWM). Not ru_maxrss: Linux carries that over
     exec from the forked parent, so a child of a big GUI or test process would report the

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from typing import Any, Optional
 
 from transformers import TrainerCallback
 
+from workbench.core.metric_names import EVAL_LOSS, EVAL_PERPLEXITY, LOSS, MEMORY, TOKENS_PER_S
 from workbench.engine.control import StepCounter, StopSignal
 from workbench.engine.ranks import any_rank
+from workbench.engine.run_record import memory_now
 from workbench.jobs.protocol import EventWriter
 
 LOG_SKIP = {"epoch", "step"}
@@ -49,6 +52,8 @@ class EventCallback(TrainerCallback):
         self.start_step = 0  # > 0 when resumed from a checkpoint
         self.start_tokens = 0
         self.best_eval_loss: Optional[float] = None
+        # Tokens seen and the time at the previous train log (the live tokens/s is the rate between).
+        self._rate_mark: tuple[int, float] = (0, 0.0)
 
     @property
     def step(self) -> int:
@@ -60,6 +65,7 @@ class EventCallback(TrainerCallback):
         self.start_tokens = state.num_input_tokens_seen or 0
         self.best_eval_loss = state.best_metric
         self.total_steps = state.max_steps
+        self._rate_mark = (self.start_tokens, time.monotonic())
         trainable, total = count_params(model) if model is not None else (0, 0)
         self.writer.emit(
             "started",
@@ -97,15 +103,28 @@ class EventCallback(TrainerCallback):
                 values[key] = number
         if not values:
             return control
-        if "eval_loss" in values:
+        if EVAL_LOSS in values:
             # Perplexity of the validation part: exp of the mean token cross-entropy.
-            values["eval_perplexity"] = math.exp(min(values["eval_loss"], 50.0))
-        if "loss" in values:
+            values[EVAL_PERPLEXITY] = math.exp(min(values[EVAL_LOSS], 50.0))
+        if LOSS in values:
             if self.first_loss is None:
-                self.first_loss = values["loss"]
-            self.last_loss = values["loss"]
+                self.first_loss = values[LOSS]
+            self.last_loss = values[LOSS]
+            rate = self._tokens_per_s(state.num_input_tokens_seen or 0)
+            if rate is not None:
+                values[TOKENS_PER_S] = rate
+        values[MEMORY] = float(memory_now(args.device.type))
         self.writer.emit("log", step=state.global_step, epoch=state.epoch, values=values)
         return control
+
+    def _tokens_per_s(self, tokens: int) -> Optional[float]:
+        """Input tokens per second since the previous train log (or the start of training)."""
+        now = time.monotonic()
+        seen, at = self._rate_mark
+        self._rate_mark = (tokens, now)
+        if now <= at or tokens <= seen:
+            return None
+        return (tokens - seen) / (now - at)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         loss = _number((metrics or {}).get("eval_loss"))

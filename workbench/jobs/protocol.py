@@ -9,7 +9,8 @@ Event kinds
 Training (`train`):
   started    {total_steps, device, environment{...}, trainable_params, total_params, seed}
   progress   {step, total_steps, epoch}
-  log        {step, epoch, values{loss, learning_rate, grad_norm, ...}}
+  log        {step, epoch, values{loss, learning_rate, grad_norm, num_input_tokens_seen,
+              tokens_per_s, memory_bytes, ...}}  names: workbench.core.metric_names
   heartbeat  {step}
   checkpoint {step, path}
   completed  {adapter_path, first_loss, last_loss, steps}
@@ -41,6 +42,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Optional
 
 TERMINAL_KINDS = ("completed", "cancelled", "failed")
+# Events that only say "still alive, at step N": the parent acts on them (step, progress, last
+# event time) but does not keep them, so a long run's stored events stay bounded (the journal
+# keeps everything).
+TRANSIENT_KINDS = ("heartbeat", "progress")
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from workbench.core.clock import now_iso
 from workbench.core.errors import WorkbenchError
+from workbench.core.metric_names import EPOCH, EVAL_LOSS, LOSS, MEMORY, TOKENS_PER_S
 from workbench.core.records import Run
-from workbench.jobs.protocol import Event
+from workbench.jobs.protocol import TRANSIENT_KINDS, Event
 from workbench.store import MetricRow, ProjectStore, RunReport
 
-_METRIC_SKIP = {"epoch", "step", "total_flos", "train_runtime"}
+# Not curves: bookkeeping the Trainer logs once (epoch comes from the event's own field).
+_METRIC_SKIP = {EPOCH, "step", "total_flos", "train_runtime"}
 
 
 @dataclass
@@ -26,7 +28,12 @@ class _Batch:
 
     @property
     def first_loss(self) -> Optional[float]:
-        return self.report.first_loss if self.report.first_loss is not None else self.run.first_loss
+        return self.known("first_loss")
+
+    def known(self, name: str) -> Any:
+        """A run fact as this batch left it so far: reported in the batch, else as stored."""
+        value = getattr(self.report, name)
+        return value if value is not None else getattr(self.run, name)
 
 
 def _started(b: _Batch, ev: Event) -> None:
@@ -45,16 +52,47 @@ def _progress(b: _Batch, ev: Event) -> None:
     b.report.progress = (step / total) if total else 0.0
 
 
-def _log(b: _Batch, ev: Event) -> None:
-    step = int(ev.payload.get("step") or 0)
-    for name, value in (ev.payload.get("values") or {}).items():
+def _log_rows(ev: Event) -> list[MetricRow]:
+    """The metric points of one `log` event: its numeric values and its epoch."""
+    p = ev.payload
+    step = int(p.get("step") or 0)
+    rows = []
+    epoch = p.get("epoch")
+    if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
+        rows.append(MetricRow(ev.seq, step, EPOCH, float(epoch), ev.t))
+    for name, value in (p.get("values") or {}).items():
         if name in _METRIC_SKIP or not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
-        b.metrics.append(MetricRow(ev.seq, step, name, float(value)))
-        if name == "loss":
+        rows.append(MetricRow(ev.seq, step, name, float(value), ev.t))
+    return rows
+
+
+def metric_rows(events: Sequence[Event]) -> list[MetricRow]:
+    """The metric points `events` report, in seq order: what ingest stores, and what the
+    poller hands to the charts without reading them back from SQLite."""
+    return [row for ev in sorted(events, key=lambda e: e.seq) if ev.kind == "log" for row in _log_rows(ev)]
+
+
+def _lower(old: Optional[float], new: float) -> float:
+    return new if old is None else min(old, new)
+
+
+def _log(b: _Batch, ev: Event) -> None:
+    r = b.report
+    for row in _log_rows(ev):
+        b.metrics.append(row)
+        if row.name == LOSS:
             if b.first_loss is None:
-                b.report.first_loss = float(value)
-            b.report.last_loss = float(value)
+                r.first_loss = row.value
+            r.last_loss = row.value
+            r.best_loss = _lower(b.known("best_loss"), row.value)
+        elif row.name == EVAL_LOSS:
+            r.last_eval_loss = row.value
+            r.best_eval_loss = _lower(b.known("best_eval_loss"), row.value)
+        elif row.name == TOKENS_PER_S:
+            r.tokens_per_s = row.value
+        elif row.name == MEMORY:
+            r.peak_memory_bytes = max(int(row.value), b.known("peak_memory_bytes") or 0)
 
 
 def _ended(b: _Batch, ev: Event) -> None:  # completed / cancelled
@@ -68,7 +106,12 @@ def _ended(b: _Batch, ev: Event) -> None:  # completed / cancelled
         b.report.last_loss = float(p["last_loss"])
     if ev.kind == "completed":
         b.report.progress = 1.0
+    if isinstance(p.get("tokens_per_s"), (int, float)):  # the whole run's throughput, once it ended
+        b.report.tokens_per_s = float(p["tokens_per_s"])
+    if isinstance(p.get("best_eval_loss"), (int, float)):
+        b.report.best_eval_loss = _lower(b.known("best_eval_loss"), float(p["best_eval_loss"]))
     if p.get("peak_memory_bytes"):
+        b.report.peak_memory_bytes = max(int(p["peak_memory_bytes"]), b.known("peak_memory_bytes") or 0)
         _keep_peak_memory(b, p)
 
 
@@ -99,7 +142,8 @@ def _failed(b: _Batch, ev: Event) -> None:
     b.report.error_advice = ev.payload.get("advice") or ""
 
 
-# Kinds not listed (heartbeat, checkpoint) change no column; they are still recorded as events.
+# Kinds not listed (heartbeat, checkpoint) change no column; all but TRANSIENT_KINDS are still
+# recorded as events.
 HANDLERS: dict[str, Callable[[_Batch, Event], None]] = {
     "started": _started, "progress": _progress, "log": _log,
     "completed": _ended, "cancelled": _ended, "failed": _failed,
@@ -118,7 +162,8 @@ def ingest(store: ProjectStore, run_id: str, events: list[Event], journal_offset
         if ev.t:
             batch.report.last_event_at = now_iso()
     batch.report.journal_offset = journal_offset
-    store.record_events(run_id, events, batch.metrics, batch.report)
+    kept = [ev for ev in events if ev.kind not in TRANSIENT_KINDS]
+    store.record_events(run_id, kept, batch.metrics, batch.report)
     return store.get_run(run_id)
 
 

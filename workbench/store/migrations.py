@@ -106,7 +106,35 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["run_segments"].add_column("note", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """Live monitoring (issue 9): each metric point's wall time (the x axis "time"), and what
+    the Runs table shows per run kept on the row, so it needs no scan of metric_points.
+
+    tags is a JSON list; best_loss is backfilled for runs made before (one indexed MIN each).
+    A curve is read from one covering index (run, name, step, seq, t, value) in its order, with no
+    lookup of each point's table row: a million points load in about a second, not four. It
+    replaces the (run, name, step) index, its prefix.
+    """
+    db["metric_points"].add_column("t", float)
+    db.execute("DROP INDEX IF EXISTS idx_metric_points_run_id_name_step")
+    db["metric_points"].create_index(["run_id", "name", "step", "seq", "t", "value"], index_name="idx_metric_points_curve")
+    for column, kind in (("best_loss", float), ("best_eval_loss", float), ("last_eval_loss", float),
+                         ("tokens_per_s", float), ("peak_memory_bytes", int), ("tags", str), ("notes", str)):
+        db["runs"].add_column(column, kind)
+    db.execute("UPDATE runs SET tags = '[]', notes = ''")
+    db.execute("UPDATE runs SET best_loss = (SELECT MIN(value) FROM metric_points m"
+               " WHERE m.run_id = runs.id AND m.name = 'loss')")
+    db.execute("UPDATE runs SET best_eval_loss = (SELECT MIN(value) FROM metric_points m"
+               " WHERE m.run_id = runs.id AND m.name = 'eval_loss')")
+    db.execute("UPDATE runs SET last_eval_loss = (SELECT value FROM metric_points m"
+               " WHERE m.run_id = runs.id AND m.name = 'eval_loss' ORDER BY step DESC, seq DESC LIMIT 1)")
+    # Ended runs measured these at the end (their environment holds them).
+    db.execute("UPDATE runs SET peak_memory_bytes = json_extract(environment, '$.peak_memory_bytes'),"
+               " tokens_per_s = json_extract(environment, '$.tokens_per_s')"
+               " WHERE environment IS NOT NULL AND json_valid(environment)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

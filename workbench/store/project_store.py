@@ -32,13 +32,16 @@ from workbench.store.run_segments import RunQueueAndSegments
 
 DB_NAME = "project.sqlite"
 PROJECT_SUFFIX = ".wbproj"
-_JSON_FIELDS = {"options", "config", "environment"}
+_JSON_FIELDS = {"options", "config", "environment", "tags"}
+_JSON_LISTS = {"tags"}  # JSON fields holding a list (the others hold an object)
 
 
 def _row_to(cls: type, row: dict[str, Any]) -> Any:
     data = dict(row)
     for key in _JSON_FIELDS & data.keys():
-        data[key] = json.loads(data[key]) if data[key] else {}
+        data[key] = json.loads(data[key]) if data[key] else ([] if key in _JSON_LISTS else {})
+    if "notes" in data and data["notes"] is None:
+        data["notes"] = ""
     return from_dict(cls, data)
 
 
@@ -114,6 +117,15 @@ class ProjectStore(RunQueueAndSegments):
         except sqlite3.DatabaseError as exc:
             raise ProjectError(f"Cannot open the project database {db_path}.", details=str(exc)) from exc
         return cls(folder, conn, user or default_user())
+
+    def connect_again(self) -> "ProjectStore":
+        """Another connection to this project's database, for another thread (the run poller):
+        SQLite's WAL lets it write while this one reads. The schema is current already (no
+        migration, no backup). Close it with close()."""
+        with self._lock:
+            if self._conn is None:
+                raise ProjectError(f"The project {self.path} is closed.")
+        return type(self)(self.path, self._connect(os.path.join(self.path, DB_NAME)), self.user)
 
     def close(self) -> None:
         with self._lock:
@@ -207,7 +219,7 @@ class ProjectStore(RunQueueAndSegments):
     # -- runs ------------------------------------------------------------------------------------
     def add_run(self, **fields: Any) -> Run:
         record = {**self._stamp(), "status": "queued", "progress": 0.0, "step": 0, "total_steps": 0,
-                  "journal_offset": 0, **fields}
+                  "journal_offset": 0, "tags": [], "notes": "", **fields}
         self._insert("runs", record)
         return self.get_run(record["id"])
 
@@ -268,9 +280,9 @@ class ProjectStore(RunQueueAndSegments):
             new = self._conn.total_changes - before
             stamp_at, user = now_iso(), self.user
             self._conn.executemany(
-                "INSERT OR IGNORE INTO metric_points (id, run_id, seq, step, name, value, created_at, created_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(new_id(), run_id, seq, step, name, value, stamp_at, user) for seq, step, name, value in metrics],
+                "INSERT OR IGNORE INTO metric_points (id, run_id, seq, step, name, value, t, created_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(new_id(), run_id, m.seq, m.step, m.name, m.value, m.t, stamp_at, user) for m in metrics],
             )
             row = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in report.columns().items()}
             if row:

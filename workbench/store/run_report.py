@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
+from workbench.core.records import MetricRow  # the store's input; defined in core so the UI may name it
 
-class MetricRow(NamedTuple):
-    """One metric point as a `log` event reported it (idempotent by the event's seq)."""
-
-    seq: int
-    step: int
-    name: str
-    value: float
+__all__ = ["MetricRow", "RunReport"]
 
 
 @dataclass
@@ -28,6 +23,11 @@ class RunReport:
     progress: Optional[float] = None  # step / total_steps, 1.0 once completed
     first_loss: Optional[float] = None
     last_loss: Optional[float] = None
+    best_loss: Optional[float] = None
+    best_eval_loss: Optional[float] = None
+    last_eval_loss: Optional[float] = None
+    tokens_per_s: Optional[float] = None  # the latest live value; the run's overall once it ended
+    peak_memory_bytes: Optional[int] = None  # the highest live or end-of-run measurement
     seed: Optional[int] = None
     environment: Optional[dict[str, Any]] = None  # library versions, device, parameter counts
     adapter_path: Optional[str] = None  # relative to the project folder

@@ -88,7 +88,7 @@ class RunQueueAndSegments:
 
         Resuming from the checkpoint at `start_step` drops the metric points of later steps
         (the resumed process logs them again, so the curve has neither a gap nor a duplicate),
-        and the run's step and last loss go back to that checkpoint's.
+        and the run's step, last and best losses go back to what the points kept say.
         """
         with self._lock, self._conn:
             status = self._status(run_id)
@@ -102,11 +102,12 @@ class RunQueueAndSegments:
                 row["queue_position"] = None
             if idx > 0 or start_step > 0:
                 self._conn.execute("DELETE FROM metric_points WHERE run_id = ? AND step > ?", (run_id, start_step))
-                loss = self._query("SELECT value FROM metric_points WHERE run_id = ? AND name = 'loss' "
-                                   "ORDER BY step DESC, seq DESC LIMIT 1", (run_id,))
                 total = self._query("SELECT total_steps FROM runs WHERE id = ?", (run_id,))[0]["total_steps"] or 0
                 row.update(step=start_step, progress=(start_step / total) if total else 0.0,
-                           last_loss=loss[0]["value"] if loss else None, error=None, error_advice=None)
+                           last_loss=self._last_value(run_id, "loss"), error=None, error_advice=None,
+                           last_eval_loss=self._last_value(run_id, "eval_loss"),
+                           best_loss=self._min_value(run_id, "loss"),
+                           best_eval_loss=self._min_value(run_id, "eval_loss"))
             else:
                 row["started_at"] = now_iso()
             self.db["runs"].update(run_id, row)
@@ -116,6 +117,15 @@ class RunQueueAndSegments:
                 "run_id": run_id, "idx": idx, "started_at": segment.started_at, "start_step": start_step,
                 "start_seq": start_seq, "journal_start": journal_start, "note": note})
         return segment
+
+    def _last_value(self, run_id: str, name: str) -> Optional[float]:
+        rows = self._query("SELECT value FROM metric_points WHERE run_id = ? AND name = ? "
+                           "ORDER BY step DESC, seq DESC LIMIT 1", (run_id, name))
+        return rows[0]["value"] if rows else None
+
+    def _min_value(self, run_id: str, name: str) -> Optional[float]:
+        return self._query("SELECT MIN(value) AS v FROM metric_points WHERE run_id = ? AND name = ?",
+                           (run_id, name))[0]["v"]
 
     def set_run_config(self, run_id: str, config: dict[str, Any]) -> None:
         """New settings for an ended run that starts again (an out-of-memory retry): the next

@@ -1,0 +1,24 @@
+"""The names of the metrics a training run logs: one place for the engine that logs them, the
+ingest that stores them and the charts that draw them."""
+
+from __future__ import annotations
+
+LOSS = "loss"  # train loss of the logging step
+EVAL_LOSS = "eval_loss"
+EVAL_PERPLEXITY = "eval_perplexity"  # exp(eval_loss)
+LR = "learning_rate"
+GRAD_NORM = "grad_norm"
+TOKENS_PER_S = "tokens_per_s"  # input tokens per second since the previous train log
+MEMORY = "memory_bytes"  # the training process's memory now: RSS on a CPU, allocated on a GPU
+EPOCH = "epoch"  # fractional epoch at the step (from the log event's own epoch)
+TOKENS = "num_input_tokens_seen"  # non-padding input tokens trained on so far (the Trainer counts)
+
+# What a run's charts can show: (metric key, title, unit; "" when the value has none).
+CHART_METRICS: tuple[tuple[str, str, str], ...] = (
+    (LOSS, "Loss", ""),
+    (EVAL_LOSS, "Eval loss", ""),
+    (LR, "Learning rate", ""),
+    (GRAD_NORM, "Grad norm", ""),
+    (TOKENS_PER_S, "Tokens/s", "tokens/s"),
+    (MEMORY, "Memory", "bytes"),
+)
