@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
+from tests.helpers.runs import wait_until_ended
 from workbench import cli
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
@@ -34,12 +34,7 @@ def trained(tmp_path_factory, tiny_model_dir):
     config = TrainConfig(r=8, alpha=16, learning_rate=5e-3, max_steps=6, batch_size=8, max_length=128,
                          save_steps=2, keep_checkpoints=2, eval_steps=0)
     run = manager.start(store.list_versions()[0].id, store.list_base_models()[0].id, config, name="ship-bot")
-    deadline = time.monotonic() + 300
-    while run.id in manager.active_run_ids():
-        assert time.monotonic() < deadline, "training did not finish in time"
-        manager.poll()
-        time.sleep(0.1)
-    run = store.get_run(run.id)
+    run = wait_until_ended(manager, run.id)
     assert run.status == "completed", run.error
     yield store, run
     store.close()

@@ -8,10 +8,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 
 import pytest
 
+from tests.helpers.runs import wait_until_ended
 from workbench.core.clock import new_id, now_iso
 from workbench.core.records import TrainConfig
 from workbench.ui.common.errors import open_error_dialogs
@@ -32,12 +32,7 @@ def trained_project(tmp_path_factory, tiny_model_dir):
     config = TrainConfig(r=8, alpha=16, learning_rate=5e-3, max_steps=4, batch_size=4, max_length=96,
                          eval_steps=2, save_steps=2, keep_checkpoints=2)
     run = manager.start(parts["train"].id, model.id, config, name="ship-bot")
-    deadline = time.monotonic() + 300
-    while run.id in manager.active_run_ids():
-        assert time.monotonic() < deadline, "training did not finish in time"
-        manager.poll()
-        time.sleep(0.1)
-    run = store.get_run(run.id)
+    run = wait_until_ended(manager, run.id)
     assert run.status == "completed", run.error
     path = store.path
     store.close()
