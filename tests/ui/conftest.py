@@ -23,12 +23,15 @@ def _no_worker_leaks(qapp):
     from PySide6.QtCore import QThreadPool
 
     from workbench.ui.common import workers
+    from workbench.ui.shell import poller
 
     yield
+    pollers = poller.live_poller_count()
     leftover = workers.active_task_count()
     joined = workers.pool().waitForDone(10000) and QThreadPool.globalInstance().waitForDone(10000)
     qapp.processEvents()
     assert leftover == 0, f"{leftover} worker task(s) still running at the end of the test"
+    assert pollers == 0, f"{pollers} run poller thread(s) still running (a project left open)"
     assert joined, "worker threads did not finish"
     for widget in qapp.topLevelWidgets():
         if widget.isVisible() and widget.objectName() in ("errorDialog", "taskProgressDialog"):
@@ -46,12 +49,25 @@ def project_path(tmp_path):
     return path
 
 
+def wait_for_open(qtbot, win, open_project):
+    """win.open_project, waiting for the project to be attached: the window opens projects in a
+    worker (see MainWindow.open_project); True when `path` is then the open project."""
+    def open_and_wait(path, **kwargs) -> bool:
+        if not open_project(path, **kwargs):
+            return False
+        qtbot.waitUntil(lambda: win.opening is None, timeout=120000)
+        return win.ctx is not None and win.ctx.path == os.path.abspath(path)
+    return open_and_wait
+
+
 @pytest.fixture
 def window(qtbot):
     from workbench.ui.shell import dialogs
     from workbench.ui.shell.main_window import MainWindow
 
     win = MainWindow()
+    # Tests read `assert window.open_project(path)` as "it is open now": wait for the worker.
+    win.open_project = wait_for_open(qtbot, win, win.open_project)
     # Closing with active runs asks a modal question; tests stop their runs, never detach them.
     # (Set now: pytest-qt closes added widgets before fixture teardown runs.)
     win.ask_about_active_runs = lambda count: dialogs.STOP_RUNS

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.core.records import Project
 from workbench.store import ProjectStore
 from workbench.services import paths
+
+if TYPE_CHECKING:
+    from workbench.services.runs import RunManager
 
 DEMO_NAME = "Demo"
 
@@ -25,13 +28,51 @@ def open_project(folder: str) -> ProjectStore:
     return ProjectStore.open(folder)
 
 
+def open_run_manager(project: OpenProject, run_queue: bool = True) -> "RunManager":
+    """The project's RunManager on a database connection of its own (the app's run poller uses
+    it from its thread while the GUI reads through `project`). It re-attaches the runs still
+    training and catches up on their journals: slow after a long run trained unwatched, so the
+    app calls it from a worker."""
+    from workbench.services.runs import RunManager
+
+    connection = project.connect_again()
+    try:
+        return RunManager(connection, run_queue=run_queue)
+    except BaseException:
+        connection.close()
+        raise
+
+
+def open_for_app(folder: str, progress: Optional[ProgressCallback] = None,
+                 cancel: Optional[CancelToken] = None) -> tuple[ProjectStore, "RunManager"]:
+    """What opening a project costs before the window can show it (the migration and its
+    backup, the runs' journal catch-up): for a worker thread. Close both with close_project."""
+    report(progress, 0.0, f"Opening {os.path.basename(os.path.abspath(folder).rstrip(os.sep))}")
+    store = open_project(folder)
+    try:
+        if cancel is not None:
+            cancel.raise_if_cancelled()  # before re-attaching runs (it may restart a queued one)
+        report(progress, 0.6, "Catching up on the runs")
+        runs = open_run_manager(store)
+    except BaseException:
+        store.close()
+        raise
+    report(progress, 1.0, "Project open")
+    return store, runs
+
+
 def project_record(project: OpenProject) -> Project:
     """The project's name, folder and who made it."""
     return project.project
 
 
-def close_project(project: OpenProject) -> None:
-    project.close()
+def close_project(project: OpenProject, runs: Optional["RunManager"] = None) -> None:
+    """Close the project and, with `runs` (already shut down), the run manager's connection."""
+    try:
+        if runs is not None and runs.store is not project:
+            runs.store.close()
+    finally:
+        project.close()
 
 
 def default_demo_project_path() -> str:

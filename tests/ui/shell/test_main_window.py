@@ -90,7 +90,7 @@ def test_navigation_and_shortcuts(open_window, qtbot):
 def test_status_bar_and_title_show_the_project(open_window):
     assert open_window.project_label.text() == "Project: Proj"
     assert "Proj" in open_window.windowTitle()
-    assert open_window.poll_timer.isActive()
+    assert open_window.polling
     assert open_window.job_status.isHidden()
 
 
@@ -130,7 +130,7 @@ def test_close_project_returns_to_welcome(open_window):
     win = open_window
     assert win.close_project()
     assert win.ctx is None and win.outer.currentIndex() == 0
-    assert not win.poll_timer.isActive()
+    assert not win.polling
     assert win.welcome.recent_list.count() == 1  # the project just closed
     assert not win.close_action.isEnabled()
 
@@ -164,7 +164,8 @@ def test_window_state_and_page_are_remembered(qtbot, project_path):
     first = MainWindow()
     qtbot.addWidget(first)
     first.show()
-    first.open_project(project_path)
+    assert first.open_project(project_path)
+    qtbot.waitUntil(lambda: first.ctx is not None, timeout=60000)
     first.set_page(RUNS)
     first.resize(640, 480)  # within the offscreen screen (800x600)
     size = (first.width(), first.height())
@@ -249,6 +250,8 @@ def test_close_asks_when_runs_are_active(open_window, monkeypatch, answer, close
     assert win.close_project() is closes
     assert asked == [1]
     assert (win.ctx is None) is closes
+    monkeypatch.undo()  # the project has no runs really: it closes (and its poller stops)
+    assert win.close_project()
 
 
 @pytest.mark.slow
@@ -260,7 +263,8 @@ def test_open_demo_project_in_a_worker(window, qtbot, tmp_path, tiny_model_dir):
     with qtbot.waitSignal(task.done, timeout=120000):
         pass
     assert task.outcome == "finished", task.error
-    assert window.ctx is not None and window.ctx.path == folder
+    qtbot.waitUntil(lambda: window.ctx is not None, timeout=60000)  # then opened in a worker
+    assert window.ctx.path == folder
     assert window.datasets_page.versions_table.rowCount() == 1
     assert [m.kind for m in window.ctx.store.list_base_models()] == ["tiny"]
     assert window.demo_action.isEnabled()

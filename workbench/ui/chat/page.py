@@ -42,6 +42,20 @@ class PromptEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
+class ModelCombo(QComboBox):
+    """The model selector; it says when its popup closes (a refresh waits for that)."""
+
+    popup_closed = Signal()
+
+    def hidePopup(self) -> None:  # noqa: N802 (Qt API)
+        super().hidePopup()
+        self.popup_closed.emit()
+
+    @property
+    def popup_open(self) -> bool:
+        return self.view().isVisible()
+
+
 class ChatPage(Page):
     title = "Chat"
 
@@ -52,7 +66,9 @@ class ChatPage(Page):
         self._notes: dict[int, str] = {}
         self._choices: list["ChatChoice"] = []  # what the selector lists, in its order
         self._device: Optional[str] = None  # where the loaded model runs (from its ready event)
-        self.model_combo = QComboBox()
+        self._models_owed = False  # a refresh waits for the open popup to close
+        self.model_combo = ModelCombo()
+        self.model_combo.popup_closed.connect(self._popup_closed)
         self.model_combo.setObjectName("chatModelCombo")
         self.model_combo.setMinimumWidth(320)
         self.model_combo.currentIndexChanged.connect(lambda _index: self._update_controls())
@@ -119,24 +135,30 @@ class ChatPage(Page):
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
         self.close_client()
         super().set_context(ctx)
+        # The list changes only when runs start, end or change in the list (never per progress
+        # tick) or models do; a hidden page refreshes once it is shown.
+        changed = self.refresh_when_shown(self._store_changed)
         if ctx is not None:
-            self.connect_ctx(ctx.runs_changed, self._store_changed)
-            self.connect_ctx(ctx.models_changed, self._store_changed)
+            self.connect_ctx(ctx.runs_changed, changed)
+            self.connect_ctx(ctx.models_changed, changed)
         self.messages, self._notes = [], {}
         self.transcript.set_messages([])
         self._choices = []
-        self.refresh_models()
-
-    def page_shown(self) -> None:
-        self.refresh_models()
+        changed()
 
     def theme_changed(self) -> None:
         self.transcript.rerender()
 
     def _store_changed(self) -> None:
-        # runs_changed fires on nearly every progress tick while a run trains: a hidden page
-        # catches up in page_shown instead of querying the store each time.
-        if self.isVisible():
+        # Never under the user's pointer: a rebuild would reset the open dropdown's entry.
+        if self.model_combo.popup_open:
+            self._models_owed = True
+        else:
+            self.refresh_models()
+
+    def _popup_closed(self) -> None:
+        if self._models_owed:
+            self._models_owed = False
             self.refresh_models()
 
     def refresh_models(self) -> None:

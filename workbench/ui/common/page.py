@@ -17,11 +17,15 @@ class Page(QWidget):
         super().__init__(parent)
         self.ctx: Optional[ProjectContext] = None
         self._ctx_connections: list[QMetaObject.Connection] = []
+        # The page the window shows now (set by the window through set_current).
+        self.is_current = False
+        self._stale: dict[Callable[[], Any], None] = {}  # refreshes owed, in order, once each
 
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
         """Called when a project opens (ctx) or closes (None); subclasses call this first, then
         follow the new project with connect_ctx() and refresh."""
         self.disconnect_ctx()
+        self._stale.clear()  # owed to the old project
         self.ctx = ctx
 
     def connect_ctx(self, signal: Any, slot: Callable[..., Any]) -> None:
@@ -36,6 +40,32 @@ class Page(QWidget):
         for connection in connections:
             # False when the context was deleted meanwhile: nothing is left to disconnect.
             QObject.disconnect(connection)
+
+    def refresh_when_shown(self, slot: Callable[[], Any]) -> Callable[..., None]:
+        """A slot for a change signal (its arguments are dropped): `slot` runs now while this is
+        the current page; a hidden page only notes it, and runs it once when it is shown (a
+        hidden page does no work however often a run reports)."""
+        def on_change(*_args: Any) -> None:
+            if self.is_current:
+                slot()
+            else:
+                self._stale[slot] = None
+        return on_change
+
+    @property
+    def stale(self) -> bool:
+        """A refresh is owed for a change heard while hidden."""
+        return bool(self._stale)
+
+    def set_current(self, current: bool) -> None:
+        """Called by the window as the page becomes the one shown (True) or another does (False):
+        the refreshes owed run once, then page_shown()."""
+        was, self.is_current = self.is_current, current
+        if current and not was:
+            owed, self._stale = list(self._stale), {}
+            for slot in owed:
+                slot()
+            self.page_shown()
 
     def page_shown(self) -> None:
         """Called each time the page becomes the current one."""

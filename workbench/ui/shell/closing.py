@@ -2,10 +2,11 @@
 stop them without freezing the window.
 
 Every run (started in this session or re-attached after a restart) gets the same cooperative
-stop: the stop request, then the poll timer keeps ingesting its events while it saves its
-adapter and a checkpoint and RunManager.poll escalates to SIGTERM / SIGKILL after the grace
-periods. The close completes from the timer once no run is active; what the user asked for
-next (quit, open another project) runs after it.
+stop: the stop request (a file and a line to the child: nothing waits), then the run poller
+keeps ingesting its events on its thread while it saves its adapter and a checkpoint, and
+RunManager.poll escalates to SIGTERM / SIGKILL after the grace periods. The poller reports every
+tick while a run stops; the close completes from those reports once no run is active; what the
+user asked for next (quit, open another project) runs after it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def finish_close(w) -> None:
     ctx = w.ctx
     if ctx is None:
         return
-    w.poll_timer.stop()
+    ctx.stop_polling()  # joins the poller's thread: no result reaches a page after this
     for page in w.pages:
         page.shutdown()
     # Workers may be using the store (an import): cancel and join them before closing it.

@@ -1,49 +1,59 @@
 """ProjectContext: the open project (store + RunManager) as seen by the pages.
 
 Pages receive the context and subscribe to its signals; the context never knows its pages.
-The main window's poll timer calls poll(), which ingests child-process events through the
-RunManager and tells subscribers what changed.
+`store` is the GUI thread's connection (cheap indexed reads only). The RunManager has a
+connection of its own: a RunPoller polls it on its own thread (start_polling) and the context
+turns each result into signals in the GUI thread:
+
+- run_changed(Run): a run's row changed (step, losses, status), once per run and poll;
+- run_metrics(dict[run_id, list[MetricRow]]): the new metric points (no SQLite read needed);
+- run_events(list[(run_id, Event)]): the events of one poll;
+- runs_changed(): only when a run started or ended (or a page changed the list: refresh_runs),
+  never per progress tick.
 """
 
 from __future__ import annotations
 
-import sys
-import traceback
 from typing import TYPE_CHECKING, Any, Optional
 
+from PySide6 import QtCore
 from PySide6.QtCore import QObject, Signal
 
+from workbench.ui.shell.poller import POLL_INTERVAL_MS, PollResult, RunPoller, initial_state, poll_once
+
 if TYPE_CHECKING:  # the store pulls in sqlite-utils (and pandas): only once a project opens
+    from workbench.core.records import Run
     from workbench.services.projects import OpenProject
     from workbench.services.runs import RunManager, StoppingRun
-
-# Event kinds after which a run's row (status, step, losses) has changed.
-_RUN_ROW_KINDS = {"started", "progress", "log", "completed", "cancelled", "failed", "checkpoint",
-                  "status", "interrupted"}
 
 
 class ProjectContext(QObject):
     datasets_changed = Signal()
     models_changed = Signal()
-    runs_changed = Signal()  # the list of runs or their status/progress changed
+    runs_changed = Signal()  # the list of runs or a run's status changed
+    run_changed = Signal(object)  # Run: one run's row changed (step, losses, status)
+    run_metrics = Signal(object)  # dict[run_id, list[MetricRow]]: new points of one poll
     run_events = Signal(object)  # list[tuple[run_id, Event]] from one poll
+    polled = Signal(object)  # PollResult, after the signals above (the window follows it)
     poll_failed = Signal(object)  # exception raised by RunManager.poll()
 
     def __init__(self, store: "OpenProject", run_manager: Optional["RunManager"] = None) -> None:
         super().__init__()
-        from workbench.services import projects
+        from workbench.services import projects, run_views
 
-        if run_manager is None:
-            from workbench.services.runs import RunManager
-
-            run_manager = RunManager(store, run_queue=True)  # the app runs the queue
+        if run_manager is None:  # a new, empty project: nothing to catch up on
+            run_manager = projects.open_run_manager(store)
         # The handle pages pass to service functions (they never call its methods).
         self.store = store
         self.project = projects.project_record(store)
         self.runs = run_manager
+        self.poller: Optional[RunPoller] = None
         self._closed = False
-        self._last_active: tuple[str, ...] = tuple(self.runs.active_run_ids())
-        self._last_changes = self.runs.changes
+        self._quiet = False  # polling stopped (the project is closing)
+        self._state = initial_state(run_manager)
+        # The latest record of each active run (from the polls; the job indicator reads it).
+        self._records: dict[str, "Run"] = {
+            run_id: run_views.current_run(store, run_id) for run_id in self._state.active}
 
     @property
     def name(self) -> str:
@@ -57,47 +67,101 @@ class ProjectContext(QObject):
     def closed(self) -> bool:
         return self._closed
 
+    # -- polling ---------------------------------------------------------------------------------
+    def start_polling(self, interval_ms: int = POLL_INTERVAL_MS) -> None:
+        """Poll the runs every `interval_ms` on the poller's thread (the window does this)."""
+        if self._closed or self._quiet or self.poller is not None:
+            return
+        queued = QtCore.Qt.ConnectionType.QueuedConnection
+        self.poller = RunPoller(self.runs, self._state, interval_ms)
+        self.poller.polled.connect(self._apply, queued)
+        self.poller.failed.connect(self._failed, queued)
+        self.poller.start()
+
+    @property
+    def polling(self) -> bool:
+        return self.poller is not None and self.poller.running
+
     def poll(self) -> list[tuple[str, Any]]:
-        """Ingest new events of active runs; emit run_events / runs_changed when something did."""
+        """One poll now, in the calling thread (tests, headless use): the same signals."""
         if self._closed:
             return []
         try:
-            events = self.runs.poll()
-            active = tuple(self.runs.active_run_ids())
+            result = poll_once(self.runs, self._state)
         except Exception as exc:  # noqa: BLE001 - reported once by the window, never fatal
-            traceback.print_exc(file=sys.stderr)
-            self.poll_failed.emit(exc)
-            return []
-        if events:
-            self.run_events.emit(events)
-        # A run can also change without an event (dead pid -> interrupted): compare actives.
-        changes = self.runs.changes
-        if (active != self._last_active or changes != self._last_changes
-                or any(ev.kind in _RUN_ROW_KINDS for _, ev in events)):
-            self.runs_changed.emit()
-        self._last_active, self._last_changes = active, changes
-        return events
+            import sys
+            import traceback
 
+            traceback.print_exc(file=sys.stderr)
+            self._failed(exc)
+            return []
+        self._apply(result)
+        return result.events
+
+    def stop_polling(self) -> None:
+        """Stop the poller and join its thread; results still queued are dropped."""
+        self._quiet = True
+        if self.poller is not None:
+            self.poller.stop()
+
+    def _apply(self, result: PollResult) -> None:
+        if self._closed or self._quiet:  # a result queued before polling stopped
+            return
+        for run_id, run in result.runs.items():
+            if run_id in result.active:
+                self._records[run_id] = run
+        for run_id in set(self._records) - set(result.active):
+            del self._records[run_id]
+        if result.events:
+            self.run_events.emit(result.events)
+        if result.metrics:
+            self.run_metrics.emit(result.metrics)
+        for run in result.runs.values():
+            self.run_changed.emit(run)
+        if result.list_changed:
+            self.runs_changed.emit()
+        self.polled.emit(result)
+
+    def _failed(self, exc: BaseException) -> None:
+        if not self._closed:
+            self.poll_failed.emit(exc)
+
+    def refresh_runs(self) -> None:
+        """A page changed the list (rename, delete, queue edits): the others reload it."""
+        self.runs_changed.emit()
+
+    def latest_run(self, run_id: str) -> "Run":
+        """The latest record of an active run: from the polls, else read once (a run started
+        since the last poll)."""
+        run = self._records.get(run_id)
+        if run is None:
+            from workbench.services import run_views
+
+            run = self._records[run_id] = run_views.current_run(self.store, run_id)
+        return run
+
+    # -- runs ------------------------------------------------------------------------------------
     def active_run_ids(self) -> list[str]:
         return [] if self._closed else list(self.runs.active_run_ids())
 
     def stop_runs(self) -> list[str]:
-        """Ask every active run to stop cooperatively; poll() then follows them to their end."""
+        """Ask every active run to stop cooperatively; the polls then follow them to their end."""
         return [] if self._closed else self.runs.stop_all()
 
     def stopping_runs(self) -> list["StoppingRun"]:
         return [] if self._closed else self.runs.stopping()
 
     def close(self, stop_runs: bool = False) -> None:
-        """Detach from the training children (or, with stop_runs, stop them and wait: headless
-        callers only; the window calls stop_runs() and closes once poll() saw them end) and
-        close the store."""
+        """Stop polling (joins the poller's thread), detach from the training children (or, with
+        stop_runs, stop them and wait: headless callers only; the window calls stop_runs() and
+        closes once the polls saw them end) and close both connections."""
         if self._closed:
             return
         self._closed = True
         try:
+            self.stop_polling()
             self.runs.shutdown(kill=stop_runs)
         finally:
             from workbench.services import projects
 
-            projects.close_project(self.store)
+            projects.close_project(self.store, runs=self.runs)

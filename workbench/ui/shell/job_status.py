@@ -1,7 +1,9 @@
 """The status bar's job indicator: the running training run's name, status and step/total.
 
-It is the one place that says a run is stopping, read from RunManager's state on every poll,
-so it changes the moment the run has ended (a timed status-bar message would outlive it)."""
+It is the one place that says a run is stopping, read from RunManager's state after every poll,
+so it changes the moment the run has ended (a timed status-bar message would outlive it). The
+run's step comes from the records the polls re-read (ProjectContext.latest_run): no query per
+tick."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from typing import Optional
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from workbench.core.errors import WorkbenchError
 from workbench.ui.shell.context import ProjectContext
 
 
@@ -37,11 +38,11 @@ class JobStatus(QWidget):
         if not active or ctx is None:
             self.hide()
             return
-        from workbench.services import run_views  # a project is open: the store is loaded
+        from workbench.core.errors import WorkbenchError
 
         try:
-            run = run_views.current_run(ctx.store, active[0])
-        except WorkbenchError:
+            run = ctx.latest_run(active[0])
+        except WorkbenchError:  # deleted meanwhile
             return
         more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
         stage = next((s.stage for s in ctx.stopping_runs() if s.run_id == run.id), None)

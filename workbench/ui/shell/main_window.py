@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Optional
 
-from PySide6.QtCore import QSize, QTimer, Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -38,7 +38,26 @@ PAGE_SPECS = (
     ("Runs", "workbench.ui.runs.page", "RunsPage"),
     ("Chat", "workbench.ui.chat.page", "ChatPage"),
 )
-POLL_INTERVAL_MS = 250
+
+
+def _open_for_app(path: str, opened: list, progress=None, cancel=None):
+    """Worker: open the project and its run manager (migration, backup, journal catch-up). What
+    it opened is also kept in `opened`, so a window that no longer wants it can close it."""
+    from workbench.services import projects
+
+    result = projects.open_for_app(path, progress=progress, cancel=cancel)
+    opened.append(result)
+    return result
+
+
+def _close_unattached(store, runs) -> None:
+    """A project opened in a worker that the window did not take: detach and close it."""
+    from workbench.services import projects
+
+    try:
+        runs.shutdown()  # the children keep training; the next open re-attaches them
+    finally:
+        projects.close_project(store, runs=runs)
 
 
 def _prepare_demo(folder: Optional[str], progress=None, cancel=None) -> str:
@@ -60,15 +79,14 @@ class MainWindow(QMainWindow):
         self.resize(1200, 780)
         self.ctx: Optional[ProjectContext] = None
         self.demo_task: Optional[Task] = None
+        self.opening: Optional[Task] = None  # the project opening in a worker
+        self._opening_path = ""
         self._poll_error_shown = False
         self._closing = False
         self.stopping: Optional[dialogs.StoppingRunsDialog] = None  # runs saving before a close
         self._build_pages()
         self._build_menus()
         self._build_status_bar()
-        self.poll_timer = QTimer(self)
-        self.poll_timer.setInterval(POLL_INTERVAL_MS)
-        self.poll_timer.timeout.connect(self.poll)
         self.setAcceptDrops(True)
         geometry, state, page = settings.window_state()
         if geometry is not None:
@@ -161,9 +179,17 @@ class MainWindow(QMainWindow):
             if self.ctx is not None:
                 page = self.page(row)
                 self.stack.setCurrentIndex(row)
-                page.page_shown()
+                self._make_current(page)
             else:
                 self.stack.setCurrentIndex(row)
+
+    def _make_current(self, page: Optional[Page]) -> None:
+        """Tell the pages which one is shown: hidden ones leave their refreshes for later."""
+        for other in self.pages:
+            if other is not page:
+                other.set_current(False)
+        if page is not None:
+            page.set_current(True)
 
     def set_page(self, index: int) -> None:
         self.nav.setCurrentRow(index)
@@ -176,6 +202,7 @@ class MainWindow(QMainWindow):
         for action in self.page_actions + [self.close_action, self.import_action]:
             action.setEnabled(on)
         if not on:
+            self._make_current(None)
             self.welcome.set_recent(settings.recent_projects())
 
     def _on_run_started(self, run_id: str) -> None:
@@ -230,35 +257,64 @@ class MainWindow(QMainWindow):
             return False
         return self._attach(store)
 
-    def open_project(self, path: str) -> bool:
+    def open_project(self, path: str, if_failed: Optional[Callable[[], object]] = None) -> bool:
+        """Open the project at `path`. The slow part (the migration and its backup, catching up
+        on the journals of runs that trained meanwhile) runs in a worker while the window stays
+        live and says "Opening NAME…"; the project is then attached in the GUI thread
+        (project_changed). True when it is open or opening; False when nothing was started:
+        the window is closing, the user kept the current project, or its runs are still
+        stopping (the open follows once they have). `if_failed` runs if the open fails."""
+        return self._open(os.path.abspath(path), if_failed)
+
+    def _open(self, path: str, if_failed: Optional[Callable[[], object]]) -> bool:
         if self._closing:  # a demo task finishing while the window closes
             return False
-        if self.ctx is not None and os.path.abspath(path) == self.ctx.path:
+        if self.ctx is not None and path == self.ctx.path:
             return True
-        if not self.close_project(then=lambda: self.open_project(path)):
+        if self.opening is not None:  # one open at a time
+            return path == self._opening_path
+        if not self.close_project(then=lambda: self._open(path, if_failed)):
             return False
-        try:
-            from workbench.services import projects
+        opened: list = []
+        task = run_task(_open_for_app, path, opened, name="open project")
+        self.opening, self._opening_path = task, path
+        name = os.path.basename(path.rstrip("/\\")).removesuffix(".wbproj")
+        self.welcome.set_opening(f"Opening {name}…")
+        self.statusBar().showMessage(f"Opening {name}…")
+        task.done.connect(lambda: self._opened(task, opened, if_failed))
+        return True
 
-            store = projects.open_project(path)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            show_error(self, exc)
+    def _opened(self, task: Task, opened: list, if_failed: Optional[Callable[[], object]]) -> None:
+        self.opening, self._opening_path = None, ""
+        self.welcome.set_opening(None)
+        self.statusBar().clearMessage()
+        if task.outcome == "finished" and not self._closing:
+            self._attach(*task.result)
+            return
+        for store, runs in opened:  # cancelled (the window closed) or not wanted any more
+            _close_unattached(store, runs)
+        if task.outcome == "failed":
+            show_error(self, task.error)
             self.welcome.set_recent(settings.recent_projects())
-            return False
-        return self._attach(store)
+            if if_failed is not None:
+                if_failed()
 
-    def _attach(self, store) -> bool:
+    def _attach(self, store, runs=None) -> bool:
         try:
-            ctx = ProjectContext(store)
+            ctx = ProjectContext(store, runs)
         except Exception as exc:  # noqa: BLE001
-            from workbench.services import projects
+            if runs is not None:
+                _close_unattached(store, runs)
+            else:
+                from workbench.services import projects
 
-            projects.close_project(store)
+                projects.close_project(store)
             show_error(self, exc)
             return False
         self.ctx = ctx
         self._poll_error_shown = False
         ctx.poll_failed.connect(self._on_poll_failed)
+        ctx.polled.connect(self._on_polled)
         settings.add_recent_project(ctx.path)
         self.setWindowTitle(f"{ctx.name} — Workbench")
         self.project_label.setText(f"Project: {ctx.name}")
@@ -268,11 +324,16 @@ class MainWindow(QMainWindow):
         self.show_workspace(True)
         current = self.page(self.current_page())
         self.stack.setCurrentIndex(self.current_page())
-        current.page_shown()
-        self.poll_timer.start()
+        self._make_current(current)
+        ctx.start_polling()  # its first poll runs at once, on the poller's thread
+        self._update_job_status()
         self.project_changed.emit(ctx)
-        self.poll()
         return True
+
+    @property
+    def polling(self) -> bool:
+        """The open project's runs are being polled."""
+        return self.ctx is not None and self.ctx.polling
 
     def open_demo_project(self, folder: Optional[str] = None) -> Task:
         """Create (first time: imports data, builds the tiny model) and open the demo project."""
@@ -281,7 +342,7 @@ class MainWindow(QMainWindow):
         self.demo_action.setEnabled(False)
         self.welcome.demo_button.setEnabled(False)
         progress_dialog(self, task, "Demo Project", "Preparing the demo project…")
-        task.finished.connect(self.open_project)
+        task.finished.connect(self._open_prepared_demo)
         task.failed.connect(lambda exc: show_error(self, exc))
 
         def done() -> None:
@@ -292,6 +353,9 @@ class MainWindow(QMainWindow):
         task.done.connect(done)
         return task
 
+    def _open_prepared_demo(self, path: str) -> None:
+        self._open(path, None)
+
     def ask_about_active_runs(self, count: int) -> str:
         """KEEP_RUNNING / STOP_RUNS / CANCEL; a method so tests can answer it."""
         return dialogs.ask_about_active_runs(self, count)
@@ -301,10 +365,10 @@ class MainWindow(QMainWindow):
         return closing.close_project(self, then)
 
     # -- polling ---------------------------------------------------------------------------------
-    def poll(self) -> None:
+    def _on_polled(self, _result) -> None:
+        """After each poll that changed something (every poll while runs stop)."""
         if self.ctx is None:
             return
-        self.ctx.poll()
         self._update_job_status()
         if self.stopping is not None:
             closing.follow_stopping(self)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -48,6 +49,13 @@ class WelcomeWidget(QWidget):
         for b in (self.demo_button, self.new_button, self.open_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        # While a project opens in a worker: what opens, and a busy bar (it has no fraction).
+        self.opening_label = QLabel()
+        self.opening_label.setObjectName("welcomeOpening")
+        self.opening_bar = QProgressBar()
+        self.opening_bar.setRange(0, 0)
+        self.opening_bar.setMaximumWidth(320)
+        self.opening_bar.setTextVisible(False)
         self.recent_label = QLabel("<b>Recent projects</b>")
         self.recent_list = QListWidget()
         self.recent_list.setObjectName("welcomeRecent")
@@ -63,6 +71,9 @@ class WelcomeWidget(QWidget):
         column.addWidget(subtitle)
         column.addSpacing(12)
         column.addLayout(buttons)
+        column.addSpacing(12)
+        column.addWidget(self.opening_label)
+        column.addWidget(self.opening_bar)
         column.addSpacing(18)
         column.addWidget(self.recent_label)
         column.addWidget(self.recent_list)
@@ -74,6 +85,16 @@ class WelcomeWidget(QWidget):
         outer.addStretch(1)
         outer.addWidget(box, 4)
         outer.addStretch(1)
+        self.set_opening(None)
+
+    def set_opening(self, text: "str | None") -> None:
+        """Show "Opening NAME…" with a busy bar while a project opens (None: nothing opens);
+        the buttons and the recent list wait meanwhile (one open at a time)."""
+        self.opening_label.setText(text or "")
+        self.opening_label.setVisible(bool(text))
+        self.opening_bar.setVisible(bool(text))
+        for widget in (self.new_button, self.open_button, self.demo_button, self.recent_list):
+            widget.setEnabled(not text)
 
     def set_recent(self, paths: list[str]) -> None:
         self.recent_list.clear()
