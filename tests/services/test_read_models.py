@@ -44,12 +44,15 @@ def project(store, tmp_path):
     return store, imported, tiny, smol
 
 
-def test_run_rows_are_newest_first_with_their_base_model(project):
+def test_run_rows_are_newest_first_with_their_base_model_and_dataset_version(project):
     store, version, tiny, smol = project
+    part = _split(store, version, "s1", "2026-01-02T09:00:00.000")["train"]
     _run(store, "first", version, tiny, "2026-01-02T10:00:00.000")
-    _run(store, "second", version, smol, "2026-01-03T10:00:00.000")
+    _run(store, "second", part, smol, "2026-01-03T10:00:00.000")
     rows = run_views.run_rows(store)
-    assert [(r.run.name, r.model_name) for r in rows] == [("second", "smol"), ("first", "tiny")]
+    assert [(r.run.name, r.model_name, r.dataset_title) for r in rows] == [
+        ("second", "smol", dataset_ops.title_of(store, part)), ("first", "tiny", dataset_ops.title_of(store, version))]
+    assert rows[0].dataset_title.startswith("chats v2 · train part of split of v1")
     assert rows[0].run == store.get_run("second-id")  # the core record, as stored
 
 

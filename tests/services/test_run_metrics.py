@@ -13,10 +13,10 @@ import pytest
 from workbench.core import metric_names as M
 from workbench.core.progress import CancelToken, Cancelled
 from workbench.jobs.protocol import TRANSIENT_KINDS, Event
-from workbench.services import run_metrics
+from workbench.services import metrics_export, run_metrics
 from workbench.services.run_ingest import ingest, metric_rows
 from workbench.services.run_metrics import MetricSeries, load_metrics
-from workbench.store import MetricRow
+from workbench.store import MetricRow, RunReport
 
 
 def _run(store, status="running"):
@@ -126,7 +126,7 @@ def test_load_metrics_uses_its_own_read_only_connection(store):
     ingest(store, run.id, _stream(3))
     db_path = os.path.join(store.path, "project.sqlite")
     before = os.stat(db_path).st_mtime_ns
-    conn = run_metrics._connect_ro(store.path)
+    conn = run_metrics.connect_read_only(store.path)
     try:
         with pytest.raises(Exception, match="readonly"):
             conn.execute("DELETE FROM metric_points")
@@ -166,3 +166,78 @@ def test_series_from_rows_orders_by_step_then_seq_and_keeps_one_name():
     empty = MetricSeries.empty(M.GRAD_NORM)
     assert len(empty) == 0 and len(MetricSeries.from_rows(M.GRAD_NORM, rows)) == 0
     assert empty.value.dtype == np.float64 and empty.step.dtype == np.int64
+
+
+# -- exporting ---------------------------------------------------------------------------------
+@pytest.fixture
+def out_dir(tmp_path):
+    path = tmp_path / "exports"
+    path.mkdir()
+    return path
+
+
+def _two_runs(store):
+    a, b = _run(store), _run(store)
+    store.rename_run(b.id, "older")
+    ingest(store, a.id, _stream(3, eval_every=3))
+    # A run from before points had a time or an epoch: both empty in the export.
+    store.record_events(b.id, [], [MetricRow(1, 1, M.LOSS, 4.0), MetricRow(2, 2, M.LOSS, 3.5)], RunReport())
+    return a, b
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export_writes_every_point_in_long_format(store, out_dir, suffix):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    a, b = _two_runs(store)
+    out = str(out_dir / f"metrics{suffix}")
+    seen = []
+    rows = metrics_export.export_metrics(store.path, [a.id, b.id], out, progress=lambda f, m: seen.append(f))
+    table = (pcsv.read_csv(out) if suffix == ".csv" else pq.read_table(out)).to_pylist()
+    assert rows == len(table) == 3 * 6 + 2 + 2 and seen[-1] == 1.0  # 6 values a train log, 2 the eval log
+    assert list(table[0]) == ["run_id", "run_name", "step", "epoch", "t", "metric", "value"]
+    loss_a = [r for r in table if r["run_id"] == a.id and r["metric"] == M.LOSS]
+    assert [(r["step"], r["epoch"], r["t"]) for r in loss_a] == [(1, 1 / 3, T0 + 1), (2, 2 / 3, T0 + 2), (3, 1.0, T0 + 3)]
+    assert [r["value"] for r in loss_a] == [v for _, v in store.metric_series(a.id)]  # exact, not rounded
+    [eval_a] = [r for r in table if r["metric"] == M.EVAL_LOSS]
+    assert (eval_a["step"], eval_a["epoch"], eval_a["t"]) == (3, 1.0, T0 + 3.5)
+    assert not [r for r in table if r["metric"] == M.EPOCH]  # the epoch is a column, not a metric
+    older = [r for r in table if r["run_id"] == b.id]
+    assert [(r["run_name"], r["step"], r["epoch"], r["t"], r["value"]) for r in older] == [
+        ("older", 1, None, None, 4.0), ("older", 2, None, None, 3.5)]
+    assert os.listdir(out_dir) == [os.path.basename(out)]  # no temporary file left
+
+
+def test_export_refuses_what_it_cannot_write(store, out_dir):
+    from workbench.core.errors import WorkbenchError
+
+    a, _ = _two_runs(store)
+    export = metrics_export.export_metrics
+    with pytest.raises(WorkbenchError, match=r"\.csv or \.parquet, not \.xlsx") as err:
+        export(store.path, [a.id], str(out_dir / "m.xlsx"))
+    assert "NAME.csv" in err.value.advice
+    with pytest.raises(WorkbenchError, match="does not exist"):
+        export(store.path, [a.id], str(out_dir / "no" / "such" / "m.csv"))
+    with pytest.raises(WorkbenchError, match="no longer in the project"):
+        export(store.path, [a.id, "deleted-meanwhile"], str(out_dir / "m.csv"))
+    if os.path.isdir("/proc"):  # a folder nobody can create files in, even root
+        with pytest.raises(WorkbenchError, match="Cannot write in the folder /proc"):
+            export(store.path, [a.id], "/proc/m.parquet")
+    assert os.listdir(out_dir) == []
+
+
+def test_a_cancelled_export_leaves_the_earlier_file_as_it_was(store, out_dir):
+    a, b = _two_runs(store)
+    out = out_dir / "m.csv"
+    out.write_text("yesterday's export\n")
+    token = CancelToken()
+
+    def cancel_after_the_first_run(fraction, _message):
+        if fraction >= 0.5:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        metrics_export.export_metrics(store.path, [a.id, b.id], str(out), progress=cancel_after_the_first_run,
+                                            cancel=token)
+    assert out.read_text() == "yesterday's export\n" and os.listdir(out_dir) == ["m.csv"]

@@ -54,3 +54,18 @@ def test_a_split_run_evaluates_on_its_validation_part_and_records_where_it_came_
     best_dir = os.path.join(store.abspath(done.work_dir), "best")
     os.rename(best_dir, best_dir + "-away")
     assert checkpoints(store, dataclasses.replace(done, environment={})) == marks
+    os.rename(best_dir + "-away", best_dir)
+
+    # Its log, its metrics exported, and deleting it leave nothing of it behind.
+    from workbench.services import metrics_export, run_edit
+    from workbench.services.run_logs import read_log
+
+    log = read_log(store.path, done, 0, max_bytes=10 ** 7)
+    assert log.size > 0 and log.offset == log.size and log.text.strip()
+    out = os.path.join(os.path.dirname(store.path), "metrics.parquet")
+    points = sum(len(s) for name, s in curves.items() if name != "epoch")
+    assert metrics_export.export_metrics(store.path, [run.id], out) == points
+    preview = run_edit.delete_preview(store, run.id)
+    assert preview.checkpoints == 2 and preview.adapter and preview.bytes > 10_000
+    assert run_edit.delete_run(store, run.id) == preview
+    assert not os.path.exists(store.abspath(done.work_dir)) and store.list_runs() == []

@@ -62,7 +62,8 @@ class MetricSeries:
         return cls(name, seq[order], step[order], t[order], value[order])
 
 
-def _connect_ro(project_path: str) -> sqlite3.Connection:
+def connect_read_only(project_path: str) -> sqlite3.Connection:
+    """A connection of its own that can only read (a worker's: it never writes, never migrates)."""
     db_path = os.path.join(os.path.abspath(project_path), DB_NAME)
     if not os.path.isfile(db_path):
         raise ProjectError(f"{project_path} is not a Workbench project.", details=f"{db_path} does not exist.")
@@ -88,7 +89,7 @@ def _names(conn: sqlite3.Connection, run_id: str) -> list[str]:
 
 def metric_names(project_path: str, run_id: str) -> list[str]:
     """The names of the metrics the run logged, sorted (a few index seeks)."""
-    conn = _connect_ro(project_path)
+    conn = connect_read_only(project_path)
     try:
         return _names(conn, run_id)
     finally:
@@ -124,7 +125,7 @@ def load_metrics(project_path: str, run_id: str, names: Optional[Sequence[str]] 
     """The run's metrics (all, or `names`; a name it never logged maps to an empty series),
     points with seq > `after_seq` only. Call it from a worker thread; `cancel` stops it
     between chunks (raises core.progress.Cancelled)."""
-    conn = _connect_ro(project_path)
+    conn = connect_read_only(project_path)
     try:
         wanted = list(names) if names is not None else _names(conn, run_id)
         total = 0

@@ -1,8 +1,8 @@
 """What the screens that follow training runs show (the Runs page, the status bar's job line),
 read from the project as typed records: the UI never queries the store itself.
 
-Each function is a few indexed SQLite reads, cheap enough for a refresh in the GUI thread (the
-Runs page refreshes on every poll that changed a run); nothing here scans a dataset or a folder.
+Each function is a few indexed SQLite reads, cheap enough for a refresh in the GUI thread when
+the list of runs changed; nothing here scans a dataset or a folder.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ UNKNOWN_MODEL = "?"  # a run whose base model is no longer in the project
 
 @dataclass(frozen=True)
 class RunRow:
-    """One line of the Runs table: the run and the name of the base model it trains."""
+    """One line of the Runs table: the run, the name of the base model it trains and how pickers
+    name its dataset version ("" if the version is gone)."""
 
     run: Run
     model_name: str
+    dataset_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,18 @@ class RunDetails:
     dataset_title: str  # how pickers name its dataset version; "" if the version is gone
 
 
-def run_rows(store: "ProjectStore") -> list[RunRow]:
-    """Every run, newest first, with its base model's name."""
+def _rows(store: "ProjectStore", runs: list[Run]) -> list[RunRow]:
+    from workbench.services.dataset_ops import version_titles
+
     names = {m.id: m.name for m in store.list_base_models()}
-    return [RunRow(run, names.get(run.base_model_id, UNKNOWN_MODEL)) for run in store.list_runs()]
+    titles = version_titles(store)  # every version's title in one go, not a lookup per run
+    return [RunRow(run, names.get(run.base_model_id, UNKNOWN_MODEL), titles.get(run.dataset_version_id, ""))
+            for run in runs]
+
+
+def run_rows(store: "ProjectStore") -> list[RunRow]:
+    """Every run, newest first, with its base model's name and its dataset version's title."""
+    return _rows(store, store.list_runs())
 
 
 def run_details(store: "ProjectStore", run_id: str) -> RunDetails:
@@ -72,8 +82,7 @@ def queue_rows(store: "ProjectStore") -> list[RunRow]:
     """The runs waiting in the queue, the next to start first, with their base model's name."""
     from workbench.services.run_queue import queued_runs
 
-    names = {m.id: m.name for m in store.list_base_models()}
-    return [RunRow(run, names.get(run.base_model_id, UNKNOWN_MODEL)) for run in queued_runs(store)]
+    return _rows(store, queued_runs(store))
 
 
 def run_segments(store: "ProjectStore", run_id: str) -> list[RunSegment]:

@@ -27,6 +27,7 @@ from workbench.core.records import (
     from_dict,
 )
 from workbench.store import migrations
+from workbench.store.run_edits import RunEdits
 from workbench.store.run_report import MetricRow, RunReport
 from workbench.store.run_segments import RunQueueAndSegments
 
@@ -45,7 +46,7 @@ def _row_to(cls: type, row: dict[str, Any]) -> Any:
     return from_dict(cls, data)
 
 
-class ProjectStore(RunQueueAndSegments):
+class ProjectStore(RunQueueAndSegments, RunEdits):
     """All reads and writes of one project. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, path: str, conn: sqlite3.Connection, user: str) -> None:
@@ -116,7 +117,9 @@ class ProjectStore(RunQueueAndSegments):
             migrations.migrate(conn, db_path)
         except sqlite3.DatabaseError as exc:
             raise ProjectError(f"Cannot open the project database {db_path}.", details=str(exc)) from exc
-        return cls(folder, conn, user or default_user())
+        store = cls(folder, conn, user or default_user())
+        store.sweep_deleted_runs()
+        return store
 
     def connect_again(self) -> "ProjectStore":
         """Another connection to this project's database, for another thread (the run poller):
