@@ -50,6 +50,16 @@ LIGHT = Colors("#ffffff", "#404040", "#1f77b4", 0.25, "#dbeafe", "#f1f5f9", "#fe
 DARK = Colors("#1e1f22", "#c8c8c8", "#4ea1ff", 0.2, "#1e3a5f", "#2b2d31", "#4a3b12",
               "#e5e7eb", "#9ca3af", "#f87171")
 
+# Curve colours in order, one per run of an overlay (Tableau 10 on white; lighter tints on dark
+# grey), and the colour that marks the best checkpoint.
+PLOT_PALETTE = {
+    "light": ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+              "#7f7f7f", "#bcbd22", "#17becf"),
+    "dark": ("#4ea1ff", "#ffa94d", "#69db7c", "#ff6b6b", "#b197fc", "#d8a47f", "#f783ac",
+             "#ced4da", "#e5dd5c", "#66d9e8"),
+}
+PLOT_HIGHLIGHT = {"light": "#d97706", "dark": "#fcc419"}
+
 _current = "light"
 
 
@@ -59,6 +69,14 @@ def current_theme() -> str:
 
 def colors() -> Colors:
     return DARK if _current == "dark" else LIGHT
+
+
+def plot_palette() -> tuple[str, ...]:
+    return PLOT_PALETTE[_current]
+
+
+def plot_highlight() -> str:
+    return PLOT_HIGHLIGHT[_current]
 
 
 def _palette(name: str) -> QPalette:

@@ -1,0 +1,34 @@
+"""The chart's axes: pyqtgraph's AxisItem with readable ticks (charts.ticks). Imported only
+when a chart is first built: it imports pyqtgraph."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+
+from workbench.ui.runs.charts import ticks
+
+
+class ChartAxis(pg.AxisItem):
+    """kind: ticks.NUMBER (1.5M), ticks.BYTES (2.1 GB) or ticks.TIME (1:05:00, on whole
+    minutes and hours)."""
+
+    def __init__(self, orientation: str, kind: str = ticks.NUMBER, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.kind = kind
+
+    def set_kind(self, kind: str) -> None:
+        if kind != self.kind:
+            self.kind = kind
+            self.picture = None  # pyqtgraph's cached drawing of the ticks
+            self.update()
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph's name)
+        if self.kind == ticks.TIME and not self.logMode and maxVal > minVal:
+            major, minor = ticks.time_spacing(maxVal - minVal, size)
+            return [(major, 0), (minor, 0)]
+        return super().tickSpacing(minVal, maxVal, size)
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        if self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        return ticks.tick_strings(self.kind, [v * scale for v in values], spacing * scale)
