@@ -39,43 +39,55 @@ def _rank_events(stderr: str) -> list:
     return [e for e in (parse_line(line) for line in stderr.splitlines()) if e is not None]
 
 
+def _two_rank_spec(tmp_path, model_dir: str, run_id: str, **config) -> tuple[TrainSpec, str]:
+    """(spec, its path): a 2-process run on 16 ticket conversations, in tmp_path/run."""
+    dataset = write_parquet(ticket_conversations(16), str(tmp_path / "t.parquet"))
+    run_dir = tmp_path / "run"
+    knobs = dict(r=4, alpha=8, batch_size=2, max_length=96, save_steps=0, eval_steps=0)
+    spec = TrainSpec(run_id=run_id, base_model_path=model_dir, dataset_path=dataset, output_dir=str(run_dir),
+                     journal_path=str(run_dir / "journal.jsonl"), stop_file=str(run_dir / "STOP"), nproc=2,
+                     config=TrainConfig(**{**knobs, **config}))
+    return spec, write_spec(spec, str(tmp_path / "train.spec.json"))
+
+
+def _frozen_argv(spec_path: str) -> list[str]:
+    """The frozen build's torchrun shape (launch.engine_argv when sys.frozen), with this
+    interpreter's `-m workbench.engine` standing in for the executable."""
+    engine = [sys.executable, "-m", "workbench.engine"]
+    return [*engine, "torchrun", "--nproc-per-node", "2", "--standalone", "--no-python", *engine, "train", spec_path]
+
+
+def _rank_0_alone_reports(proc: subprocess.CompletedProcess, spec: TrainSpec) -> tuple[list, list]:
+    """(rank 0's events from stdout, rank 1's from stderr), checking that only rank 0 reported
+    on stdout and in the journal, and that rank 1 ran the same run."""
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    events = parse_stdout(proc.stdout)  # every stdout line is a protocol event: rank 0's
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))  # no seq twice, none missing
+    started = [e.payload for e in events if e.kind == "started"]
+    assert [(p["rank"], p["world_size"]) for p in started] == [(0, 2)]
+    assert events_key(journal_events(spec.journal_path)) == events_key(events)
+    other = _rank_events(proc.stderr)  # rank 1 reports to its stderr only
+    assert [(e.payload["rank"], e.payload["world_size"]) for e in other if e.kind == "started"] == [(1, 2)]
+    assert not [e for e in other if e.kind in ("completed", "cancelled", "heartbeat")]  # nor wrote an adapter
+    return events, other
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("frozen_form", [False, True], ids=["python-m-torchrun", "worker-switch-torchrun"])
-def test_two_cpu_processes_train_one_model_and_rank_0_alone_reports(tmp_path, tiny_model_dir, frozen_form):
+def test_two_cpu_processes_train_one_model_and_rank_0_alone_reports(tmp_path, tiny_model_dir):
     from peft import PeftModel
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
-    dataset = write_parquet(ticket_conversations(16), str(tmp_path / "t.parquet"))
+    spec, spec_path = _two_rank_spec(tmp_path, tiny_model_dir, "ddp", learning_rate=5e-3, max_steps=4,
+                                     save_steps=2, seed=5)
     run_dir = tmp_path / "run"
-    spec = TrainSpec(run_id="ddp", base_model_path=tiny_model_dir, dataset_path=dataset, output_dir=str(run_dir),
-                     journal_path=str(run_dir / "journal.jsonl"), stop_file=str(run_dir / "STOP"), nproc=2,
-                     config=TrainConfig(r=4, alpha=8, learning_rate=5e-3, max_steps=4, batch_size=2,
-                                        max_length=96, save_steps=2, eval_steps=0, seed=5))
-    spec_path = write_spec(spec, str(tmp_path / "train.spec.json"))
-    argv = launch.engine_argv("train", spec_path, nproc=spec.nproc)
-    if frozen_form:  # the frozen build's shape, with this interpreter standing in for the executable
-        engine = [sys.executable, "-m", "workbench.engine"]
-        argv = [*engine, "torchrun", "--nproc-per-node", "2", "--standalone", "--no-python", *engine, "train",
-                spec_path]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO, env=child_env())
-    assert proc.returncode == 0, proc.stderr[-4000:]
-
-    events = parse_stdout(proc.stdout)  # every stdout line is a protocol event: rank 0's
-    seqs = [e.seq for e in events]
-    assert seqs == list(range(1, len(events) + 1))  # no seq twice, none missing
+    proc = subprocess.run(launch.engine_argv("train", spec_path, nproc=spec.nproc), capture_output=True, text=True,
+                          timeout=600, cwd=REPO, env=child_env())
+    events, other = _rank_0_alone_reports(proc, spec)
     kinds = [e.kind for e in events]
     assert kinds.count("started") == 1 and kinds.count("completed") == 1
-    started = next(e for e in events if e.kind == "started").payload
-    assert started["rank"] == 0 and started["world_size"] == 2
-    assert events_key(journal_events(spec.journal_path)) == events_key(events)
-
-    # Rank 1 trained the same steps of the same run and reported to its stderr only.
-    other = _rank_events(proc.stderr)
-    other_started = [e.payload for e in other if e.kind == "started"]
-    assert [(p["rank"], p["world_size"]) for p in other_started] == [(1, 2)]
+    # Rank 1 trained the same steps of the same run.
     assert [e.payload["step"] for e in other if e.kind == "progress"] == [1, 2, 3, 4]
-    assert not [e for e in other if e.kind in ("completed", "heartbeat")]  # rank 1 wrote no adapter
 
     done = events[-1]
     assert done.kind == "completed" and done.payload["adapter_path"] == str(run_dir / "adapter")
@@ -93,24 +105,20 @@ def test_two_cpu_processes_train_one_model_and_rank_0_alone_reports(tmp_path, ti
 def test_a_stop_one_rank_reads_stops_every_rank_at_the_same_step(tmp_path, tiny_model_dir):
     """The ranks share the child's stdin, so exactly one of them reads a "stop" line: the ranks
     agree on stopping at the end of a step (else the others would wait for it forever in the next
-    gradient all-reduce), and rank 0 saves the adapter and a checkpoint to resume from."""
-    dataset = write_parquet(ticket_conversations(16), str(tmp_path / "t.parquet"))
+    gradient all-reduce), and rank 0 saves the adapter and a checkpoint to resume from.
+
+    Launched in the frozen build's shape (the engine's own torchrun agent, `--no-python`): the
+    ranks run the same `workbench.engine train` either way, so this run checks that shape too."""
+    spec, spec_path = _two_rank_spec(tmp_path, tiny_model_dir, "ddp-stop", max_steps=50)
     run_dir = tmp_path / "run"
-    spec = TrainSpec(run_id="ddp-stop", base_model_path=tiny_model_dir, dataset_path=dataset,
-                     output_dir=str(run_dir), journal_path=str(run_dir / "journal.jsonl"),
-                     stop_file=str(run_dir / "STOP"), nproc=2,
-                     config=TrainConfig(r=4, alpha=8, max_steps=50, batch_size=2, max_length=96,
-                                        save_steps=0, eval_steps=0))
-    spec_path = write_spec(spec, str(tmp_path / "train.spec.json"))
-    proc = subprocess.run(launch.engine_argv("train", spec_path, nproc=2), input="stop\n", capture_output=True,
-                          text=True, timeout=600, cwd=REPO, env=child_env())
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    events = parse_stdout(proc.stdout)
+    proc = subprocess.run(_frozen_argv(spec_path), input="stop\n", capture_output=True, text=True, timeout=600,
+                          cwd=REPO, env=child_env())
+    events, other = _rank_0_alone_reports(proc, spec)
     end = events[-1]
     assert end.kind == "cancelled" and end.payload["adapter_path"] == str(run_dir / "adapter"), proc.stderr[-3000:]
     step = end.payload["step"]
     assert 1 <= step < 50
-    other_steps = [e.payload["step"] for e in _rank_events(proc.stderr) if e.kind == "progress"]
+    other_steps = [e.payload["step"] for e in other if e.kind == "progress"]
     assert other_steps[-1] == step  # rank 1 stopped at the same step
     assert os.listdir(run_dir / "checkpoints") == [f"checkpoint-{step}"]
 
@@ -121,14 +129,7 @@ def test_killing_torchruns_agent_ends_every_rank(tmp_path, tiny_model_dir):
     of its own, so the ranks end themselves once their agent is gone rather than live on."""
     import psutil
 
-    dataset = write_parquet(ticket_conversations(16), str(tmp_path / "t.parquet"))
-    run_dir = tmp_path / "run"
-    spec = TrainSpec(run_id="ddp-kill", base_model_path=tiny_model_dir, dataset_path=dataset,
-                     output_dir=str(run_dir), journal_path=str(run_dir / "journal.jsonl"),
-                     stop_file=str(run_dir / "STOP"), nproc=2,
-                     config=TrainConfig(r=4, alpha=8, max_steps=100000, batch_size=2, max_length=96,
-                                        save_steps=0, eval_steps=0))
-    spec_path = write_spec(spec, str(tmp_path / "train.spec.json"))
+    spec, spec_path = _two_rank_spec(tmp_path, tiny_model_dir, "ddp-kill", max_steps=100000)
     child = launch.ChildProcess("train", spec_path, str(tmp_path / "train.log"), nproc=spec.nproc).start()
     ranks: list = []
     try:
