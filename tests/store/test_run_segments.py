@@ -67,6 +67,7 @@ def test_segments_record_each_start_stop_and_resume_and_drop_later_points(store)
     assert (resumed.status, resumed.step, resumed.last_loss, resumed.error) == ("running", 4, 6.0, None)
     assert resumed.progress == pytest.approx(0.4) and resumed.first_loss == 9.0 and resumed.finished_at is None
     assert [s for s, _ in store.metric_series(run)] == [1, 2, 3, 4]  # later steps are logged again
+    assert resumed.best_loss == 6.0  # the best of the points kept, not of the dropped steps 5-7
     assert store.journal_offset(run) == 1234
     ingest(store, run, [Event(10, "log", {"step": 5, "values": {"loss": 5.5}}),
                         Event(11, "completed", {"adapter_path": "runs/r0/adapter"})])
