@@ -28,6 +28,7 @@ __all__ = ["CheckpointMark", "MetricRow", "MetricSeries", "checkpoints", "load_m
 
 DB_NAME = "project.sqlite"  # the store's file name (store.project_store.DB_NAME)
 CHUNK = 65536  # rows per fetchmany: big enough to amortise the call, small enough to cancel
+TAIL_POINTS = 50_000  # points after a seq up to which the seq index beats reading whole curves
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,13 @@ def metric_names(project_path: str, run_id: str) -> list[str]:
         conn.close()
 
 
-def _series(conn: sqlite3.Connection, run_id: str, name: str, after_seq: int,
+def _series(conn: sqlite3.Connection, run_id: str, name: str, after_seq: int, tail: bool,
             cancel: Optional[CancelToken], tick: Callable[[int], None]) -> MetricSeries:
-    # The covering index (run, name, step, seq, t, value): in curve order, no table lookups.
-    cur = conn.execute("SELECT seq, step, COALESCE(t, 0.0), value FROM metric_points"
+    # A whole curve: the covering index (run, name, step, seq, t, value), in curve order with no
+    # table lookups. The few points after a seq (`tail`): the (run, seq, name) index finds them
+    # without reading the curve's others.
+    index = "INDEXED BY idx_metric_points_run_id_seq_name " if tail else ""
+    cur = conn.execute(f"SELECT seq, step, COALESCE(t, 0.0), value FROM metric_points {index}"
                        " WHERE run_id = ? AND name = ? AND seq > ? ORDER BY step, seq",
                        (run_id, name, after_seq))
     parts: list[np.ndarray] = []
@@ -129,9 +133,10 @@ def load_metrics(project_path: str, run_id: str, names: Optional[Sequence[str]] 
     try:
         wanted = list(names) if names is not None else _names(conn, run_id)
         total = 0
-        if progress is not None:
+        if progress is not None or after_seq > 0:
             total = conn.execute("SELECT COUNT(*) FROM metric_points WHERE run_id = ? AND seq > ?",
                                  (run_id, after_seq)).fetchone()[0]
+        tail = after_seq > 0 and total <= TAIL_POINTS
         done = 0
 
         def tick(n: int) -> None:
@@ -140,7 +145,7 @@ def load_metrics(project_path: str, run_id: str, names: Optional[Sequence[str]] 
             if total:
                 report(progress, done / total, "Loading the run's curves")
 
-        out = {name: _series(conn, run_id, name, after_seq, cancel=cancel, tick=tick) for name in wanted}
+        out = {name: _series(conn, run_id, name, after_seq, tail, cancel=cancel, tick=tick) for name in wanted}
         report(progress, 1.0, "")
         return out
     finally:
