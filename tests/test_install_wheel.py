@@ -1,6 +1,7 @@
 """Workbench installs like a real package: a wheel built from this tree, installed into a fresh
 venv outside it, finds its resources and runs `workbench demo` with nothing of the source tree
-on its path."""
+on its path. That demo run is also the suite's test of `workbench demo --json` itself (the whole
+headless path: import, train, chat), so the demo trains once per suite."""
 
 from __future__ import annotations
 
@@ -89,10 +90,20 @@ def test_installed_wheel_runs_the_demo_outside_the_source_tree(venv, tiny_model_
         assert Path(found[key]).is_relative_to(venv) and Path(found[key]).is_file(), found[key]
 
     # The session's user data folder (WORKBENCH_DATA_DIR) already holds the tiny model.
-    demo = subprocess.run([str(venv / "bin" / "workbench"), "demo", "--project", str(where / "Demo.wbproj"),
-                           "--model", "tiny", "--json"], cwd=where, env=_env(),
-                          capture_output=True, text=True, timeout=600)
+    workbench, project = str(venv / "bin" / "workbench"), str(where / "Demo.wbproj")
+    demo = subprocess.run([workbench, "demo", "--project", project, "--model", "tiny", "--json"], cwd=where,
+                          env=_env(), capture_output=True, text=True, timeout=600)
     assert demo.returncode == 0, demo.stderr[-3000:]
-    result = json.loads(demo.stdout)
+    result = json.loads(demo.stdout)  # exactly one JSON object on stdout
+    for key in ("project", "dataset_id", "run_id", "status", "first_loss", "last_loss", "adapter_path", "reply"):
+        assert key in result
     assert result["status"] == "completed", result
+    assert result["last_loss"] < result["first_loss"]
     assert result["reply"].strip()
+    assert os.path.isfile(os.path.join(result["adapter_path"], "adapter_model.safetensors"))
+    assert "step" in demo.stderr  # progress went to stderr
+
+    runs = subprocess.run([workbench, "runs", "--project", project, "--json"], cwd=where, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert runs.returncode == 0, runs.stderr
+    assert json.loads(runs.stdout)[0]["id"] == result["run_id"]
