@@ -32,15 +32,25 @@ def test_train_watch_and_chat_with_the_adapter(window, qtbot, demo_store):
     # The curve only ever grows while the child trains. (How many points a poll sees depends on
     # the machine's speed: a fast one may finish 12 steps within one poll. The curve growing
     # point by point as events arrive is tested with a stand-in child in test_runs_page.py.)
+    from workbench.ui.runs.table_model import COLUMN_KEYS
+
+    run_id = runs.selected_run().id
+
+    def loss_steps() -> list[int]:
+        data = runs.chart.data(run_id)
+        return [] if data is None or "loss" not in data.buffers else list(data.buffers["loss"].step)
+
+    def cell(key: str) -> str:
+        return runs.proxy.index(0, COLUMN_KEYS.index(key)).data()
+
     seen = []
-    qtbot.waitUntil(lambda: (seen.append(len(runs.plot.points))
-                             or runs.table.item(0, 1).text() == "completed"), timeout=300000)
-    run = window.ctx.store.get_run(runs.selected_run().id)
+    qtbot.waitUntil(lambda: seen.append(len(loss_steps())) or cell("status") == "completed", timeout=300000)
+    run = window.ctx.store.get_run(run_id)
     assert run.status == "completed", run.error
-    qtbot.waitUntil(lambda: len(runs.plot.points) == 12, timeout=15000)
+    qtbot.waitUntil(lambda: len(loss_steps()) == 12, timeout=15000)
     assert seen == sorted(seen), "the curve lost points while the run trained"
-    assert [s for s, _ in runs.plot.points] == list(range(1, 13))
-    assert runs.table.item(0, 3).text() == "12 / 12"
+    assert loss_steps() == list(range(1, 13))
+    assert cell("steps") == "12 / 12"
     assert "adapter" in runs.details.toPlainText().lower()
     assert window.job_status.isHidden()
 

@@ -40,6 +40,15 @@ def _listed(panel) -> list[str]:
     return [panel.model.index(i).data() for i in range(panel.model.rowCount())]
 
 
+def _statuses(page) -> dict[str, str]:
+    """Run name -> status, as the Runs table shows them."""
+    from workbench.ui.runs.table_model import COLUMN_KEYS, NAME_COL
+
+    status = COLUMN_KEYS.index("status")
+    proxy = page.proxy
+    return {proxy.index(i, NAME_COL).data(): proxy.index(i, status).data() for i in range(proxy.rowCount())}
+
+
 def test_the_queue_runs_one_at_a_time_and_its_panel_moves_and_removes(window, qtbot, queued_project):
     path, (a, b, c) = queued_project
     assert window.open_project(path)
@@ -48,9 +57,10 @@ def test_the_queue_runs_one_at_a_time_and_its_panel_moves_and_removes(window, qt
     panel = page.queue
     qtbot.waitUntil(lambda: window.ctx.active_run_ids() == [a], timeout=15000)  # the head starts
     qtbot.waitUntil(lambda: _listed(panel) == ["1. b", "2. c"], timeout=15000)
-    statuses = {page.table.item(i, 0).text(): page.table.item(i, 1).text() for i in range(page.table.rowCount())}
-    assert statuses == {"a": "running", "b": "queued", "c": "queued"}
+    assert _statuses(page) == {"a": "running", "b": "queued", "c": "queued"}
 
+    assert page.tabs.tabText(page.tabs.indexOf(panel)) == "Queue (2)"
+    page.tabs.setCurrentWidget(panel)  # the Queue tab
     panel.view.setFocus()
     panel.select(c)
     assert panel.up_action.isEnabled() and not panel.down_action.isEnabled()
@@ -60,8 +70,7 @@ def test_the_queue_runs_one_at_a_time_and_its_panel_moves_and_removes(window, qt
     panel.select(b)
     qtbot.keyClick(panel.view, Qt.Key.Key_Delete)  # Remove from Queue
     assert _listed(panel) == ["1. c"]
-    qtbot.waitUntil(lambda: any(page.table.item(i, 0).text() == "b" and page.table.item(i, 1).text() == "cancelled"
-                                for i in range(page.table.rowCount())), timeout=15000)
+    qtbot.waitUntil(lambda: _statuses(page).get("b") == "cancelled", timeout=15000)
 
     page.select_run(a)
     page.cancel_button.click()  # a saves and stops; then c starts

@@ -14,6 +14,7 @@ from workbench.core.records import TrainConfig
 from workbench.jobs import launch
 from workbench.services import datasets
 from workbench.store import ProjectStore
+from workbench.ui.runs.table_model import COLUMN_KEYS
 from workbench.ui.shell.main_window import RUNS
 
 COMPLETES = textwrap.dedent("""
@@ -55,11 +56,12 @@ def test_an_out_of_memory_run_is_labelled_and_retried_with_half_the_batch(window
     assert window.open_project(path)
     window.set_page(RUNS)
     page = window.runs_page
-    assert page.table.item(0, 1).text() == "failed · Out of memory"
+    status = page.proxy.index(0, COLUMN_KEYS.index("status"))
+    assert status.data() == "failed · Out of memory"
     assert page.retry_button.isVisible() and page.retry_button.text() == "Retry with batch 4"
     page.retry_button.click()
     # The stand-in starts and ends between two polls: the page still follows.
-    qtbot.waitUntil(lambda: page.table.item(0, 1).text() == "completed", timeout=15000)
+    qtbot.waitUntil(lambda: status.data() == "completed", timeout=15000)
     assert not page.retry_button.isVisible()
     run = window.ctx.store.get_run(run_id)
     assert (run.train_config.batch_size, run.train_config.grad_accum) == (4, 2)

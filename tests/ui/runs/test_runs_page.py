@@ -1,5 +1,6 @@
-"""Runs page: a live run re-attached through its journal shows its status and a growing loss
-curve; Cancel asks the child to stop cooperatively (STOP file), and the page follows it.
+"""Runs page: a live run re-attached through its journal shows its status, a growing loss curve
+(appended, never reloaded), a progress line with an ETA and its log; Cancel asks the child to
+stop cooperatively (STOP file), and the page follows it.
 
 The child here is a small stand-in for a training process that speaks the real protocol (it
 sleeps, and answers the STOP file with a `cancelled` event), so the test exercises the real
@@ -26,6 +27,7 @@ CHILD = textwrap.dedent("""
     import json, os, sys, time
     spec, journal, stop = sys.argv[1], sys.argv[2], sys.argv[3]
     work = os.path.dirname(spec)
+    print("stand-in trainer: loading the model", file=sys.stderr, flush=True)
     deadline = time.time() + 60
     while time.time() < deadline and not os.path.exists(stop):
         time.sleep(0.05)
@@ -57,7 +59,8 @@ def live_run(tmp_path, make_jsonl):
     spec, journal, stop = (os.path.join(work, n) for n in ("train.spec.json", "journal.jsonl", "STOP"))
     with open(spec, "w") as f:
         f.write("{}")
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, spec, journal, stop])
+    with open(os.path.join(work, "train.log"), "w") as log:  # where a real child's stderr goes
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, spec, journal, stop], stderr=log)
     store.add_run(id=run_id, name="live-run", dataset_version_id=version.id, base_model_id=model.id,
                   config=dataclasses.asdict(TrainConfig(max_steps=40)), status="running",
                   work_dir=work_rel, pid=proc.pid, started_at=now_iso())
@@ -75,51 +78,52 @@ def live_run(tmp_path, make_jsonl):
     proc.wait(10)
 
 
-def _curves(plot) -> dict:
-    """The plot's curves by the names its legend shows (pyqtgraph's own API)."""
-    return {curve.name(): curve for curve in plot.plot_widget.getPlotItem().listDataItems()}
+def _cell(page, key: str, row: int = 0) -> str:
+    from workbench.ui.runs.table_model import COLUMN_KEYS
+
+    return page.proxy.index(row, COLUMN_KEYS.index(key)).data()
 
 
-def test_live_run_curve_status_and_cancel(window, qtbot, live_run, monkeypatch):
+def _losses(page, run_id: str) -> list[float]:
+    data = page.chart.data(run_id)
+    return [] if data is None or "loss" not in data.buffers else list(data.buffers["loss"].value)
+
+
+def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
     path, run_id, writer, proc = live_run
     assert window.open_project(path)  # RunManager re-attaches through the journal
     window.set_page(RUNS)
     page = window.runs_page
-    assert page.plot.built
-    assert page.table.rowCount() == 1
-    row = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
-    assert row[0] == "live-run" and row[1] == "running" and row[3] == "3 / 40"
-    assert row[4] == "2.9000" and row[5] == "2.7000" and row[6] == "tiny"
+    assert page.chart.built
+    assert page.proxy.rowCount() == 1
+    assert (_cell(page, "name"), _cell(page, "status"), _cell(page, "steps")) == ("live-run", "running", "3 / 40")
+    assert (_cell(page, "last_loss"), _cell(page, "best_loss"), _cell(page, "model")) == ("2.7000", "2.7000", "tiny")
     assert page.selected_run().id == run_id
-    qtbot.waitUntil(lambda: [y for _, y in page.plot.points] == pytest.approx([2.9, 2.8, 2.7]),
-                    timeout=15000)
+    qtbot.waitUntil(lambda: _losses(page, run_id) == pytest.approx([2.9, 2.8, 2.7]), timeout=15000)
+    loads: list[str] = []
+    page.feed.loaded.connect(loads.append)
+    assert not page.actions.delete.isEnabled()  # a training run cannot be deleted
     # The status bar follows the running job.
     assert window.job_progress.isVisible()
     assert (window.job_progress.value(), window.job_progress.maximum()) == (3, 40)
     assert "live-run" in window.job_label.text()
+    # The Logs tab shows what the child wrote to stderr.
+    page.tabs.setCurrentWidget(page.logs)
+    qtbot.waitUntil(lambda: "stand-in trainer: loading the model" in page.logs.text.toPlainText(), timeout=15000)
 
-    # New points arrive while the page is open: the curve grows on the next timer tick.
+    # New points arrive while the page is open: appended to the curve, not loaded again.
     for step in range(4, 12):
         writer.emit("progress", step=step, total_steps=40, epoch=0.1 * step)
         writer.emit("log", step=step, values={"loss": 3.0 - 0.1 * step})
     writer.close()
-    qtbot.waitUntil(lambda: len(page.plot.points) == 11, timeout=15000)
-    from workbench.ui.runs.loss_plot import RAW_LABEL
-
-    xs, ys = _curves(page.plot)[RAW_LABEL].getData()
-    assert list(xs) == list(range(1, 12)) and ys[-1] == pytest.approx(1.9)
-    qtbot.waitUntil(lambda: page.table.item(0, 3).text() == "11 / 40", timeout=15000)
+    qtbot.waitUntil(lambda: len(_losses(page, run_id)) == 11, timeout=15000)
+    assert _losses(page, run_id)[-1] == pytest.approx(1.9) and loads == []
+    qtbot.waitUntil(lambda: _cell(page, "steps") == "11 / 40", timeout=15000)
     assert window.job_progress.value() == 11
-
-    # Nothing new: the timer ticks (10 a second) but gives no curve new data.
-    import pyqtgraph as pg
-
-    redraws = []
-    set_data = pg.PlotDataItem.setData
-    monkeypatch.setattr(pg.PlotDataItem, "setData",
-                        lambda curve, *args, **kwargs: redraws.append(curve) or set_data(curve, *args, **kwargs))
-    qtbot.wait(600)
-    assert redraws == []
+    # The progress line: step, share and, once the speed was measured between two polls, an ETA.
+    line = page.progress_line
+    assert line.isVisible() and line.label.text().startswith("Step 11 / 40 · 28%")
+    assert "left" in line.label.text() and "steps/s" in line.label.text()
 
     # Cancel: the child sees the STOP file, saves (HOLD keeps it there a while), reports
     # `cancelled`, exits; the page and the status bar follow.
@@ -136,9 +140,9 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run, monkeypatch):
     qtbot.wait(300)  # a few polls and refreshes: Cancel stays off while the run stops
     assert not page.cancel_button.isEnabled()
     os.remove(hold)
-    qtbot.waitUntil(lambda: page.table.item(0, 1).text() == "cancelled", timeout=15000)
+    qtbot.waitUntil(lambda: _cell(page, "status") == "cancelled", timeout=15000)
     assert proc.wait(5) == 0
-    assert not page.cancel_button.isEnabled()
+    assert not page.cancel_button.isEnabled() and not line.isVisible()
     assert window.job_status.isHidden()
     # Nothing in the status bar still says the run is stopping once it has stopped.
     assert "Stopping" not in window.statusBar().currentMessage()
@@ -147,33 +151,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run, monkeypatch):
     # It stopped cooperatively, so it left a checkpoint: Resume is offered, saying from where.
     assert page.resume_button.isEnabled()
     assert page.resume_button.toolTip() == "<p>Continue from its checkpoint at step 11 as the same run.</p>"
-
-
-def test_loss_plot_has_a_legend_for_raw_and_smoothed(window, qtbot, live_run):
-    from workbench.ui.runs.loss_plot import RAW_LABEL, SMOOTH_LABEL
-
-    path, run_id, writer, proc = live_run
-    assert window.open_project(path)
-    window.set_page(RUNS)
-    plot = window.runs_page.plot
-    legend = plot.legend
-    assert legend is not None and legend.isVisible()
-    assert [label.text for _sample, label in legend.items] == [RAW_LABEL, SMOOTH_LABEL]
-    # Each legend entry is drawn with its own curve's pen.
-    curves = _curves(plot)
-    assert list(curves) == [RAW_LABEL, SMOOTH_LABEL]
-    assert [sample.item for sample, _label in legend.items] == [curves[RAW_LABEL], curves[SMOOTH_LABEL]]
-    # Its text follows the theme (pyqtgraph's default grey is unreadable on the light one).
-    from PySide6.QtGui import QColor
-
-    from workbench.ui.common import theme
-
-    for name in ("dark", "light"):
-        window.set_theme(name)
-        colour = QColor(theme.colors().plot_foreground).name()
-        assert all(f"color:{colour};" in label.item.toHtml() for _sample, label in legend.items), name
-    window.ctx.runs.cancel(run_id)
-    qtbot.waitUntil(lambda: window.ctx.active_run_ids() == [], timeout=15000)
+    assert page.actions.delete.isEnabled()
 
 
 def test_dead_child_is_shown_interrupted_with_advice(window, qtbot, live_run):
@@ -183,13 +161,13 @@ def test_dead_child_is_shown_interrupted_with_advice(window, qtbot, live_run):
     assert window.open_project(path)
     window.set_page(RUNS)
     page = window.runs_page
-    assert page.table.item(0, 1).text() == "interrupted"
+    assert _cell(page, "status") == "interrupted"
     details = page.details.toPlainText()
     assert "ended while Workbench was closed" in details
     assert "It saved no checkpoint: start a new run with the same settings." in details
     assert not page.cancel_button.isEnabled()
     # The curve recorded before the crash is still there.
-    qtbot.waitUntil(lambda: len(page.plot.points) == 3, timeout=15000)
+    qtbot.waitUntil(lambda: len(_losses(page, run_id)) == 3, timeout=15000)
     # No checkpoint exists: Resume is off and its tooltip says why and what to do instead.
     assert not page.resume_button.isEnabled()
     tip = page.resume_button.toolTip()
@@ -201,7 +179,7 @@ def test_plot_is_not_built_before_the_page_shows(window, live_run):
     path, *_ = live_run
     window.set_page(0)
     window.open_project(path)
-    assert not window.runs_page.plot.built
+    assert not window.runs_page.chart.built
     # The Train form starts from the newest run's settings.
     assert window.train_page.steps_spin.value() == 40
 
@@ -242,7 +220,7 @@ def test_stop_them_on_quit_waits_for_a_reattached_run_without_blocking(window, q
     assert window.statusBar().currentMessage() == "Stopping 1 training run… saving adapters"
     assert not window.outer.isEnabled()  # nothing new starts in a closing project
     qtbot.waitUntil(lambda: sum(ticks) >= 5, timeout=10000)  # the event loop runs meanwhile
-    assert window.poll_timer.isActive() and window.isVisible()
+    assert window.polling and window.isVisible()
     window.close()  # pressed again: still waiting for the same stop, no second question
     assert window.isVisible()
     os.remove(hold)

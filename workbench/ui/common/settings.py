@@ -98,3 +98,23 @@ def save_window_state(geometry: QByteArray, state: QByteArray, page: int) -> Non
     s.setValue(_KEY_STATE, state)
     s.setValue(_KEY_PAGE, page)
     s.sync()
+
+
+def project_view(project_id: str, view: str) -> dict:
+    """A page's remembered view of one project (selection, chart choices, splitter sizes), as
+    saved by set_project_view; {} when none was saved or it cannot be read."""
+    import json
+
+    raw = settings().value(f"projects/{project_id}/{view}")
+    try:
+        value = json.loads(str(raw)) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def set_project_view(project_id: str, view: str, state: dict) -> None:
+    import json
+
+    # JSON text: the native stores keep nested lists and dicts differently, a string the same.
+    settings().setValue(f"projects/{project_id}/{view}", json.dumps(state, sort_keys=True))

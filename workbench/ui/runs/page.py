@@ -1,382 +1,561 @@
-"""Runs: every training run with live status, its loss curve and details; cancel, resume, chat,
-export a merged model (export_dialog.py)."""
+"""Runs: every training run in a sortable, filterable table (table_model.py) with its commands
+(actions.py), and below it the chart of the selected runs (charts/, fed by chart_feed.py) with a
+progress line and ETA for a live run, and tabs: Details, Logs, Compare, Queue.
+
+Selecting several runs overlays them; Compare pins a selection (the chart and the Compare tab
+keep it while other runs are selected). A live run's row, curve and progress follow the
+poller's per-run signals (ctx.run_changed, ctx.run_metrics); the table reloads only when the
+list of runs changed (ctx.runs_changed), and not while the page is hidden.
+"""
 
 from __future__ import annotations
 
 import html
-import json
-from typing import TYPE_CHECKING, Optional, Sequence
+import os
+from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
+    QAbstractItemView,
     QHBoxLayout,
-    QLabel,
-    QPushButton,
+    QHeaderView,
+    QLineEdit,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QTableWidgetItem,
+    QTableView,
+    QTabWidget,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.core.failures import FAILURE_LABELS
-from workbench.core.records import ACTIVE_STATUSES, CHATTABLE_STATUSES, Run
+from workbench.core.records import Run
 from workbench.ui.common import theme
-from workbench.ui.shell.context import ProjectContext
 from workbench.ui.common.errors import show_error
-from workbench.ui.common.page import Page, heading, record_table
+from workbench.ui.common.page import Page, heading
+from workbench.ui.common.workers import InlineProgress
+from workbench.ui.runs import view_state
+from workbench.ui.runs.actions import RunActions
+from workbench.ui.runs.chart_feed import ChartFeed
+from workbench.ui.runs.charts.chart_panel import ChartPanel
+from workbench.ui.runs.compare_panel import ComparePanel
+from workbench.ui.runs.details import details_html
 from workbench.ui.runs.export_dialog import ExportCommand
-from workbench.ui.runs.loss_plot import LossPlot
+from workbench.ui.runs.logs_view import LogsView
+from workbench.ui.runs.metrics_export_dialog import MetricsExport
+from workbench.ui.runs.progress_line import ProgressLine
 from workbench.ui.runs.queue_panel import QueuePanel
+from workbench.ui.runs.run_commands import RunCommands
+from workbench.ui.runs.table_model import COLUMN_KEYS, ProgressDelegate, RunFilterProxy, RunTableModel, STEPS_COL
+from workbench.ui.shell.context import ProjectContext
 
 if TYPE_CHECKING:
-    from workbench.core.records import RunSegment
     from workbench.services.run_views import RunDetails, RunRow
     from workbench.services.runs import ResumeCheck
 
-COLUMNS = ("Name", "Status", "Progress", "Step", "First loss", "Last loss", "Base model", "Created")
-PROGRESS_COL = 2
-
-
-class ProgressDelegate(QStyledItemDelegate):
-    """Draws the Progress column (a fraction in UserRole) as a progress bar."""
-
-    def paint(self, painter, option, index) -> None:
-        fraction = index.data(Qt.ItemDataRole.UserRole)
-        if fraction is None:
-            return super().paint(painter, option, index)
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(3, 4, -3, -4)
-        bar.minimum, bar.maximum = 0, 1000
-        bar.progress = int(float(fraction) * 1000)
-        bar.text = f"{float(fraction) * 100:.0f}%"
-        bar.textVisible = True
-        bar.state = option.state
-        style = option.widget.style() if option.widget else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
-
-
-def _segment_row(s: "RunSegment", muted: str) -> str:
-    """One segment as a table row: when, from which step to which, how it ended and why."""
-    when = (s.started_at or "")[:19].replace("T", " ")
-    how = "started" if s.idx == 0 else (f"resumed at step {s.start_step}" if s.start_step else "started again")
-    if s.note:
-        how += f" ({s.note})"
-    end = f"{s.end_status} at step {s.end_step}" if s.end_status else "running"
-    why = f" — {s.reason}" if s.reason else ""
-    return (f"<tr><td style='color:{muted}'>{s.idx + 1}.</td><td>&nbsp;{html.escape(when)}</td>"
-            f"<td>&nbsp;{html.escape(how)}</td><td>&nbsp;→ {html.escape(end + why)}</td></tr>")
-
-
-def status_text(run: Run) -> str:
-    """The status as the table shows it: why it failed beside "failed" (e.g. failed · Out of memory)."""
-    label = FAILURE_LABELS.get(run.failure_kind or "")
-    return f"{run.status} · {label}" if label else run.status
-
-
-def _loss(value: Optional[float]) -> str:
-    return "" if value is None else f"{value:.4f}"
+TABS = ("Details", "Logs", "Compare", "Queue")
+SAVE_DELAY_MS = 400
 
 
 class RunsPage(Page):
     title = "Runs"
     chat_requested = Signal(str)  # run id
+    duplicate_requested = Signal(object)  # (TrainConfig, dataset version id, base model id, run name)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self._rows: list["RunRow"] = []
-        self._plotted: Optional[str] = None  # the run whose series the plot follows
-        # services.run_views.run_details per run: a run's dataset and base model never change,
-        # so they are read once per run, not on every refresh.
-        self._details: dict[str, "RunDetails"] = {}
-        # services.runs.resume_check per (run id, status): a finished run's checkpoints do not
-        # change, so the folder is looked at once per status change, not on every refresh.
-        self._resume_checks: dict[tuple[str, str], "ResumeCheck"] = {}
-        self.table = record_table(COLUMNS, "runsTable")
-        self.table.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.table))
-        self.table.itemSelectionChanged.connect(self._on_selected)
-        self.queue = QueuePanel()
-        self.queue.changed.connect(self._queue_changed)
+        self._details: dict[str, "RunDetails"] = {}  # fixed per run: read once
+        self._resume_checks: dict[tuple[str, str], "ResumeCheck"] = {}  # per (run, status): a listdir
+        self._compared: list[str] = []  # run ids pinned by Compare
+        self._shown_details: Optional[tuple] = None  # what of the run the Details tab shows
+        self._restoring = False
+        self.model = RunTableModel(self)
+        self.proxy = RunFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = self._build_table()
+        self.commands = RunCommands(self, self._status)
+        self.commands.changed.connect(self._runs_edited)
+        self.commands.duplicate_requested.connect(self.duplicate_requested)
+        self.model.rename = self.commands.rename
+        self.export = ExportCommand(self, lambda: (self.ctx.store if self.ctx else None, self.selected_run()))
+        self.actions = RunActions(self, self.table, {
+            "resume": self.resume_selected, "cancel": self.cancel_selected, "retry": self.retry_selected,
+            "duplicate": self._duplicate, "compare": self._toggle_compare, "rename": self.rename_selected,
+            "tag": self._tag, "delete": self.delete_selected, "open_folder": self._open_folder,
+            "chat": self._request_chat, "export_metrics": self.export_metrics}, self.export.action)
+        a = self.actions
+        self.chat_button = a.button("chat", "primary")
+        self.resume_button = a.button("resume")
+        self.retry_button = a.button("retry")
+        self.cancel_button = a.button("cancel")
+        self.compare_button = a.button("compare")
+        self.context_menu = a.menu(self)
+        self.menu_button = QToolButton()
+        self.menu_button.setText("Run")
+        self.menu_button.setToolTip("Every command for the selected runs (also on a right click in the table)")
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_button.setMenu(a.menu(self))
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("runFilter")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setPlaceholderText("Filter by name, model, dataset, tag or status (Ctrl+F)")
+        self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
+        find = QAction("Find", self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.triggered.connect(lambda: (self.filter_edit.setFocus(), self.filter_edit.selectAll()))
+        self.addAction(find)
 
-        self.plot = LossPlot()
+        self.charts = ChartPanel()
+        self.chart = self.charts.chart
+        self.feed = ChartFeed(self.charts, self)
+        self.feed.failed.connect(lambda exc: show_error(self, exc, "Cannot load the run's curves"))
+        self.feed.history.connect(self._on_history)
+        self.charts.view_changed.connect(lambda _state: self._save_soon())
+        self.progress_line = ProgressLine()
+        self.export_progress = InlineProgress()
+        self.metrics_export = MetricsExport(self, self.export_progress, self._status)
         self.details = QTextBrowser()
         self.details.setObjectName("runDetails")
-        self.cancel_button = QPushButton("Cancel run")
-        self.cancel_button.clicked.connect(self.cancel_selected)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.clicked.connect(self.resume_selected)
-        self.retry_button = QPushButton("Retry with half the batch")
-        self.retry_button.setToolTip("Out of memory: start this run again with half the batch size and twice "
-                                     "the gradient accumulation (the same effective batch), from its checkpoint.")
-        self.retry_button.clicked.connect(self.retry_selected)
-        self.chat_button = QPushButton("Chat with this run")
-        self.chat_button.setObjectName("primary")
-        self.chat_button.clicked.connect(self._request_chat)
-        self.export = ExportCommand(self, lambda: (self.ctx.store if self.ctx else None, self.selected_run()))
-        buttons = QHBoxLayout()
-        buttons.addWidget(heading("Runs"))
-        buttons.addStretch(1)
-        for b in (self.cancel_button, self.resume_button, self.retry_button, self.export.button, self.chat_button):
-            buttons.addWidget(b)
+        self.logs = LogsView()
+        self.compare = ComparePanel()
+        self.queue = QueuePanel()
+        self.queue.changed.connect(self._queue_changed)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("runTabs")
+        for widget, name in zip((self.details, self.logs, self.compare, self.queue), TABS):
+            self.tabs.addTab(widget, name)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self._layout()
+        self.save_timer = QTimer(self)
+        self.save_timer.setSingleShot(True)
+        self.save_timer.setInterval(SAVE_DELAY_MS)
+        self.save_timer.timeout.connect(self.save_view)
+        self.duration_timer = QTimer(self)  # a running run's Duration cell counts up
+        self.duration_timer.setInterval(1000)
+        self.duration_timer.timeout.connect(self.model.tick_durations)
+        self._selection_changed()
 
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(self.plot)
-        lower.addWidget(self.details)
-        lower.setStretchFactor(0, 3)
-        lower.setStretchFactor(1, 2)
-        lower.setSizes([600, 400])
-        queue_box = QWidget()
-        queue_layout = QVBoxLayout(queue_box)
-        queue_layout.setContentsMargins(0, 0, 0, 0)
-        queue_layout.addWidget(QLabel("<b>Queue</b>: runs waiting to start, one after another"))
-        queue_layout.addWidget(self.queue, 1)
-        upper = QSplitter(Qt.Orientation.Horizontal)
-        upper.addWidget(self.table)
-        upper.addWidget(queue_box)
-        upper.setStretchFactor(0, 3)
-        upper.setStretchFactor(1, 1)
-        upper.setSizes([750, 250])
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(upper)
-        splitter.addWidget(lower)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 5)
-        splitter.setSizes([180, 520])
+    def _build_table(self) -> QTableView:
+        table = QTableView()
+        table.setObjectName("runsTable")
+        table.setModel(self.proxy)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # F2 is the Rename action
+        table.verticalHeader().hide()
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.setItemDelegateForColumn(STEPS_COL, ProgressDelegate(table))
+        header = table.horizontalHeader()
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # newest first until a header is clicked
+        table.setSortingEnabled(True)
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.sortIndicatorChanged.connect(lambda *_: self._save_soon())
+        for key, width in (("name", 170), ("status", 150), ("steps", 110), ("model", 130), ("dataset", 160),
+                           ("started", 125)):
+            table.setColumnWidth(COLUMN_KEYS.index(key), width)
+        table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        table.selectionModel().currentRowChanged.connect(lambda *_: self._selection_changed())
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        table.customContextMenuRequested.connect(self._show_context_menu)
+        return table
+
+    def _layout(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(heading("Runs"))
+        top.addWidget(self.filter_edit, 1)
+        for b in (self.chat_button, self.resume_button, self.retry_button, self.cancel_button,
+                  self.compare_button, self.export.button, self.menu_button):
+            top.addWidget(b)
+        chart_box = QWidget()
+        chart_layout = QVBoxLayout(chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        chart_layout.addWidget(self.progress_line)
+        chart_layout.addWidget(self.charts, 1)
+        self.lower = QSplitter(Qt.Orientation.Horizontal)
+        self.lower.setObjectName("runsLowerSplitter")
+        self.lower.addWidget(chart_box)
+        self.lower.addWidget(self.tabs)
+        self.lower.setStretchFactor(0, 3)
+        self.lower.setStretchFactor(1, 2)
+        self.lower.setSizes([640, 420])
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("runsSplitter")
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.lower)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 5)
+        self.splitter.setSizes([200, 520])
+        for s in (self.lower, self.splitter):
+            s.splitterMoved.connect(lambda *_: self._save_soon())
         layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
-        layout.addWidget(splitter, 1)
-        self._update_buttons(None)
+        layout.addLayout(top)
+        layout.addWidget(self.export_progress)
+        layout.addWidget(self.splitter, 1)
 
     # -- project ---------------------------------------------------------------------------------
     def set_context(self, ctx: Optional[ProjectContext]) -> None:
+        if self.ctx is not None:
+            self.save_view()
         super().set_context(ctx)
         self._resume_checks.clear()
         self._details.clear()
+        self._shown_details = None
+        self._compared = []
+        self.feed.set_context(ctx)
+        self.commands.ctx = ctx
         self.queue.set_context(ctx)
         if ctx is not None:
-            self.connect_ctx(ctx.runs_changed, self.refresh)
+            self.connect_ctx(ctx.runs_changed, self.refresh_when_shown(self.refresh))
+            self.connect_ctx(ctx.models_changed, self.refresh_when_shown(self.refresh))
+            self.connect_ctx(ctx.run_changed, self._on_run_changed)
+            self.connect_ctx(ctx.run_metrics, self._on_metrics)
             self.connect_ctx(ctx.run_events, self._on_events)
-            self.connect_ctx(ctx.models_changed, self.refresh)
         self.refresh()
+        self.restore_view()
 
     def page_shown(self) -> None:
-        # The first time the page shows (after the window is up) pyqtgraph gets imported.
-        self.plot.ensure_built()
-        self.refresh()
+        self.charts.ensure_built()  # the first show imports pyqtgraph (after the window is up)
+        self.logs.set_shown(self.tabs.currentWidget() is self.logs)
+        self.duration_timer.start()
+
+    def set_current(self, current: bool) -> None:
+        super().set_current(current)
+        if not current:
+            self.logs.set_shown(False)
+            self.duration_timer.stop()
 
     def refresh(self) -> None:
-        selected = self.selected_run()
-        keep = selected.id if selected else None
+        """Read the list of runs again (a run started, ended, was renamed or deleted)."""
         if self.ctx is not None:
             from workbench.services import run_views  # the store is loaded by now
 
-            self._rows = run_views.run_rows(self.ctx.store)
+            rows = run_views.run_rows(self.ctx.store)
         else:
-            self._rows = []
-        table = self.table
-        table.blockSignals(True)
-        table.setRowCount(len(self._rows))
-        for i, row in enumerate(self._rows):
-            run = row.run
-            step = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else (str(run.step) if run.step else "")
-            cells = (run.name, status_text(run), "", step, _loss(run.first_loss), _loss(run.last_loss),
-                     row.model_name, run.created_at[:19].replace("T", " "))
-            for j, text in enumerate(cells):
-                item = table.item(i, j)
-                if item is None:
-                    item = QTableWidgetItem()
-                    table.setItem(i, j, item)
-                item.setText(text)
-                if j in (3, 4, 5):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            table.item(i, PROGRESS_COL).setData(Qt.ItemDataRole.UserRole, run.progress)
-            table.item(i, 1).setForeground(self._status_color(run.status))
-        index = next((i for i, r in enumerate(self._rows) if r.run.id == keep), 0 if self._rows else -1)
-        if index >= 0:
-            table.selectRow(index)
-        table.blockSignals(False)
-        # Statuses and numbers change width as a run goes; the last column stretches.
-        for col in range(len(COLUMNS) - 1):
-            table.resizeColumnToContents(col)
-        table.setColumnWidth(PROGRESS_COL, max(table.columnWidth(PROGRESS_COL), 120))
-        self._show_run(self.selected_run(), reset_plot=False)
+            rows = []
+        keep = [r.id for r in self.selected_runs()]
+        current = self.selected_run()
+        resets = self.model.resets
+        self.model.set_rows(rows)
+        if self.model.resets != resets:
+            self.select_runs(keep, current.id if current else None)
+        self._compared = [i for i in self._compared if self.model.row_of(i) >= 0]
         self.queue.refresh()
+        self.tabs.setTabText(TABS.index("Queue"), f"Queue ({len(self.queue.model.run_ids())})"
+                             if self.queue.model.run_ids() else "Queue")
+        self._selection_changed()
+
+    def _runs_edited(self, run_ids: list) -> None:
+        """Renamed, tagged or deleted here: the rows now, the other pages through runs_changed."""
+        if self.ctx is None:
+            return
+        for run_id in run_ids:
+            try:
+                self.model.update_run(self.ctx.store.get_run(run_id))
+            except Exception:  # noqa: BLE001 - deleted: the reload below drops its row
+                pass
+        self.ctx.refresh_runs()
+        if not self.is_current:
+            self.refresh()
 
     def _queue_changed(self) -> None:
         if self.ctx is not None:  # the table's statuses and the Train page's queue line follow
-            self.ctx.runs_changed.emit()
+            self.ctx.refresh_runs()
 
-    @staticmethod
-    def _status_color(status: str) -> QBrush:
-        colors = {"running": "#2563eb", "queued": "#2563eb", "completed": "#16a34a",
-                  "failed": "#dc2626", "interrupted": "#d97706", "cancelled": "#6b7280"}
-        return QBrush(QColor(colors.get(status, "#6b7280")))
+    # -- live updates ----------------------------------------------------------------------------
+    def _on_metrics(self, metrics: dict) -> None:
+        self.feed.append(metrics)
+        self.progress_line.observe_rows(metrics)
+
+    def _on_history(self, run_id: str, series: dict) -> None:
+        """A loaded run's recent points give its speed before the next poll does."""
+        from workbench.core import metric_names as mn
+
+        loss = series.get(mn.LOSS)
+        if loss is not None and len(loss):
+            self.progress_line.observe(run_id, zip(loss.t[-200:].tolist(), loss.step[-200:].tolist()))
+            row = self.model.find(run_id)
+            current = self.selected_run()
+            if row is not None and current is not None and current.id == run_id:
+                self.progress_line.follow(row.run)
+
+    def _on_run_changed(self, run: Run) -> None:
+        self.progress_line.forget(run)
+        if not self.model.update_run(run):
+            return  # not listed yet: runs_changed brings it
+        self.feed.run_changed(run)
+        current = self.selected_run()
+        if current is not None and current.id == run.id and self.is_current:
+            self._show_current(run)
+
+    def _on_events(self, events) -> None:
+        for run_id, event in events:
+            if event.kind == "checkpoint":
+                row = self.model.find(run_id)
+                if row is not None:
+                    self.feed.checkpoint_saved(row.run)
+
+    # -- selection -------------------------------------------------------------------------------
+    def selected_runs(self) -> list[Run]:
+        """The selected runs in the table's order."""
+        rows = sorted(self.table.selectionModel().selectedRows(), key=lambda i: i.row())
+        out = []
+        for index in rows:
+            row = self.model.row_at(self.proxy.mapToSource(index).row())
+            if row is not None:
+                out.append(row.run)
+        return out
 
     def selected_run(self) -> Optional[Run]:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows or rows[0].row() >= len(self._rows):
-            return None
-        return self._rows[rows[0].row()].run
+        """The run single-run commands act on: the current row if selected, else the first."""
+        current = self.table.selectionModel().currentIndex()
+        if current.isValid() and self.table.selectionModel().isRowSelected(current.row(), current.parent()):
+            row = self.model.row_at(self.proxy.mapToSource(current).row())
+            if row is not None:
+                return row.run
+        runs = self.selected_runs()
+        return runs[0] if runs else None
 
     def select_run(self, run_id: str) -> None:
-        self.refresh()
-        index = next((i for i, r in enumerate(self._rows) if r.run.id == run_id), -1)
-        if index >= 0:
-            self.table.selectRow(index)
+        if self.model.row_of(run_id) < 0:
+            self.refresh()  # just started: not listed before the next runs_changed
+        self.select_runs([run_id], run_id)
 
-    # -- selection and details -------------------------------------------------------------------
-    def _on_selected(self) -> None:
-        self._show_run(self.selected_run(), reset_plot=True)
+    def select_runs(self, run_ids: list[str], current: Optional[str] = None) -> None:
+        selection = QItemSelection()
+        first = None
+        for run_id in run_ids:
+            index = self.proxy.mapFromSource(self.model.index(max(self.model.row_of(run_id), 0), 0))
+            if self.model.row_of(run_id) >= 0 and index.isValid():
+                selection.select(index, index)
+                if first is None or run_id == current:
+                    first = index
+        model = self.table.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag
+        model.blockSignals(True)
+        model.select(selection, flags.ClearAndSelect | flags.Rows)
+        if first is not None:
+            model.setCurrentIndex(first, flags.NoUpdate)
+        model.blockSignals(False)
+        self.table.viewport().update()
+        if first is not None:
+            self.table.scrollTo(first)
+        self._selection_changed()
 
-    def _show_run(self, run: Optional[Run], reset_plot: bool) -> None:
-        self._update_buttons(run)
-        if run is None or self.ctx is None:
-            self.details.setHtml("")
-            self.plot.set_source(None)
-            self._plotted = None
-            return
+    def chart_runs(self) -> list["RunRow"]:
+        """The runs the chart and the Compare tab show: the pinned ones, else the selection."""
+        ids = self._compared or [r.id for r in self.selected_runs()]
+        return [row for row in (self.model.find(i) for i in ids) if row is not None]
+
+    def _selection_changed(self) -> None:
+        current = self.selected_run()
+        self._update_actions(current)
+        shown = self.chart_runs()
+        palette = theme.plot_palette()
+        labels = [(r.run.id, r.run.name, palette[i % len(palette)]) for i, r in enumerate(shown)]
+        self.feed.show([r.run for r in shown], labels)
+        self.compare.set_runs(shown, {rid: colour for rid, _n, colour in labels})
+        self._show_current(current)
+        self._save_soon()
+
+    def _show_current(self, run: Optional[Run]) -> None:
+        self.progress_line.follow(run)
+        self.logs.follow(self.ctx.path if self.ctx else None, run)
+        # What the Details tab shows of a run changes with these (not with each step).
+        key = (run.id, run.status, run.name, tuple(run.tags), run.notes) if run is not None else None
+        if key != self._shown_details:
+            self._shown_details = key
+            self._update_actions(run)
+            self.details.setHtml(self._details_html(run) if run is not None and self.ctx is not None else "")
+
+    def _details_html(self, run: Run) -> str:
         from workbench.services import run_views
 
-        if reset_plot or self._plotted != run.id:
-            store, run_id = self.ctx.store, run.id
-            self._plotted = run_id
-            self.plot.set_source(lambda: run_views.loss_series(store, run_id))
         details = self._details.get(run.id)
         if details is None:
             details = self._details[run.id] = run_views.run_details(self.ctx.store, run.id)
-        segments = run_views.run_segments(self.ctx.store, run.id)
-        self.details.setHtml(self._details_html(run, details, segments))
+        return details_html(run, details, run_views.run_segments(self.ctx.store, run.id))
 
-    def _details_html(self, run: Run, details: "RunDetails", segments: Sequence["RunSegment"] = ()) -> str:
-        c = theme.colors()
-        esc = html.escape
-        rows = [("Status", status_text(run)), ("Base model", details.model_name), ("Dataset", details.dataset_title)]
-        rows += [("Started", (run.started_at or "")[:19].replace("T", " ")),
-                 ("Finished", (run.finished_at or "")[:19].replace("T", " ")),
-                 ("Created by", run.created_by)]
-        env = run.environment or {}
-        if env.get("device"):
-            rows.append(("Device", str(env["device"])))
-        from workbench.services import run_views
+    def _update_actions(self, current: Optional[Run]) -> None:
+        ctx = self.ctx
+        active = ctx.active_run_ids() if ctx is not None else []
+        stopping = [s.run_id for s in ctx.stopping_runs()] if ctx is not None and active else []
+        self.actions.update(self.selected_runs(), current, active, stopping, self._resume_state(current))
+        self.export.follow(current)
+        # A button does not follow its action's visibility.
+        self.retry_button.setVisible(self.actions.retry.isVisible())
+        self.compare_button.setVisible(self.actions.compare.isEnabled())
 
-        rows.append(("Peak memory", run_views.peak_memory_text(run)))
-        if env.get("tokens_per_s"):
-            rows.append(("Throughput", f"{env['tokens_per_s']:,.0f} tokens/s, "
-                                       f"{env.get('examples_per_s') or 0:,.2f} examples/s"))
-        if env.get("best_eval_loss") is not None:
-            rows.append(("Best eval loss", f"{env['best_eval_loss']:.4f}" + (f" ({env['best_path']})"
-                                                                             if env.get("best_path") else "")))
-        if run.adapter_path:
-            rows.append(("Adapter", run.adapter_path))
-        parts = [f"<h3>{esc(run.name)}</h3>"]
-        if run.error:
-            error = run.error_message
-            parts.append(f"<p style='color:{c.error_text}'><b>{esc(error.splitlines()[0])}</b></p>")
-            if run.error_advice:
-                parts.append(f"<p>{esc(run.error_advice)}</p>")
-            rest = "\n".join(error.splitlines()[1:]).strip()
-            if rest:
-                parts.append(f"<pre style='color:{c.muted_text}; white-space:pre-wrap'>{esc(rest[-1500:])}</pre>")
-        table = "".join(f"<tr><td style='color:{c.muted_text}'>{esc(k)}</td><td>&nbsp;{esc(str(v))}</td></tr>"
-                        for k, v in rows if v)
-        parts.append(f"<table cellspacing='2'>{table}</table>")
-        if len(segments) > 1 or any(s.idx > 0 for s in segments):
-            parts.append("<p><b>Segments</b> (each start, stop and resume of this run)</p>")
-            parts.append(f"<table cellspacing='2'>{''.join(_segment_row(s, c.muted_text) for s in segments)}</table>")
-        config = {k: v for k, v in (run.config or {}).items() if v is not None}
-        parts.append("<p><b>Configuration</b></p>")
-        parts.append(f"<pre>{esc(json.dumps(config, indent=1, sort_keys=True))}</pre>")
-        return "".join(parts)
-
-    def _update_buttons(self, run: Optional[Run]) -> None:
-        active = run is not None and self.ctx is not None and run.id in self.ctx.active_run_ids()
-        stopping = active and any(s.run_id == run.id for s in self.ctx.stopping_runs())  # type: ignore
-        self.cancel_button.setEnabled(bool(active and run.status in ACTIVE_STATUSES and not stopping))
-        self._update_resume(run)
-        oom = run is not None and run.status == "failed" and run.failure_kind == "oom"
-        self.retry_button.setVisible(oom)
-        if oom:
-            batch = run.train_config.batch_size
-            self.retry_button.setEnabled(batch > 1)
-            self.retry_button.setText(f"Retry with batch {batch // 2}" if batch > 1 else "Retry with half the batch")
-        self.chat_button.setEnabled(run is not None and run.status in CHATTABLE_STATUSES and bool(run.adapter_path))
-        self.export.follow(run)
-
-    def _update_resume(self, run: Optional[Run]) -> None:
+    def _resume_state(self, run: Optional[Run]) -> Optional[tuple[bool, str]]:
         if run is None or self.ctx is None:
-            self.resume_button.setEnabled(False)
-            self.resume_button.setToolTip("Select a run to resume.")
-            return
+            return None
         key = (run.id, run.status)
         check = self._resume_checks.get(key)
         if check is None:
             from workbench.services.runs import resume_check  # the store is loaded by now
 
             check = self._resume_checks[key] = resume_check(self.ctx.store, run)
-        self.resume_button.setEnabled(check.ok)
         if check.ok:
-            step = check.checkpoint.rsplit("-", 1)[-1]
-            text = [f"Continue from its checkpoint at step {step} as the same run."]
+            text = [f"Continue from its checkpoint at step {check.checkpoint.rsplit('-', 1)[-1]} as the same run."]
         else:
             text = [check.reason, check.advice]
         # Rich text, so that Qt wraps the tooltip instead of drawing one screen-wide line.
-        self.resume_button.setToolTip("".join(f"<p>{html.escape(t)}</p>" for t in text if t))
+        return check.ok, "".join(f"<p>{html.escape(t)}</p>" for t in text if t)
 
-    def _on_events(self, events) -> None:
-        run = self.selected_run()
-        if run is not None and any(rid == run.id and ev.kind == "log" for rid, ev in events):
-            self.plot.invalidate()
+    def _tab_changed(self, _index: int) -> None:
+        self.logs.set_shown(self.is_current and self.tabs.currentWidget() is self.logs)
+        self._save_soon()
 
-    # -- actions ---------------------------------------------------------------------------------
+    def _show_context_menu(self, pos) -> None:
+        self.context_menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    # -- commands --------------------------------------------------------------------------------
+    def _call(self, title: str, fn, *args):
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, exc, title)
+            return None
+
     def cancel_selected(self) -> None:
         run = self.selected_run()
-        if run is None or self.ctx is None:
-            return
-        try:
-            self.ctx.runs.cancel(run.id)
-        except Exception as exc:  # noqa: BLE001
-            show_error(self, exc)
-            return
-        # No timed status-bar message: it would outlive the run. The job indicator reads
-        # "stopping" from the next poll until the run has ended.
-        self.cancel_button.setEnabled(False)
+        if run is not None and self.ctx is not None and self._call("Cannot cancel", self.ctx.runs.cancel, run.id) is None:
+            # The job indicator reads "stopping" from the next poll until the run has ended.
+            self.actions.cancel.setEnabled(False)
 
     def resume_selected(self) -> None:
         run = self.selected_run()
-        if run is None or self.ctx is None:
-            return
-        try:
-            new = self.ctx.runs.resume(run.id)
-        except Exception as exc:  # noqa: BLE001
-            show_error(self, exc, "Cannot resume")
-            return
-        self.select_run(new.id)
+        if run is not None and self.ctx is not None:
+            new = self._call("Cannot resume", self.ctx.runs.resume, run.id)
+            if new is not None:
+                self.ctx.refresh_runs()
+                self.select_run(new.id)
 
     def retry_selected(self) -> None:
         run = self.selected_run()
-        if run is None or self.ctx is None:
-            return
-        try:
-            self.ctx.runs.retry_smaller(run.id)
-        except Exception as exc:  # noqa: BLE001
-            show_error(self, exc, "Cannot retry")
-            return
-        self.ctx.runs_changed.emit()
-        self.select_run(run.id)
+        if run is not None and self.ctx is not None and self._call("Cannot retry", self.ctx.runs.retry_smaller,
+                                                                   run.id) is not None:
+            self.ctx.refresh_runs()
+            self.select_run(run.id)
 
-    def shutdown(self) -> None:
-        self.export.shutdown()
+    def rename_selected(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            index = self.proxy.mapFromSource(self.model.index(self.model.row_of(run.id), COLUMN_KEYS.index("name")))
+            self.table.setCurrentIndex(index)
+            self.table.edit(index)
+
+    def _tag(self) -> None:
+        self.commands.edit_tags(self.selected_runs())
+
+    def delete_selected(self) -> None:
+        if self.ctx is not None:
+            self.commands.delete(self.selected_runs(), self.ctx.active_run_ids())
+
+    def _open_folder(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.commands.open_folder(run)
+
+    def _duplicate(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.commands.duplicate(run)
+
+    def _toggle_compare(self) -> None:
+        on = self.actions.compare.isChecked()
+        self._compared = [r.id for r in self.selected_runs()] if on else []
+        if on:
+            self.tabs.setCurrentIndex(TABS.index("Compare"))
+        self._selection_changed()
+
+    def export_metrics(self, path: Optional[str] = None):
+        """Export the chart's runs' metrics (asks where unless `path` is given)."""
+        rows = self.chart_runs()
+        if not rows or self.ctx is None:
+            return None
+        ids = [r.run.id for r in rows]
+        if path:
+            return self.metrics_export.export_to(self.ctx.path, ids, path)
+        name = rows[0].run.name if len(rows) == 1 else "runs"
+        return self.metrics_export.start(self.ctx.path, ids, os.path.join(os.path.expanduser("~"), f"{name}-metrics.csv"))
 
     def _request_chat(self) -> None:
         run = self.selected_run()
         if run is not None:
             self.chat_requested.emit(run.id)
 
+    def _status(self, message: str) -> None:
+        window = self.window()
+        if hasattr(window, "statusBar"):
+            window.statusBar().showMessage(message, 8000)
+
+    # -- remembered view -------------------------------------------------------------------------
+    def _save_soon(self) -> None:
+        if not self._restoring and self.ctx is not None:
+            self.save_timer.start()
+
+    def view(self) -> view_state.RunsViewState:
+        header = self.table.horizontalHeader()
+        section = header.sortIndicatorSection()
+        current = self.selected_run()
+        selected = [r.id for r in self.selected_runs()]
+        if current is not None:
+            selected = [current.id] + [i for i in selected if i != current.id]
+        return view_state.RunsViewState(
+            selected=selected, compared=list(self._compared), chart=self.charts.view_state(),
+            tab=TABS[self.tabs.currentIndex()],
+            sort_column=COLUMN_KEYS[section] if 0 <= section < len(COLUMN_KEYS) else "",
+            sort_descending=header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder,
+            splitters={"main": self.splitter.sizes(), "lower": self.lower.sizes()})
+
+    def save_view(self) -> None:
+        self.save_timer.stop()
+        if self.ctx is not None:
+            view_state.save(self.ctx.project.id, self.view())
+
+    def restore_view(self) -> None:
+        if self.ctx is None:
+            return
+        state = view_state.load(self.ctx.project.id)
+        self._restoring = True
+        try:
+            if state.sort_column in COLUMN_KEYS:
+                order = Qt.SortOrder.DescendingOrder if state.sort_descending else Qt.SortOrder.AscendingOrder
+                self.table.sortByColumn(COLUMN_KEYS.index(state.sort_column), order)
+            if state.chart:
+                self.charts.restore_view_state(state.chart)
+            if state.tab in TABS:
+                self.tabs.setCurrentIndex(TABS.index(state.tab))
+            for splitter, name in ((self.splitter, "main"), (self.lower, "lower")):
+                sizes = state.splitters.get(name)
+                if sizes and len(sizes) == splitter.count() and sum(sizes) > 0:
+                    splitter.setSizes(sizes)
+            self._compared = [i for i in state.compared if self.model.row_of(i) >= 0]
+            self.actions.compare.setChecked(bool(self._compared))
+            selected = [i for i in state.selected if self.model.row_of(i) >= 0]
+            if not selected and self.model.rowCount():
+                first = self.proxy.index(0, 0)
+                selected = [first.data(Qt.ItemDataRole.UserRole)]
+            self.select_runs(selected, selected[0] if selected else None)
+        finally:
+            self._restoring = False
+
+    # -- closing ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self.save_view()
+        self.export.shutdown()
+        self.feed.shutdown()
+        self.logs.shutdown()
+        self.commands.shutdown()
+        self.metrics_export.shutdown()
+
     def theme_changed(self) -> None:
-        self.plot.apply_theme()
-        self._show_run(self.selected_run(), reset_plot=False)
+        self.charts.apply_theme()
+        self._shown_details = None
+        self._show_current(self.selected_run())
+        self._selection_changed()

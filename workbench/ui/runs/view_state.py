@@ -1,0 +1,54 @@
+"""What the Runs page remembers per project (ui/common/settings.py, keyed by project id): the
+selected runs, the runs pinned for comparison, the chart's choices (metric, x axis, log scale,
+smoothing), the lower tab, the table's sort and the splitter sizes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from workbench.ui.common import settings
+
+VIEW = "runs_page"
+
+
+def _ids(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _sizes(value: Any) -> dict[str, list[int]]:
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    for name, sizes in value.items():
+        if isinstance(sizes, list) and all(isinstance(s, int) and s >= 0 for s in sizes):
+            out[str(name)] = list(sizes)
+    return out
+
+
+@dataclass
+class RunsViewState:
+    selected: list[str] = field(default_factory=list)  # run ids, the current one first
+    compared: list[str] = field(default_factory=list)  # run ids pinned with Compare (overlaid)
+    chart: dict[str, Any] = field(default_factory=dict)  # MetricChart.view_state()
+    tab: str = ""  # the lower tab's name
+    sort_column: str = ""  # a table_model column key; "" keeps the newest-first order
+    sort_descending: bool = False
+    splitters: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunsViewState":
+        """Whatever a saved state holds that still makes sense (older or hand-edited ones too)."""
+        return cls(selected=_ids(d.get("selected")), compared=_ids(d.get("compared")),
+                   chart=d["chart"] if isinstance(d.get("chart"), dict) else {},
+                   tab=str(d.get("tab") or ""), sort_column=str(d.get("sort_column") or ""),
+                   sort_descending=bool(d.get("sort_descending")), splitters=_sizes(d.get("splitters")))
+
+
+def load(project_id: Optional[str]) -> RunsViewState:
+    return RunsViewState.from_dict(settings.project_view(project_id, VIEW)) if project_id else RunsViewState()
+
+
+def save(project_id: Optional[str], state: RunsViewState) -> None:
+    if project_id:
+        settings.set_project_view(project_id, VIEW, asdict(state))
