@@ -40,13 +40,18 @@ PAGE_SPECS = (
 )
 
 
-def _open_for_app(path: str, opened: list, progress=None, cancel=None):
+def _open_for_app(path: str, opened: list, page_module: str, progress=None, cancel=None):
     """Worker: open the project and its run manager (migration, backup, journal catch-up). What
-    it opened is also kept in `opened`, so a window that no longer wants it can close it."""
+    it opened is also kept in `opened`, so a window that no longer wants it can close it. The
+    page to show is imported here too (its import, ~0.1 s, would stall the GUI thread; page
+    modules make no Qt objects at import), the GUI thread then only builds it."""
+    import importlib
+
     from workbench.services import projects
 
     result = projects.open_for_app(path, progress=progress, cancel=cancel)
     opened.append(result)
+    importlib.import_module(page_module)
     return result
 
 
@@ -146,7 +151,6 @@ class MainWindow(QMainWindow):
                 page.runs_requested.connect(lambda: self.set_page(RUNS))
             elif index == RUNS:
                 page.chat_requested.connect(self._on_chat_requested)
-                page.duplicate_requested.connect(self._on_duplicate_requested)
             if self.ctx is not None:
                 page.set_context(self.ctx)
         return page
@@ -215,17 +219,6 @@ class MainWindow(QMainWindow):
         self.set_page(CHAT)
         self.chat_page.select_run(run_id)
 
-    def _on_duplicate_requested(self, duplicate) -> None:
-        """Runs page > Duplicate Settings: the Train page with the run's settings, base model and
-        dataset version (where the project still has them)."""
-        config, version_id, model_id, _name = duplicate
-        self.set_page(TRAIN)
-        train = self.train_page
-        train.load_config(config)
-        for combo, value in ((train.model_combo, model_id), (train.dataset_combo, version_id)):
-            if combo.findData(value) >= 0:
-                combo.setCurrentIndex(combo.findData(value))
-
     def set_theme(self, name: str) -> None:
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -288,7 +281,7 @@ class MainWindow(QMainWindow):
         if not self.close_project(then=lambda: self._open(path, if_failed)):
             return False
         opened: list = []
-        task = run_task(_open_for_app, path, opened, name="open project")
+        task = run_task(_open_for_app, path, opened, PAGE_SPECS[self.current_page()][1], name="open project")
         self.opening, self._opening_path = task, path
         name = os.path.basename(path.rstrip("/\\")).removesuffix(".wbproj")
         self.welcome.set_opening(f"Opening {name}…")
