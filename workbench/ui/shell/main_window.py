@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
                 page.runs_requested.connect(lambda: self.set_page(RUNS))
             elif index == RUNS:
                 page.chat_requested.connect(self._on_chat_requested)
+                page.duplicate_requested.connect(self._on_duplicate_requested)
             if self.ctx is not None:
                 page.set_context(self.ctx)
         return page
@@ -218,6 +219,17 @@ class MainWindow(QMainWindow):
     def _on_chat_requested(self, run_id: str) -> None:
         self.set_page(CHAT)
         self.chat_page.select_run(run_id)
+
+    def _on_duplicate_requested(self, duplicate) -> None:
+        """Runs page > Duplicate Settings: the Train page with the run's settings, base model and
+        dataset version (where the project still has them)."""
+        config, version_id, model_id, _name = duplicate
+        self.set_page(TRAIN)
+        train = self.train_page
+        train.load_config(config)
+        for combo, value in ((train.model_combo, model_id), (train.dataset_combo, version_id)):
+            if combo.findData(value) >= 0:
+                combo.setCurrentIndex(combo.findData(value))
 
     def set_theme(self, name: str) -> None:
         app = QApplication.instance()
