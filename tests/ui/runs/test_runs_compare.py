@@ -56,8 +56,8 @@ def test_selected_runs_are_overlaid_and_compared(window, qtbot, trained_runs):
     assert diff.values("r") == tuple(rank[n] for n in names)
     headers = [diff.headerData(i, Qt.Orientation.Horizontal) for i in range(diff.columnCount())]
     assert headers == list(names)
-    colours = [diff.headerData(i, Qt.Orientation.Horizontal, Qt.ItemDataRole.ForegroundRole).color().name()
-               for i in range(diff.columnCount())]
+    colours = [diff.headerData(i, Qt.Orientation.Horizontal, Qt.ItemDataRole.DecorationRole).toImage().pixelColor(
+        5, 5).name() for i in range(diff.columnCount())]
     assert colours == [chart.run_color(i) for i in range(3)]  # the chart's colour of each run
     # The summary: the runs' own final and best values.
     summary = page.compare.summary_model
@@ -65,7 +65,7 @@ def test_selected_runs_are_overlaid_and_compared(window, qtbot, trained_runs):
     assert summary.values("Best eval loss") == tuple(f"{r.best_eval_loss:.4f}" for r in runs)
     assert summary.values("Final train loss") == tuple(f"{r.last_loss:.4f}" for r in runs)
     assert summary.values("Steps") == ("4", "4", "4")
-    assert page.compare.splitter.isVisibleTo(page.compare) and not page.compare.message.isVisibleTo(page.compare)
+    assert page.compare.views.isVisibleTo(page.compare) and not page.compare.message.isVisibleTo(page.compare)
 
     # Two runs that differ in rank only.
     page.select_runs([trained_runs.ids["lr-high"], trained_runs.ids["rank-4"]])

@@ -5,13 +5,17 @@ the focus (Delete in the filter box deletes text, not a run)."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+import html
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
 from workbench.core.records import ACTIVE_STATUSES, CHATTABLE_STATUSES, Run
+
+if TYPE_CHECKING:
+    from workbench.services.runs import ResumeCheck
 
 # name -> (text, shortcut, tooltip)
 SPECS: dict[str, tuple[str, str, str]] = {
@@ -33,6 +37,16 @@ SPECS: dict[str, tuple[str, str, str]] = {
                        "Save the selected runs' curves as a CSV or Parquet file"),
 }
 _TABLE_ONLY = ("delete", "rename")  # keys that mean something else in a text box
+
+
+def resume_state(check: "ResumeCheck") -> tuple[bool, str]:
+    """(whether Resume is possible, its tooltip: from which step, or why not and what instead)."""
+    if check.ok:
+        text = [f"Continue from its checkpoint at step {check.checkpoint.rsplit('-', 1)[-1]} as the same run."]
+    else:
+        text = [check.reason, check.advice]
+    # Rich text, so that Qt wraps the tooltip instead of drawing one screen-wide line.
+    return check.ok, "".join(f"<p>{html.escape(t)}</p>" for t in text if t)
 
 
 class RunActions(QObject):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from workbench.ui.common.page import hint
 from workbench.ui.runs.table_model import duration_text, memory_text
@@ -73,8 +73,8 @@ class GridModel(QAbstractTableModel):
             label, colour = self._runs[section]
             if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
                 return label
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(QColor(colour))
+            if role == Qt.ItemDataRole.DecorationRole and colour:
+                return _swatch(colour)  # the run's curve colour (header styles ignore a foreground)
         if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._rows):
             if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
                 return self._rows[section][0]
@@ -93,6 +93,18 @@ class GridModel(QAbstractTableModel):
             font.setBold(True)  # the lowest loss of the row
             return font
         return None
+
+
+_SWATCHES: dict[str, QPixmap] = {}
+
+
+def _swatch(colour: str) -> QPixmap:
+    pixmap = _SWATCHES.get(colour)
+    if pixmap is None:
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(QColor(colour))
+        _SWATCHES[colour] = pixmap
+    return pixmap
 
 
 def _grid_view(name: str) -> QTableView:
@@ -134,21 +146,23 @@ class ComparePanel(QWidget):
         summary_layout.setContentsMargins(0, 0, 0, 0)
         summary_layout.addWidget(QLabel("<b>Results</b> (the lowest loss in bold)"))
         summary_layout.addWidget(self.summary_view, 1)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("compareSplitter")
-        self.splitter.addWidget(summary_box)
-        self.splitter.addWidget(diff_box)
+        self.views = QWidget()  # the results on top (their height), the settings below
+        self.views.setObjectName("compareViews")
+        views = QVBoxLayout(self.views)
+        views.setContentsMargins(0, 0, 0, 0)
+        views.addWidget(summary_box)
+        views.addWidget(diff_box, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.views, 1)
         self.set_runs([], {})
 
     def set_runs(self, rows: Sequence["RunRow"], colours: dict[str, str]) -> None:
         """Compare these runs (fewer than two: a hint to select more)."""
         enough = len(rows) >= 2
         self.message.setVisible(not enough)
-        self.splitter.setVisible(enough)
+        self.views.setVisible(enough)
         if not enough:
             self.diff_model.set_grid([], [])
             self.summary_model.set_grid([], [])
@@ -170,3 +184,14 @@ class ComparePanel(QWidget):
             if col is not None:
                 best[i] = col
         self.summary_model.set_grid(heads, grid, best)
+        self._fit_summary()
+
+    def _fit_summary(self) -> None:
+        """The summary's few rows all show; the settings get the rest of the height."""
+        view = self.summary_view
+        view.resizeRowsToContents()
+        view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        height = view.horizontalHeader().sizeHint().height() + view.verticalHeader().length() + 2 * view.frameWidth()
+        if view.horizontalScrollBar().isVisible():  # many runs: a scroll bar under the columns
+            height += view.horizontalScrollBar().sizeHint().height()
+        view.setFixedHeight(height)

@@ -47,9 +47,11 @@ class LogsView(QWidget):
         font.setStyleHint(QFont.StyleHint.Monospace)
         self.text.setFont(font)
         self.empty = hint("Select a run to see what its training process wrote (warnings, errors).")
+        self.title = hint("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.empty)
+        layout.addWidget(self.title)
         layout.addWidget(self.text, 1)
         self.timer = QTimer(self)
         self.timer.setInterval(INTERVAL_MS)
@@ -72,6 +74,9 @@ class LogsView(QWidget):
             self.offset = self.size = self._reads = 0
             self.text.clear()
             self.empty.setVisible(run is None)
+            self.title.setVisible(run is not None)
+            if run is not None:
+                self.title.setText(f"What {run.name}'s training process wrote ({run.work_dir}/train.log):")
         self._schedule()
 
     def set_shown(self, shown: bool) -> None:

@@ -10,25 +10,12 @@ list of runs changed (ctx.runs_changed), and not while the page is hidden.
 
 from __future__ import annotations
 
-import html
 import os
 from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
-    QLineEdit,
-    QSplitter,
-    QTableView,
-    QTabWidget,
-    QTextBrowser,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSplitter, QTabWidget, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
 from workbench.core.records import Run
 from workbench.ui.common import theme
@@ -36,7 +23,7 @@ from workbench.ui.common.errors import show_error
 from workbench.ui.common.page import Page, heading
 from workbench.ui.common.workers import InlineProgress
 from workbench.ui.runs import view_state
-from workbench.ui.runs.actions import RunActions
+from workbench.ui.runs.actions import RunActions, resume_state
 from workbench.ui.runs.chart_feed import ChartFeed
 from workbench.ui.runs.charts.chart_panel import ChartPanel
 from workbench.ui.runs.compare_panel import ComparePanel
@@ -47,7 +34,7 @@ from workbench.ui.runs.metrics_export_dialog import MetricsExport
 from workbench.ui.runs.progress_line import ProgressLine
 from workbench.ui.runs.queue_panel import QueuePanel
 from workbench.ui.runs.run_commands import RunCommands
-from workbench.ui.runs.table_model import COLUMN_KEYS, ProgressDelegate, RunFilterProxy, RunTableModel, STEPS_COL
+from workbench.ui.runs.runs_table import RunsTable
 from workbench.ui.shell.context import ProjectContext
 
 if TYPE_CHECKING:
@@ -70,20 +57,24 @@ class RunsPage(Page):
         self._compared: list[str] = []  # run ids pinned by Compare
         self._shown_details: Optional[tuple] = None  # what of the run the Details tab shows
         self._restoring = False
-        self.model = RunTableModel(self)
-        self.proxy = RunFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.table = self._build_table()
+        self.table = RunsTable()
+        self.model, self.proxy = self.table.runs, self.table.proxy
+        self.table.selection_changed.connect(self._selection_changed)
+        self.table.sort_changed.connect(self._save_soon)
+        self.table.customContextMenuRequested.connect(self._show_context_menu)
         self.commands = RunCommands(self, self._status)
         self.commands.changed.connect(self._runs_edited)
         self.commands.duplicate_requested.connect(self.duplicate_requested)
         self.model.rename = self.commands.rename
         self.export = ExportCommand(self, lambda: (self.ctx.store if self.ctx else None, self.selected_run()))
+        one = self._with_current
         self.actions = RunActions(self, self.table, {
             "resume": self.resume_selected, "cancel": self.cancel_selected, "retry": self.retry_selected,
-            "duplicate": self._duplicate, "compare": self._toggle_compare, "rename": self.rename_selected,
-            "tag": self._tag, "delete": self.delete_selected, "open_folder": self._open_folder,
-            "chat": self._request_chat, "export_metrics": self.export_metrics}, self.export.action)
+            "duplicate": one(self.commands.duplicate), "compare": self._toggle_compare,
+            "rename": one(lambda run: self.table.edit_name(run.id)),
+            "tag": lambda: self.commands.edit_tags(self.selected_runs()), "delete": self.delete_selected,
+            "open_folder": one(self.commands.open_folder), "chat": one(lambda run: self.chat_requested.emit(run.id)),
+            "export_metrics": self.export_metrics}, self.export.action)
         a = self.actions
         self.chat_button = a.button("chat", "primary")
         self.resume_button = a.button("resume")
@@ -137,33 +128,6 @@ class RunsPage(Page):
         self.duration_timer.timeout.connect(self.model.tick_durations)
         self._selection_changed()
 
-    def _build_table(self) -> QTableView:
-        table = QTableView()
-        table.setObjectName("runsTable")
-        table.setModel(self.proxy)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # F2 is the Rename action
-        table.verticalHeader().hide()
-        table.setAlternatingRowColors(True)
-        table.setWordWrap(False)
-        table.setItemDelegateForColumn(STEPS_COL, ProgressDelegate(table))
-        header = table.horizontalHeader()
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # newest first until a header is clicked
-        table.setSortingEnabled(True)
-        header.setSectionsMovable(True)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.sortIndicatorChanged.connect(lambda *_: self._save_soon())
-        for key, width in (("name", 170), ("status", 150), ("steps", 110), ("model", 130), ("dataset", 160),
-                           ("started", 125)):
-            table.setColumnWidth(COLUMN_KEYS.index(key), width)
-        table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
-        table.selectionModel().currentRowChanged.connect(lambda *_: self._selection_changed())
-        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        table.customContextMenuRequested.connect(self._show_context_menu)
-        return table
-
     def _layout(self) -> None:
         top = QHBoxLayout()
         top.addWidget(heading("Runs"))
@@ -182,7 +146,7 @@ class RunsPage(Page):
         self.lower.addWidget(self.tabs)
         self.lower.setStretchFactor(0, 3)
         self.lower.setStretchFactor(1, 2)
-        self.lower.setSizes([640, 420])
+        self.lower.setSizes([700, 400])
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("runsSplitter")
         self.splitter.addWidget(self.table)
@@ -220,6 +184,7 @@ class RunsPage(Page):
 
     def page_shown(self) -> None:
         self.charts.ensure_built()  # the first show imports pyqtgraph (after the window is up)
+        self._show_current(self.selected_run())  # steps and status heard while hidden
         self.logs.set_shown(self.tabs.currentWidget() is self.logs)
         self.duration_timer.start()
 
@@ -301,24 +266,10 @@ class RunsPage(Page):
 
     # -- selection -------------------------------------------------------------------------------
     def selected_runs(self) -> list[Run]:
-        """The selected runs in the table's order."""
-        rows = sorted(self.table.selectionModel().selectedRows(), key=lambda i: i.row())
-        out = []
-        for index in rows:
-            row = self.model.row_at(self.proxy.mapToSource(index).row())
-            if row is not None:
-                out.append(row.run)
-        return out
+        return self.table.selected_runs()
 
     def selected_run(self) -> Optional[Run]:
-        """The run single-run commands act on: the current row if selected, else the first."""
-        current = self.table.selectionModel().currentIndex()
-        if current.isValid() and self.table.selectionModel().isRowSelected(current.row(), current.parent()):
-            row = self.model.row_at(self.proxy.mapToSource(current).row())
-            if row is not None:
-                return row.run
-        runs = self.selected_runs()
-        return runs[0] if runs else None
+        return self.table.current_run()
 
     def select_run(self, run_id: str) -> None:
         if self.model.row_of(run_id) < 0:
@@ -326,25 +277,7 @@ class RunsPage(Page):
         self.select_runs([run_id], run_id)
 
     def select_runs(self, run_ids: list[str], current: Optional[str] = None) -> None:
-        selection = QItemSelection()
-        first = None
-        for run_id in run_ids:
-            index = self.proxy.mapFromSource(self.model.index(max(self.model.row_of(run_id), 0), 0))
-            if self.model.row_of(run_id) >= 0 and index.isValid():
-                selection.select(index, index)
-                if first is None or run_id == current:
-                    first = index
-        model = self.table.selectionModel()
-        flags = QItemSelectionModel.SelectionFlag
-        model.blockSignals(True)
-        model.select(selection, flags.ClearAndSelect | flags.Rows)
-        if first is not None:
-            model.setCurrentIndex(first, flags.NoUpdate)
-        model.blockSignals(False)
-        self.table.viewport().update()
-        if first is not None:
-            self.table.scrollTo(first)
-        self._selection_changed()
+        self.table.select_ids(run_ids, current)
 
     def chart_runs(self) -> list["RunRow"]:
         """The runs the chart and the Compare tab show: the pinned ones, else the selection."""
@@ -399,12 +332,7 @@ class RunsPage(Page):
             from workbench.services.runs import resume_check  # the store is loaded by now
 
             check = self._resume_checks[key] = resume_check(self.ctx.store, run)
-        if check.ok:
-            text = [f"Continue from its checkpoint at step {check.checkpoint.rsplit('-', 1)[-1]} as the same run."]
-        else:
-            text = [check.reason, check.advice]
-        # Rich text, so that Qt wraps the tooltip instead of drawing one screen-wide line.
-        return check.ok, "".join(f"<p>{html.escape(t)}</p>" for t in text if t)
+        return resume_state(check)
 
     def _tab_changed(self, _index: int) -> None:
         self.logs.set_shown(self.is_current and self.tabs.currentWidget() is self.logs)
@@ -414,6 +342,14 @@ class RunsPage(Page):
         self.context_menu.popup(self.table.viewport().mapToGlobal(pos))
 
     # -- commands --------------------------------------------------------------------------------
+    def _with_current(self, fn):
+        """A handler calling fn(run) with the run single-run commands act on, if any."""
+        def handler() -> None:
+            run = self.selected_run()
+            if run is not None:
+                fn(run)
+        return handler
+
     def _call(self, title: str, fn, *args):
         try:
             return fn(*args)
@@ -442,29 +378,9 @@ class RunsPage(Page):
             self.ctx.refresh_runs()
             self.select_run(run.id)
 
-    def rename_selected(self) -> None:
-        run = self.selected_run()
-        if run is not None:
-            index = self.proxy.mapFromSource(self.model.index(self.model.row_of(run.id), COLUMN_KEYS.index("name")))
-            self.table.setCurrentIndex(index)
-            self.table.edit(index)
-
-    def _tag(self) -> None:
-        self.commands.edit_tags(self.selected_runs())
-
     def delete_selected(self) -> None:
         if self.ctx is not None:
             self.commands.delete(self.selected_runs(), self.ctx.active_run_ids())
-
-    def _open_folder(self) -> None:
-        run = self.selected_run()
-        if run is not None:
-            self.commands.open_folder(run)
-
-    def _duplicate(self) -> None:
-        run = self.selected_run()
-        if run is not None:
-            self.commands.duplicate(run)
 
     def _toggle_compare(self) -> None:
         on = self.actions.compare.isChecked()
@@ -484,11 +400,6 @@ class RunsPage(Page):
         name = rows[0].run.name if len(rows) == 1 else "runs"
         return self.metrics_export.start(self.ctx.path, ids, os.path.join(os.path.expanduser("~"), f"{name}-metrics.csv"))
 
-    def _request_chat(self) -> None:
-        run = self.selected_run()
-        if run is not None:
-            self.chat_requested.emit(run.id)
-
     def _status(self, message: str) -> None:
         window = self.window()
         if hasattr(window, "statusBar"):
@@ -500,8 +411,7 @@ class RunsPage(Page):
             self.save_timer.start()
 
     def view(self) -> view_state.RunsViewState:
-        header = self.table.horizontalHeader()
-        section = header.sortIndicatorSection()
+        sort_column, descending = self.table.sort_state()
         current = self.selected_run()
         selected = [r.id for r in self.selected_runs()]
         if current is not None:
@@ -509,8 +419,7 @@ class RunsPage(Page):
         return view_state.RunsViewState(
             selected=selected, compared=list(self._compared), chart=self.charts.view_state(),
             tab=TABS[self.tabs.currentIndex()],
-            sort_column=COLUMN_KEYS[section] if 0 <= section < len(COLUMN_KEYS) else "",
-            sort_descending=header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder,
+            sort_column=sort_column, sort_descending=descending,
             splitters={"main": self.splitter.sizes(), "lower": self.lower.sizes()})
 
     def save_view(self) -> None:
@@ -524,23 +433,18 @@ class RunsPage(Page):
         state = view_state.load(self.ctx.project.id)
         self._restoring = True
         try:
-            if state.sort_column in COLUMN_KEYS:
-                order = Qt.SortOrder.DescendingOrder if state.sort_descending else Qt.SortOrder.AscendingOrder
-                self.table.sortByColumn(COLUMN_KEYS.index(state.sort_column), order)
+            self.table.restore_sort(state.sort_column, state.sort_descending)
             if state.chart:
                 self.charts.restore_view_state(state.chart)
             if state.tab in TABS:
                 self.tabs.setCurrentIndex(TABS.index(state.tab))
-            for splitter, name in ((self.splitter, "main"), (self.lower, "lower")):
-                sizes = state.splitters.get(name)
-                if sizes and len(sizes) == splitter.count() and sum(sizes) > 0:
-                    splitter.setSizes(sizes)
+            view_state.restore_sizes({"main": self.splitter, "lower": self.lower}, state.splitters)
             self._compared = [i for i in state.compared if self.model.row_of(i) >= 0]
             self.actions.compare.setChecked(bool(self._compared))
             selected = [i for i in state.selected if self.model.row_of(i) >= 0]
-            if not selected and self.model.rowCount():
-                first = self.proxy.index(0, 0)
-                selected = [first.data(Qt.ItemDataRole.UserRole)]
+            first = self.table.first_run_id()
+            if not selected and first is not None:
+                selected = [first]
             self.select_runs(selected, selected[0] if selected else None)
         finally:
             self._restoring = False

@@ -52,3 +52,11 @@ def load(project_id: Optional[str]) -> RunsViewState:
 def save(project_id: Optional[str], state: RunsViewState) -> None:
     if project_id:
         settings.set_project_view(project_id, VIEW, asdict(state))
+
+
+def restore_sizes(splitters: dict[str, Any], saved: dict[str, list[int]]) -> None:
+    """Each QSplitter's saved sizes, where they still fit it (as many parts, not all zero)."""
+    for name, splitter in splitters.items():
+        sizes = saved.get(name)
+        if sizes and len(sizes) == splitter.count() and sum(sizes) > 0:
+            splitter.setSizes(sizes)
