@@ -1,7 +1,8 @@
 """Runs page: "Export merged model…" (Ctrl+E and its button) opens a dialog that lists the run's
 checkpoints from a worker (best by default), merges the chosen one into a plain model folder in
-the real export child with progress, and cancels without leaving a folder. One real 4-step run
-of the tiny model on a split of the demo data (it evaluates, so it keeps a best/ checkpoint)."""
+the real export child with progress, and cancels without leaving a folder. The run exported is
+"lr-high" of the Runs page's session runs (tests/ui/runs/conftest.py): a real 4-step run of the
+tiny model on a split of the demo data that evaluates, so it keeps a best/ checkpoint."""
 
 from __future__ import annotations
 
@@ -11,32 +12,16 @@ import os
 
 import pytest
 
-from tests.helpers.runs import wait_until_ended
 from workbench.core.clock import new_id, now_iso
 from workbench.core.records import TrainConfig
 from workbench.ui.common.errors import open_error_dialogs
 from workbench.ui.shell.main_window import RUNS
 
-@pytest.fixture(scope="module")
-def trained_project(tmp_path_factory, tiny_model_dir):
-    """(project path, run id): trained once for the module, then closed (each window opens it)."""
-    from workbench.services import dataset_ops, datasets, models, paths
-    from workbench.services.runs import RunManager
-    from workbench.store import ProjectStore
-
-    store = ProjectStore.create(str(tmp_path_factory.mktemp("export-ui") / "Export.wbproj"))
-    version = datasets.import_dataset(store, paths.demo_dataset_path(), name="Shop support chats")
-    parts = dataset_ops.make_split(store, version.id, seed=3)
-    model = models.ensure_builtin_model(store, "tiny")
-    manager = RunManager(store)
-    config = TrainConfig(r=8, alpha=16, learning_rate=5e-3, max_steps=4, batch_size=4, max_length=96,
-                         eval_steps=2, save_steps=2, keep_checkpoints=2)
-    run = manager.start(parts["train"].id, model.id, config, name="ship-bot")
-    run = wait_until_ended(manager, run.id)
-    assert run.status == "completed", run.error
-    path = store.path
-    store.close()
-    return path, run.id
+@pytest.fixture
+def trained_project(trained_runs):
+    """(project path, run id): this test's copy of the session's trained project (closed: each
+    window opens it)."""
+    return trained_runs.path, trained_runs.ids["lr-high"]
 
 
 def _open_dialog(window, qtbot, project):
@@ -79,7 +64,7 @@ def test_the_dialog_exports_the_chosen_checkpoint_as_a_plain_model(window, qtbot
     dialog.browse_button.click()
     assert dialog.folder() == str(picked)
 
-    out = tmp_path / "ship-bot-merged"
+    out = tmp_path / "lr-high-merged"
     dialog.folder_edit.setText(str(out))
     dialog.export_button.click()
     assert dialog.busy and dialog.close_button.text() == "Cancel Export"
@@ -96,7 +81,7 @@ def test_the_dialog_exports_the_chosen_checkpoint_as_a_plain_model(window, qtbot
     assert "model.safetensors" in files and "config.json" in files
     assert "tokenizer.json" in files and "tokenizer_config.json" in files
     record = json.load(open(out / "workbench_export.json"))
-    assert record["checkpoint"] == "best" and record["run_name"] == "ship-bot"
+    assert record["checkpoint"] == "best" and record["run_name"] == "lr-high"
     assert str(out) in dialog.message.text() and "best (step " in dialog.message.text()
     assert dialog.load_line.isVisible() and dialog.load_line.text() == f"AutoModelForCausalLM.from_pretrained('{out}')"
     assert dialog.close_button.text() == "Close" and not open_error_dialogs()
@@ -108,7 +93,7 @@ def test_the_dialog_exports_the_chosen_checkpoint_as_a_plain_model(window, qtbot
     qtbot.waitUntil(lambda: dialog.state == "ready", timeout=30000)
     dialog.ask_folder = lambda start: str(tmp_path)
     dialog.browse_button.click()
-    assert dialog.folder() == str(tmp_path / "ship-bot-merged")
+    assert dialog.folder() == str(tmp_path / "lr-high-merged")
     dialog.reject()
 
     # Closed at once, while its checkpoints are still being read: their answer still arrives.
