@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BARE = r"""
@@ -41,15 +42,21 @@ def time_to_markers(argv: list[str], env: dict[str, str], markers: tuple[str, ..
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
+    # A window that never reports (an error dialog waiting for a click) is ended, not waited on.
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
     times: list[float] = []
-    for line in proc.stdout:
-        if line.startswith(markers[len(times)]):
-            times.append(time.perf_counter() - t0)
-            if len(times) == len(markers):
-                break
-    if len(times) < len(markers):
-        raise RuntimeError(f"{argv} reported {times} of {markers} (exit {proc.wait()})")
-    proc.wait(60)
+    try:
+        for line in proc.stdout:
+            if line.startswith(markers[len(times)]):
+                times.append(time.perf_counter() - t0)
+                if len(times) == len(markers):
+                    break
+        if len(times) < len(markers):
+            raise RuntimeError(f"{argv} reported {times} of {markers} (exit {proc.wait()})")
+        proc.wait(60)
+    finally:
+        watchdog.cancel()
     return times
 
 
