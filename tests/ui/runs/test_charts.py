@@ -68,7 +68,7 @@ def test_one_run_shows_raw_smoothed_eval_and_its_checkpoints(qtbot, chart):
     assert list(marks[True].getData()[0]) == [200.0]
     assert marks[True].opts["symbol"] == "star" and marks[False].opts["symbol"] != "star"
     # The marks sit on the eval loss curve (the best checkpoint is its lowest point).
-    ex, ey = curve(chart, "a", "eval").item.getData()
+    ex, ey = curve(chart, "a", "eval").drawn()
     assert marks[True].getData()[1][0] == pytest.approx(ey[list(ex).index(200)])
 
 
@@ -78,9 +78,14 @@ def test_appending_grows_the_curve_without_reloading(qtbot, chart):
     chart.load("a", history(1000))
     qtbot.waitUntil(lambda: chart.redraws > 0, timeout=10000)
     buffer = chart.data("a").buffers[mn.LOSS]
+    smoothed = curve(chart, "a", "smoothed")
+    body = smoothed.item.getData()[0].copy()
     chart.append("a", live_rows(range(1001, 1021)))
-    qtbot.waitUntil(lambda: curve(chart, "a", "smoothed").item.getData()[0][-1] == 1020, timeout=10000)
+    qtbot.waitUntil(lambda: smoothed.drawn()[0][-1] == 1020, timeout=10000)
     assert chart.data("a").buffers[mn.LOSS] is buffer and len(buffer) == 1020  # grown, not replaced
+    # Only the new points were handed to pyqtgraph (the tail); the rest stands, cached.
+    np.testing.assert_array_equal(smoothed.item.getData()[0], body)
+    assert smoothed.tail.getData()[0][0] == body[-1] and smoothed.tail.getData()[0][-1] == 1020
     # Points of a run the chart does not draw are not its business.
     chart.append("zzz", live_rows([5]))
     assert chart.data("zzz") is None
@@ -93,13 +98,13 @@ def test_a_million_points_reach_pyqtgraph_decimated(qtbot, chart):
     qtbot.waitUntil(lambda: chart.redraws > 0, timeout=20000)
     width = int(chart.plot_widget.getPlotItem().getViewBox().width())
     for role in ("raw", "smoothed"):
-        x, _y = curve(chart, "a", role).item.getData()
-        assert 0 < len(x) <= 4 * width + 4
+        x, _y = curve(chart, "a", role).drawn()
+        assert 0 < len(x) <= 2 * width + 4
         assert x[0] == 1 and x[-1] == 1_000_000
     # Zoomed in, only the visible part is drawn, at full detail.
     chart.plot_widget.getPlotItem().setXRange(500_000, 500_400, padding=0)
-    qtbot.waitUntil(lambda: curve(chart, "a", "raw").item.getData()[0][0] >= 499_000, timeout=10000)
-    x, _y = curve(chart, "a", "raw").item.getData()
+    qtbot.waitUntil(lambda: curve(chart, "a", "raw").drawn()[0][0] >= 499_000, timeout=10000)
+    x, _y = curve(chart, "a", "raw").drawn()
     assert list(x) == list(range(499_999, 500_402))
 
 
@@ -119,7 +124,7 @@ def test_redraws_only_while_visible_and_only_when_something_changed(qtbot, chart
     assert chart.redraws == settled
     shown(qtbot, chart)
     qtbot.waitUntil(lambda: chart.redraws > settled, timeout=10000)
-    assert curve(chart, "a", "smoothed").item.getData()[0][-1] == 102
+    assert curve(chart, "a", "smoothed").drawn()[0][-1] == 102
 
 
 def test_log_scale_plots_log10_of_the_values(qtbot, chart):
@@ -129,9 +134,8 @@ def test_log_scale_plots_log10_of_the_values(qtbot, chart):
     chart.set_metric(mn.LR)
     qtbot.waitUntil(lambda: chart.redraws > 0, timeout=10000)
     chart.set_log_y(True)
-    item = curve(chart, "a", "main").item
     assert chart.plot_widget.getPlotItem().getAxis("left").logMode
-    _x, y = item.getData()
+    _x, y = curve(chart, "a", "main").drawn()
     np.testing.assert_allclose(y, np.log10(chart.data("a").buffers[mn.LR].value))
 
 
@@ -141,7 +145,7 @@ def test_x_axis_by_epoch_and_a_clear_word_when_the_run_lacks_it(qtbot, chart):
     chart.load("a", history(100, epochs=2.0))
     chart.set_x_axis("epoch")
     qtbot.waitUntil(lambda: chart.redraws > 0, timeout=10000)
-    x, _y = curve(chart, "a", "smoothed").item.getData()
+    x, _y = curve(chart, "a", "smoothed").drawn()
     assert x[-1] == pytest.approx(2.0)
     chart.set_x_axis("tokens")
     qtbot.waitUntil(lambda: chart._layout.currentWidget() is chart.placeholder, timeout=10000)
@@ -151,6 +155,8 @@ def test_x_axis_by_epoch_and_a_clear_word_when_the_run_lacks_it(qtbot, chart):
 
 
 def test_crosshair_names_each_curves_value(qtbot, chart):
+    from PySide6.QtCore import QPointF
+
     shown(qtbot, chart)
     chart.set_runs([ChartRun("a", "run a"), ChartRun("b", "run b")])
     chart.load("a", history(100, eval_every=25))
@@ -162,6 +168,19 @@ def test_crosshair_names_each_curves_value(qtbot, chart):
     assert f"run a: {value_a:.4g}" in chart.crosshair.text
     assert "run a (eval): " in chart.crosshair.text and "run b: " in chart.crosshair.text
     assert chart.crosshair.label.isVisible()
+    # The mouse: moves come faster than frames; the latest one shows.
+    view = chart.plot_widget.getPlotItem().getViewBox()
+    scene = chart.plot_widget.scene()
+    chart.crosshair.hide()
+    rect = view.sceneBoundingRect()
+    for fraction in (0.2, 0.5, 0.8):
+        last = QPointF(rect.left() + fraction * rect.width(), rect.center().y())
+        scene.sigMouseMoved.emit(last)
+    qtbot.waitUntil(lambda: chart.crosshair.text.startswith("step "), timeout=5000)
+    shown_step = int(chart.crosshair.text.splitlines()[0].split()[1])
+    assert abs(shown_step - view.mapSceneToView(last).x()) <= 1  # the last move, not the first
+    scene.sigMouseMoved.emit(QPointF(-50, -50))  # off the plot: it goes
+    qtbot.waitUntil(lambda: not chart.crosshair.label.isVisible(), timeout=5000)
 
 
 def test_export_writes_a_png_and_an_svg(qtbot, chart, tmp_path):
@@ -258,3 +277,41 @@ def test_panel_export_error_goes_to_the_error_dialog(qtbot, qapp, tmp_path):
     box = next(w for w in qapp.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible())
     assert "no curve to export" in box.text()
     box.close()
+
+
+def test_a_history_prepared_in_a_worker_keeps_the_live_points_that_came_first(qtbot, chart):
+    from workbench.ui.runs.charts.run_data import prepare
+
+    shown(qtbot, chart)
+    chart.set_runs([ChartRun("a", "run a")])
+    chart.append("a", live_rows([101, 102]))  # live, while the worker loads the history
+    prepared = prepare(history(100), smoothing=0.3)
+    assert len(prepared.y(mn.LOSS, smoothed=True)) == 100  # smoothed in the worker
+    chart.load("a", prepared)
+    assert chart.data("a") is prepared and prepared.smoothing == chart.smoothing
+    assert list(prepared.buffers[mn.LOSS].step[-3:]) == [100, 101, 102]
+    qtbot.waitUntil(lambda: chart.redraws > 0, timeout=10000)
+    qtbot.waitUntil(lambda: curve(chart, "a", "smoothed").drawn()[0][-1] == 102, timeout=10000)
+
+
+def test_the_view_follows_live_points_until_the_user_moves_it(qtbot, chart):
+    shown(qtbot, chart)
+    chart.set_runs([ChartRun("a", "run a")])
+    chart.load("a", history(1000))
+    qtbot.waitUntil(lambda: chart.redraws > 0, timeout=10000)
+    view = chart.plot_widget.getPlotItem().getViewBox()
+    assert view.viewRange()[0][1] < 1030  # a finished history fits, no room on the right
+    chart.append("a", live_rows(range(1001, 1101)))
+    # Past the right edge: the view grows, with room for the next points.
+    qtbot.waitUntil(lambda: view.viewRange()[0][1] >= 1100 + 0.09 * 1099, timeout=10000)
+    grown = view.viewRange()[0]
+    chart.append("a", live_rows(range(1101, 1111)))
+    qtbot.waitUntil(lambda: curve(chart, "a", "smoothed").drawn()[0][-1] == 1110, timeout=10000)
+    assert view.viewRange()[0] == grown  # inside the room: the view stands still
+    chart.plot_widget.getPlotItem().setXRange(100, 200, padding=0)  # the user looks back
+    qtbot.waitUntil(lambda: not chart.follow_x, timeout=10000)
+    chart.append("a", live_rows(range(1111, 1200)))
+    qtbot.wait(200)
+    assert view.viewRange()[0] == [100, 200]
+    chart.plot_widget.getPlotItem().autoBtnClicked()  # pyqtgraph's "A" button: follow again
+    qtbot.waitUntil(lambda: chart.follow_x and view.viewRange()[0][1] > 1199, timeout=10000)

@@ -15,6 +15,11 @@ class ChartAxis(pg.AxisItem):
     def __init__(self, orientation: str, kind: str = ticks.NUMBER, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
         self.kind = kind
+        # Ticks and grid lines at two levels, not three: the third doubles the lines each
+        # paint draws across the plot.
+        self.setStyle(maxTickLevel=1)
+        # Ticks carry their own units (1.5 GB, 2.0e-04): no "(x1e+09)" rescaling of the axis.
+        self.enableAutoSIPrefix(False)
 
     def set_kind(self, kind: str) -> None:
         if kind != self.kind:

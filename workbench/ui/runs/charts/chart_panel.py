@@ -109,7 +109,8 @@ class ChartPanel(QWidget):
         self.chart.set_runs(runs)
         self._sync_controls()
 
-    def load(self, run_id: str, series: Mapping[str, Any]) -> None:
+    def load(self, run_id: str, series: Any) -> None:
+        """MetricChart.load: MetricSeries by name, or run_data.prepare()'s RunData."""
         self.chart.load(run_id, series)
 
     def append(self, run_id: str, rows: Iterable[Any]) -> None:

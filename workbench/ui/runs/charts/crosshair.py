@@ -7,13 +7,15 @@ import html
 from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QTimer
 
 from workbench.ui.common import theme
 from workbench.ui.runs.charts import drawing
 
 if TYPE_CHECKING:
     from workbench.ui.runs.charts.metric_chart import MetricChart
+
+FRAME_MS = 16
 
 
 class Crosshair(QObject):
@@ -28,6 +30,13 @@ class Crosshair(QObject):
             item.setZValue(z)
             self.plot.addItem(item, ignoreBounds=True)
         self.text = ""  # the label's plain text (tests)
+        self._colors: list[str] = []
+        self._pending = None  # the latest mouse position not shown yet
+        # Mice report up to hundreds of moves a second: show the latest one per frame.
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self._show_pending)
         self.hide()
         chart.plot_widget.scene().sigMouseMoved.connect(self._moved)
         chart.plot_widget.viewport().installEventFilter(self)
@@ -50,6 +59,7 @@ class Crosshair(QObject):
         for item in (self.line, self.dots, self.label):
             item.hide()
         self.text = ""
+        self._pending = None
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Leave:
@@ -57,11 +67,17 @@ class Crosshair(QObject):
         return False
 
     def _moved(self, scene_pos) -> None:
+        self._pending = scene_pos
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _show_pending(self) -> None:
+        pos, self._pending = self._pending, None
         view = self.plot.getViewBox()
-        if not view.sceneBoundingRect().contains(scene_pos):
+        if pos is None or not view.sceneBoundingRect().contains(pos):
             self.hide()
             return
-        self.show_at(view.mapSceneToView(scene_pos).x())
+        self.show_at(view.mapSceneToView(pos).x())
 
     def show_at(self, x_value: float) -> None:
         """Put the crosshair at x_value (data coordinates of the x axis)."""
@@ -72,8 +88,12 @@ class Crosshair(QObject):
         c = theme.colors()
         x = rows[0][2]
         self.line.setPos(x)
-        self.dots.setData([r[2] for r in rows], [r[3] for r in rows],
-                          symbolBrush=[pg.mkBrush(r[0]) for r in rows])
+        colors = [r[0] for r in rows]
+        if colors != self._colors:  # new brushes make pyqtgraph render the symbols again
+            self._colors = colors
+            self.dots.setData([r[2] for r in rows], [r[3] for r in rows], symbolBrush=[pg.mkBrush(c) for c in colors])
+        else:
+            self.dots.setData([r[2] for r in rows], [r[3] for r in rows])
         lines = [f"<b>{html.escape(heading)}</b>"] + [
             f"<span style='color:{color}'>&#9632;</span> {html.escape(text)}" for color, text, _x, _y in rows]
         self.label.setHtml(f"<div style='color:{c.plot_foreground}'>{'<br>'.join(lines)}</div>")

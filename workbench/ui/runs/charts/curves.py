@@ -35,11 +35,13 @@ class CurveSpec:
     label: str  # its legend entry when one run is shown
 
 
-def curve_specs(metric: str, smoothing: float) -> tuple[CurveSpec, ...]:
-    """The curves of `metric`, bottom to top. Without smoothing the raw loss is the line."""
+def curve_specs(metric: str, smoothing: float, overlay: bool = False) -> tuple[CurveSpec, ...]:
+    """The curves of `metric`, bottom to top. Without smoothing the raw loss is the line; an
+    overlay draws each run's smoothed line only (ten runs' raw noise would hide them all)."""
     if metric == mn.LOSS:
-        train = ((CurveSpec(mn.LOSS, False, RAW, RAW_LABEL), CurveSpec(mn.LOSS, True, SMOOTH, SMOOTH_LABEL))
-                 if smoothing > 0 else (CurveSpec(mn.LOSS, False, SMOOTH, RAW_LABEL),))
+        smooth = CurveSpec(mn.LOSS, True, SMOOTH, SMOOTH_LABEL)
+        train = ((smooth,) if overlay else (CurveSpec(mn.LOSS, False, RAW, RAW_LABEL), smooth)
+                 ) if smoothing > 0 else (CurveSpec(mn.LOSS, False, SMOOTH, RAW_LABEL),)
         return train + (CurveSpec(mn.EVAL_LOSS, False, EVAL, EVAL_LABEL),)
     return (CurveSpec(metric, False, MAIN, METRICS.get(metric, (metric, ""))[0].lower()),)
 

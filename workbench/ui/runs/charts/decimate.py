@@ -22,20 +22,29 @@ from workbench.ui.runs.charts.series import GrowArray
 DIRECT_MAX = 65536
 
 
+def search(x: np.ndarray, value: float, side: str = "left") -> int:
+    """np.searchsorted of a float in sorted x. On integer x (steps) the float is rounded to an
+    integer first: numpy would otherwise compare in float64, converting all of x each call
+    (a millisecond a million points)."""
+    if x.dtype.kind in "iu" and np.isfinite(value):
+        value = np.int64(min(max(np.floor(value) if side == "right" else np.ceil(value), -2.0**62), 2.0**62))
+    return int(np.searchsorted(x, value, side))
+
+
 def visible_range(x: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
     """[i0, i1): the points with lo <= x <= hi plus one on each side (so the line runs to the
     edges of the view). `x` is sorted."""
     n = len(x)
-    i0 = max(0, int(np.searchsorted(x, lo, "left")) - 1)
-    i1 = min(n, int(np.searchsorted(x, hi, "right")) + 1)
+    i0 = max(0, search(x, lo, "left") - 1)
+    i1 = min(n, search(x, hi, "right") + 1)
     return i0, max(i0, i1)
 
 
 def bin_size(count: int, width: int) -> int:
-    """A power of two: count/width <= 2*ds, so two to four points a pixel column; 1 when the
-    points fit as they are (at most two a column)."""
+    """A power of two >= count/width: at most one bin (two points) a pixel column, at least
+    one a two columns; 1 when the points fit as they are (at most two a column)."""
     ratio = count / max(1, width)
-    return 1 if ratio < 2 else 1 << int(np.floor(np.log2(ratio)))
+    return 1 if ratio <= 2 else 1 << int(np.ceil(np.log2(ratio)))
 
 
 def _argminmax(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +115,12 @@ def decimate(x: np.ndarray, y: np.ndarray, x_range: Optional[tuple[float, float]
     """Indices of the points to draw of the curve (x sorted, y) in `x_range` (None: all of it)
     at `width` pixels, ascending, the range's first and last point included."""
     i0, i1 = (0, len(x)) if x_range is None else visible_range(x, *x_range)
-    ds = bin_size(i1 - i0, width)
-    if ds <= 1:
+    return decimate_span(y, i0, i1, bin_size(i1 - i0, width), levels)
+
+
+def decimate_span(y: np.ndarray, i0: int, i1: int, ds: int, levels: Optional[MinMaxLevels] = None) -> np.ndarray:
+    """Indices of the points to draw of y[i0:i1] in bins of `ds`, its first and last included."""
+    if ds <= 1 or i1 - i0 <= 2:
         return np.arange(i0, i1, dtype=np.int64)
     if levels is None or i1 - i0 <= DIRECT_MAX:
         idx = minmax_bins(y, i0, i1, ds)

@@ -38,12 +38,31 @@ class ChartRun:
 
 @dataclass
 class _Curve:
+    """One line of the chart. While the view follows live data it is two items: `item` holds
+    the points up to `frozen` (drawn once, then blitted from its cache) and `tail` the few
+    newer ones, the only part drawn again as points arrive."""
+
     run_id: str
     spec: CurveSpec
-    item: Any  # pg.PlotDataItem
+    item: Any  # pg.PlotDataItem (named in the legend)
+    tail: Any  # pg.PlotDataItem, same style
     color: str
     key: Any = None  # what its drawn data was computed from
+    frozen_key: Any = None  # what `item`'s frozen points were computed from
+    frozen: int = 0  # points [0, frozen) are in `item`
     symbols: bool = False
+    thick: int = 1  # its pen's width in pixels
+
+    def drawn(self) -> tuple[Any, Any]:
+        """The (x, y) handed to pyqtgraph, both items together (display values)."""
+        import numpy as np
+
+        parts = [(x, y) for x, y in (i.getData() for i in (self.item, self.tail)) if x is not None and len(x)]
+        if len(parts) == 2:  # the tail starts at the frozen part's last point
+            parts[1] = (parts[1][0][1:], parts[1][1][1:])
+        if not parts:
+            return np.empty(0), np.empty(0)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 class MetricChart(QWidget):
@@ -71,6 +90,11 @@ class MetricChart(QWidget):
         self.log_y = False
         self.smoothing = DEFAULT_SMOOTHING
         self.redraws = 0  # how many redraws handed pyqtgraph new data (tests)
+        self.follow_x = True  # the x range fits all data (until the user pans or zooms)
+        self.live = False  # points were appended: leave room for more on the right
+        self._follow_target: Optional[tuple[float, float]] = None
+        self._follow_range: Optional[tuple[float, float]] = None
+        self._follow_y: Optional[tuple[float, float]] = None
         self._dirty = True
         self._items_stale = True
         self.timer = QTimer(self)
@@ -85,20 +109,30 @@ class MetricChart(QWidget):
         if runs == self.runs:
             return
         self.runs = runs
+        self.live = False
+        self.fit_x()
         ids = {r.run_id for r in runs}
         self._data = {k: v for k, v in self._data.items() if k in ids}
         self._marks = {k: v for k, v in self._marks.items() if k in ids}
         self._restyle()
 
-    def load(self, run_id: str, series: Mapping[str, Any]) -> None:
-        """A run's full history (name -> services.run_metrics.MetricSeries), from a worker."""
-        self._run_data(run_id).load(series)
+    def load(self, run_id: str, series: "Mapping[str, Any] | RunData") -> None:
+        """A run's full history, from a worker: name -> services.run_metrics.MetricSeries, or
+        better run_data.prepare(series, smoothing) built in that worker (a million points
+        then cost the GUI thread nothing). Live points appended meanwhile are kept."""
+        if isinstance(series, RunData):
+            series.adopt(self._data.get(run_id))
+            series.set_smoothing(self.smoothing)
+            self._data[run_id] = series
+        else:
+            self._run_data(run_id).load(series)
         self._invalidate()
 
     def append(self, run_id: str, rows: Iterable[Any]) -> None:
         """Live points (MetricRow) of a drawn run; points of other runs are ignored."""
         if run_id in self._ids():
             if self._run_data(run_id).append(rows):
+                self.live = True
                 self._invalidate()
 
     def append_metrics(self, metrics: Mapping[str, Iterable[Any]]) -> None:
@@ -111,6 +145,7 @@ class MetricChart(QWidget):
             raise ValueError(f"unknown chart metric {key!r}")
         if key != self.metric_key:
             self.metric_key = key
+            self._follow_y = None  # other values: fit y to them
             self._restyle()
 
     def set_x_axis(self, axis: str) -> None:
@@ -119,11 +154,18 @@ class MetricChart(QWidget):
         if axis != self.x_axis:
             self.x_axis = axis
             self._restyle()
-            if self.plot_widget is not None:
-                self.plot_widget.getPlotItem().enableAutoRange()  # old x values mean nothing now
+            self.fit_x()  # the old x range means nothing on the new axis
+
+    def fit_x(self) -> None:
+        """Show all data again, and follow it as it grows."""
+        self.follow_x, self._follow_target, self._follow_range, self._follow_y = True, None, None, None
+        self._invalidate()
 
     def set_log_y(self, on: bool) -> None:
         self.log_y = bool(on)
+        self._follow_y = None
+        for c in self._curves:
+            c.key = None  # the same points, in other display values
         if self.plot_widget is not None:
             self.plot_widget.getPlotItem().setLogMode(x=False, y=self.log_y)
         self._invalidate()
@@ -159,7 +201,7 @@ class MetricChart(QWidget):
 
     def has_points(self) -> bool:
         """Whether any drawn curve of the current metric has a point on the current x axis."""
-        specs = curves.curve_specs(self.metric_key, self.smoothing)
+        specs = curves.curve_specs(self.metric_key, self.smoothing, overlay=len(self.runs) > 1)
         return any(d.has(s.name) and d.axis_available(self.x_axis)
                    for d in (self._data.get(i) for i in self._ids()) if d is not None for s in specs)
 
@@ -187,7 +229,8 @@ class MetricChart(QWidget):
         item.setMenuEnabled(False)
         item.setLogMode(x=False, y=self.log_y)
         view = item.getViewBox()
-        view.setAutoVisible(y=True)  # zoomed in on x, y fits what is visible
+        view.disableAutoRange()  # the chart fits the view itself (follow_x)
+        view.sigStateChanged.connect(self._invalidate)  # e.g. the auto-range button
         view.sigRangeChanged.connect(self._invalidate)
         view.sigResized.connect(self._invalidate)
         self.legend = item.addLegend(offset=(-10, 10))  # top right: losses fall away from it

@@ -21,6 +21,13 @@ class GrowArray:
     def __init__(self, dtype, capacity: int = 256) -> None:
         self._data = np.empty(max(1, capacity), dtype)
         self.n = 0
+        self._owned = True  # False: _data is someone else's array, never written to
+
+    def adopt(self, values) -> None:
+        """Hold `values` without copying them (a loaded history); the first append copies."""
+        self._data = np.asarray(values, self._data.dtype)
+        self.n = len(self._data)
+        self._owned = False
 
     @property
     def view(self) -> np.ndarray:
@@ -32,10 +39,11 @@ class GrowArray:
     def extend(self, values) -> None:
         values = np.asarray(values, self._data.dtype)
         need = self.n + len(values)
-        if need > len(self._data):
-            grown = np.empty(max(need, 2 * len(self._data)), self._data.dtype)
+        if need > len(self._data) or not self._owned:
+            grown = np.empty(max(need, 2 * len(self._data), 256), self._data.dtype)
             grown[:self.n] = self._data[:self.n]
             self._data = grown
+            self._owned = True
         self._data[self.n:need] = values
         self.n = need
 
@@ -82,10 +90,14 @@ class SeriesBuffer:
     def value(self) -> np.ndarray:
         return self._value.view
 
-    def replace(self, seq, step, t, value) -> None:
-        """All points at once (a loaded history, already ordered by step then seq)."""
+    def replace(self, seq, step, t, value, copy: bool = True) -> None:
+        """All points at once (a loaded history, already ordered by step then seq); copy=False
+        holds the arrays as they are until the first append (they are never written to)."""
         for arr, values in ((self._seq, seq), (self._step, step), (self._t, t), (self._value, value)):
-            arr.replace(values)
+            if copy:
+                arr.replace(values)
+            else:
+                arr.adopt(values)
         self.last_seq = int(self.seq.max()) if len(self) else -1
 
     def truncate(self, n: int) -> None:
@@ -158,20 +170,26 @@ def ema_continue(values, weight: float, acc: float = 0.0, count: int = 0) -> tup
     A non-finite value (a diverged step) is passed through and does not enter the average."""
     weight = clamp_weight(weight)
     v = np.asarray(values, np.float64)
-    out = v.copy()
     if not len(v):
-        return out, acc, count
+        return v.copy(), acc, count
     finite = np.isfinite(v)
-    f = v if finite.all() else v[finite]
+    out = v if finite.all() else v.copy()
+    f = v if out is v else v[finite]
     if not len(f):
         return out, acc, count
     if weight <= 0:
-        out[finite] = f
-        return out, float(f[-1]), count + len(f)
-    accs = _ema_raw(f, weight, acc)
-    debias = 1.0 - weight ** (count + 1.0 + np.arange(len(f)))
-    out[finite] = accs / debias
-    return out, float(accs[-1]), count + len(f)
+        return v.copy(), float(f[-1]), count + len(f)
+    smoothed = _ema_raw(f, weight, acc)  # its own array: corrected in place
+    last = float(smoothed[-1])
+    # Bias correction 1 - w**k is 1.0 in float64 once w**k < 1e-17: only the first points need it.
+    k = max(0, min(len(f), int(math.ceil(-17 * math.log(10) / math.log(weight))) - count))
+    if k:
+        smoothed[:k] /= 1.0 - weight ** (count + 1.0 + np.arange(k))
+    if finite.all():
+        out = smoothed
+    else:
+        out[finite] = smoothed
+    return out, last, count + len(f)
 
 
 class Smoothed:

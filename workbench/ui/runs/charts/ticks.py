@@ -19,8 +19,10 @@ _TIME_SPACINGS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
                   43200, 86400, 172800, 432000, 864000)
 
 
-def _power(value: float) -> int:
-    """Which thousand-power suffix a value takes (0: none)."""
+def _power(value: float, start: float = 1000.0) -> int:
+    """Which thousand-power suffix a value takes (0: none): from `start` on."""
+    if abs(value) < start:
+        return 0
     p = 0
     while abs(value) >= 1000 ** (p + 1) and p < len(_SUFFIXES) - 1:
         p += 1
@@ -40,11 +42,12 @@ def number_ticks(values: Sequence[float], spacing: float, units: Sequence[str] =
     if big < 1000 and spacing < 1 and units is _SUFFIXES:
         if 0 < big < 1e-3 or 0 < spacing < 1e-4:  # learning rates: 2e-04
             return [f"{v:.1e}" if v else "0" for v in values]
-    p = _power(big)
+    # Plain numbers up to 9999 (steps 2500, not 2.5k); bytes always with a unit.
+    p = _power(big, 1.0 if units is _BYTE_UNITS else 10000.0)
     div = 1000.0 ** p
     places = _decimals(spacing, div)
     unit = units[p]
-    return [f"{v / div:.{places}f}{sep if unit else ''}{unit}" for v in values]
+    return ["0" if v == 0 and unit else f"{v / div:.{places}f}{sep if unit else ''}{unit}" for v in values]
 
 
 def time_spacing(span: float, size_px: float) -> tuple[float, float]:
