@@ -4,7 +4,8 @@
 
 The Train page is taken twice: train.png with the basics (as a new user sees it) and
 train_advanced.png with Advanced open, both once its memory verdict and max-length check
-have arrived.
+have arrived. The Runs page shows three runs of the demo (different learning rates and ranks,
+the last two trained from the queue) overlaid, with the settings that differ.
 
 Everything (demo project, tiny model, settings) lives in a scratch data folder (--data-dir,
 default ./out/screenshot-data) so the user's own projects and settings are never touched. The
@@ -21,6 +22,8 @@ from typing import Callable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ("datasets", "models", "train", "runs", "chat")
+# The demo's runs: (name, LoRA rank, learning rate); the first is the one chatted with.
+RUNS_TRAINED = (("support-lora-1", 16, "5e-3"), ("support-lora-2", 16, "2e-3"), ("support-lora-3", 8, "5e-3"))
 PROMPTS = ("Hi, where is my order? It has been a week.", "Can I return the kettle I bought?")
 
 
@@ -94,24 +97,33 @@ def main(argv: list[str] | None = None) -> int:
     ctx = window.ctx
     assert ctx is not None
 
-    run = next((r for r in ctx.store.list_runs() if r.status == "completed"), None)
-    if run is None:
+    done = {r.name: r for r in ctx.store.list_runs() if r.status == "completed"}
+    missing = [spec for spec in RUNS_TRAINED if spec[0] not in done]
+    if missing:
         form = window.train_page
         window.set_page(TRAIN)
-        form.r_spin.setValue(16)
-        form.alpha_spin.setValue(32)
-        form.lr_edit.setText("5e-3")
-        form.steps_spin.setValue(args.steps)
-        form.batch_spin.setValue(8)
-        form.length_spin.setValue(160)
-        form.name_edit.setText("support-lora-1")
-        run_id = form.start()
-        if run_id is None:
-            raise SystemExit("screenshots: the run could not start")
-        wait_for(app, lambda: run_id not in ctx.active_run_ids(), 1800, "the training run")
-        run = ctx.store.get_run(run_id)
-        if run.status != "completed":
-            raise SystemExit(f"screenshots: the run ended {run.status}: {run.error}")
+        started = []
+        for i, (name, r, lr) in enumerate(missing):
+            form.r_spin.setValue(r)
+            form.alpha_spin.setValue(2 * r)
+            form.lr_edit.setText(lr)
+            form.steps_spin.setValue(args.steps)
+            form.batch_spin.setValue(8)
+            form.length_spin.setValue(160)
+            form.name_edit.setText(name)
+            run_id = form.start() if i == 0 else form.enqueue()  # the others wait in the queue
+            if run_id is None:
+                raise SystemExit(f"screenshots: the run {name} could not start")
+            started.append(run_id)
+            window.set_page(TRAIN)
+        wait_for(app, lambda: not ctx.active_run_ids() and not ctx.runs.queued_run_ids(), 3600, "the training runs")
+        for run_id in started:
+            trained = ctx.store.get_run(run_id)
+            if trained.status != "completed":
+                raise SystemExit(f"screenshots: the run {trained.name} ended {trained.status}: {trained.error}")
+            done[trained.name] = trained
+    run = done[RUNS_TRAINED[0][0]]
+    overlaid = [done[name].id for name, _r, _lr in RUNS_TRAINED]
 
     # Datasets: a multi-turn conversation selected.
     window.set_page(DATASETS)
@@ -120,8 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     row = next((i for i in range(model.rowCount()) if model.index(i, 1).data().count("U") >= 2), 0)
     page.rows_view.selectRow(row)
     # Train: a ready-to-start form for the next run.
-    window.train_page.name_edit.setText("support-lora-2")
-    window.runs_page.select_run(run.id)
+    window.train_page.name_edit.setText(f"support-lora-{len(RUNS_TRAINED) + 1}")
+    # Runs: the three overlaid, their results and the settings that differ.
+    runs_page = window.runs_page
+    runs_page.select_runs(overlaid, run.id)
+    runs_page.tabs.setCurrentWidget(runs_page.compare)
 
     train = window.train_page
     train.advanced_action.setChecked(False)  # basics first, as a new user sees it
@@ -130,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         settle(app)
         if index == TRAIN:
             wait_for_train_checks(app, train)
+        if index == RUNS:
+            wait_for(app, lambda: set(runs_page.feed.ready) == set(overlaid), 120, "the runs' curves")
+            settle(app)
         window.grab().save(os.path.join(args.out, f"{name}.png"))
         print(f"screenshots: {name}.png")
 
@@ -146,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # Chat with the finished run's adapter: two real exchanges.
     window.set_page(RUNS)
-    window.runs_page.chat_button.click()
+    runs_page.select_run(run.id)
+    runs_page.chat_button.click()
     chat = window.chat_page
     wait_for(app, lambda: chat.state in ("ready", "failed"), 300, "the chat model")
     if chat.state != "ready":

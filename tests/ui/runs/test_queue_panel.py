@@ -57,7 +57,8 @@ def test_the_queue_runs_one_at_a_time_and_its_panel_moves_and_removes(window, qt
     panel = page.queue
     qtbot.waitUntil(lambda: window.ctx.active_run_ids() == [a], timeout=15000)  # the head starts
     qtbot.waitUntil(lambda: _listed(panel) == ["1. b", "2. c"], timeout=15000)
-    assert _statuses(page) == {"a": "running", "b": "queued", "c": "queued"}
+    # The row follows the poll that started it (the panel may show the queue a poll earlier).
+    qtbot.waitUntil(lambda: _statuses(page) == {"a": "running", "b": "queued", "c": "queued"}, timeout=15000)
 
     assert page.tabs.tabText(page.tabs.indexOf(panel)) == "Queue (2)"
     page.tabs.setCurrentWidget(panel)  # the Queue tab

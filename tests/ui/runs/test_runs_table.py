@@ -260,3 +260,23 @@ def test_open_folder_shows_the_run_s_folder(window, qtbot, trained_runs):
         assert [os.path.normpath(u) for u in catcher.urls] == [os.path.join(trained_runs.path, "runs", run_id)]
     finally:
         QDesktopServices.unsetUrlHandler("file")
+
+
+def test_runs_listed_while_the_page_was_hidden_can_be_selected(window, qtbot, trained_runs):
+    """A run added while another page shows is not in the table yet (hidden pages do not
+    reload); selecting it (the window does after a start) reads the list first."""
+    from workbench.core.clock import new_id
+    from workbench.ui.shell.main_window import TRAIN
+
+    page = _open(window, trained_runs)
+    window.set_page(TRAIN)
+    store = window.ctx.store
+    old = store.get_run(trained_runs.ids["lr-high"])
+    new = store.add_run(id=new_id(), name="added-later", dataset_version_id=old.dataset_version_id,
+                        base_model_id=old.base_model_id, config=old.config, status="cancelled",
+                        work_dir=os.path.join("runs", "elsewhere"))
+    window.ctx.refresh_runs()  # as after a start or a queue edit
+    assert page.model.row_of(new.id) < 0 and page.stale
+    page.select_runs([old.id, new.id], new.id)
+    assert sorted(r.name for r in page.selected_runs()) == ["added-later", "lr-high"]
+    assert page.selected_run().id == new.id

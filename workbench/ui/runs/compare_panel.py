@@ -26,16 +26,17 @@ def _loss(value: Optional[float]) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-# The summary's rows: (title, how a RunSummary's value reads).
-SUMMARY_ROWS: tuple[tuple[str, Any], ...] = (
-    ("Final train loss", lambda s: _loss(s.final_loss)),
-    ("Best train loss", lambda s: _loss(s.best_loss)),
-    ("Final eval loss", lambda s: _loss(s.final_eval_loss)),
-    ("Best eval loss", lambda s: _loss(s.best_eval_loss)),
-    ("Steps", lambda s: f"{s.steps:,}" if s.steps else ""),
-    ("Tokens/s", lambda s: f"{s.tokens_per_s:,.0f}" if s.tokens_per_s else ""),
-    ("Peak memory", lambda s: memory_text(s.peak_memory_bytes)),
-    ("Duration", lambda s: duration_text(s.duration_s)),
+# The summary's rows: (title, how a RunSummary's value reads, its field); a row no run has a
+# value for is left out.
+SUMMARY_ROWS: tuple[tuple[str, Any, str], ...] = (
+    ("Final train loss", lambda s: _loss(s.final_loss), "final_loss"),
+    ("Best train loss", lambda s: _loss(s.best_loss), "best_loss"),
+    ("Final eval loss", lambda s: _loss(s.final_eval_loss), "final_eval_loss"),
+    ("Best eval loss", lambda s: _loss(s.best_eval_loss), "best_eval_loss"),
+    ("Steps", lambda s: f"{s.steps:,}" if s.steps else "", "steps"),
+    ("Tokens/s", lambda s: f"{s.tokens_per_s:,.0f}" if s.tokens_per_s else "", "tokens_per_s"),
+    ("Peak memory", lambda s: memory_text(s.peak_memory_bytes), "peak_memory_bytes"),
+    ("Duration", lambda s: duration_text(s.duration_s), "duration_s"),
 )
 
 
@@ -113,8 +114,10 @@ def _grid_view(name: str) -> QTableView:
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setWordWrap(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
+    # The runs share the width (a long run name is elided, its tooltip has it whole); many runs
+    # scroll sideways once each is down to the minimum.
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    view.horizontalHeader().setMinimumSectionSize(84)
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     view.verticalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     return view
@@ -177,12 +180,15 @@ class ComparePanel(QWidget):
         self.diff_label.setText("<b>Settings that differ</b>" if diff else
                                 "<b>Settings that differ</b>: none, these runs share every setting")
         summaries: list["RunSummary"] = run_compare.summaries(runs)
-        grid = [(title, [fmt(s) for s in summaries]) for title, fmt in SUMMARY_ROWS]
-        best = {}
-        for i, attr in enumerate(("final_loss", "best_loss", "final_eval_loss", "best_eval_loss")):
-            col = _lowest([getattr(s, attr) for s in summaries])
+        grid, best = [], {}
+        for title, fmt, attr in SUMMARY_ROWS:
+            values = [fmt(s) for s in summaries]
+            if not any(values):
+                continue  # e.g. eval losses of runs without a validation part
+            col = _lowest([getattr(s, attr) for s in summaries]) if attr.endswith("loss") else None
             if col is not None:
-                best[i] = col
+                best[len(grid)] = col
+            grid.append((title, values))
         self.summary_model.set_grid(heads, grid, best)
         self._fit_summary()
 
@@ -191,7 +197,7 @@ class ComparePanel(QWidget):
         view = self.summary_view
         view.resizeRowsToContents()
         view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        height = view.horizontalHeader().sizeHint().height() + view.verticalHeader().length() + 2 * view.frameWidth()
-        if view.horizontalScrollBar().isVisible():  # many runs: a scroll bar under the columns
-            height += view.horizontalScrollBar().sizeHint().height()
+        # Room for a scroll bar under the columns too: with many runs (or a narrow tab) it shows.
+        height = (view.horizontalHeader().sizeHint().height() + view.verticalHeader().length()
+                  + 2 * view.frameWidth() + view.horizontalScrollBar().sizeHint().height())
         view.setFixedHeight(height)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+from PySide6.QtWidgets import QTextBrowser
 
 from workbench.core.records import Run
 from workbench.ui.common import theme
@@ -73,3 +75,36 @@ def details_html(run: Run, details: "RunDetails", segments: Sequence["RunSegment
     parts.append("<p><b>Configuration</b></p>")
     parts.append(f"<pre>{esc(json.dumps(config, indent=1, sort_keys=True))}</pre>")
     return "".join(parts)
+
+
+class DetailsView(QTextBrowser):
+    """The Details tab: rendered again when what it shows of the run changed (its status, name,
+    tags, notes), not on every step; a run's dataset and model are read once per run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("runDetails")
+        self._details: dict[str, "RunDetails"] = {}
+        self._shown: Optional[tuple] = None
+
+    def reset(self) -> None:
+        """Forget what was read and shown (another project, another theme)."""
+        self._details.clear()
+        self._shown = None
+
+    def show_run(self, store: Any, run: Optional[Run]) -> bool:
+        """Show `run` (None: nothing); True when it was rendered again."""
+        key = (run.id, run.status, run.name, tuple(run.tags), run.notes) if run is not None else None
+        if key == self._shown:
+            return False
+        self._shown = key
+        if run is None or store is None:
+            self.setHtml("")
+            return True
+        from workbench.services import run_views
+
+        details = self._details.get(run.id)
+        if details is None:
+            details = self._details[run.id] = run_views.run_details(store, run.id)
+        self.setHtml(details_html(run, details, run_views.run_segments(store, run.id)))
+        return True

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSplitter, QTabWidget, QTextBrowser, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from workbench.core.records import Run
 from workbench.ui.common import theme
@@ -27,7 +27,7 @@ from workbench.ui.runs.actions import RunActions, resume_state
 from workbench.ui.runs.chart_feed import ChartFeed
 from workbench.ui.runs.charts.chart_panel import ChartPanel
 from workbench.ui.runs.compare_panel import ComparePanel
-from workbench.ui.runs.details import details_html
+from workbench.ui.runs.details import DetailsView
 from workbench.ui.runs.export_dialog import ExportCommand
 from workbench.ui.runs.logs_view import LogsView
 from workbench.ui.runs.metrics_export_dialog import MetricsExport
@@ -38,7 +38,7 @@ from workbench.ui.runs.runs_table import RunsTable
 from workbench.ui.shell.context import ProjectContext
 
 if TYPE_CHECKING:
-    from workbench.services.run_views import RunDetails, RunRow
+    from workbench.services.run_views import RunRow
     from workbench.services.runs import ResumeCheck
 
 TABS = ("Details", "Logs", "Compare", "Queue")
@@ -52,10 +52,8 @@ class RunsPage(Page):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self._details: dict[str, "RunDetails"] = {}  # fixed per run: read once
         self._resume_checks: dict[tuple[str, str], "ResumeCheck"] = {}  # per (run, status): a listdir
         self._compared: list[str] = []  # run ids pinned by Compare
-        self._shown_details: Optional[tuple] = None  # what of the run the Details tab shows
         self._restoring = False
         self.table = RunsTable()
         self.model, self.proxy = self.table.runs, self.table.proxy
@@ -107,8 +105,7 @@ class RunsPage(Page):
         self.progress_line = ProgressLine()
         self.export_progress = InlineProgress()
         self.metrics_export = MetricsExport(self, self.export_progress, self._status)
-        self.details = QTextBrowser()
-        self.details.setObjectName("runDetails")
+        self.details = DetailsView()
         self.logs = LogsView()
         self.compare = ComparePanel()
         self.queue = QueuePanel()
@@ -146,7 +143,7 @@ class RunsPage(Page):
         self.lower.addWidget(self.tabs)
         self.lower.setStretchFactor(0, 3)
         self.lower.setStretchFactor(1, 2)
-        self.lower.setSizes([700, 400])
+        self.lower.setSizes([640, 460])  # the Compare tab's columns need room too
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("runsSplitter")
         self.splitter.addWidget(self.table)
@@ -167,8 +164,7 @@ class RunsPage(Page):
             self.save_view()
         super().set_context(ctx)
         self._resume_checks.clear()
-        self._details.clear()
-        self._shown_details = None
+        self.details.reset()
         self._compared = []
         self.feed.set_context(ctx)
         self.commands.ctx = ctx
@@ -207,7 +203,7 @@ class RunsPage(Page):
         resets = self.model.resets
         self.model.set_rows(rows)
         if self.model.resets != resets:
-            self.select_runs(keep, current.id if current else None)
+            self.table.select_ids(keep, current.id if current else None)
         self._compared = [i for i in self._compared if self.model.row_of(i) >= 0]
         self.queue.refresh()
         self.tabs.setTabText(TABS.index("Queue"), f"Queue ({len(self.queue.model.run_ids())})"
@@ -272,11 +268,11 @@ class RunsPage(Page):
         return self.table.current_run()
 
     def select_run(self, run_id: str) -> None:
-        if self.model.row_of(run_id) < 0:
-            self.refresh()  # just started: not listed before the next runs_changed
         self.select_runs([run_id], run_id)
 
     def select_runs(self, run_ids: list[str], current: Optional[str] = None) -> None:
+        if any(self.model.row_of(i) < 0 for i in run_ids):
+            self.refresh()  # just started, or listed while the page was hidden: not in the table yet
         self.table.select_ids(run_ids, current)
 
     def chart_runs(self) -> list["RunRow"]:
@@ -298,20 +294,8 @@ class RunsPage(Page):
     def _show_current(self, run: Optional[Run]) -> None:
         self.progress_line.follow(run)
         self.logs.follow(self.ctx.path if self.ctx else None, run)
-        # What the Details tab shows of a run changes with these (not with each step).
-        key = (run.id, run.status, run.name, tuple(run.tags), run.notes) if run is not None else None
-        if key != self._shown_details:
-            self._shown_details = key
-            self._update_actions(run)
-            self.details.setHtml(self._details_html(run) if run is not None and self.ctx is not None else "")
-
-    def _details_html(self, run: Run) -> str:
-        from workbench.services import run_views
-
-        details = self._details.get(run.id)
-        if details is None:
-            details = self._details[run.id] = run_views.run_details(self.ctx.store, run.id)
-        return details_html(run, details, run_views.run_segments(self.ctx.store, run.id))
+        if self.details.show_run(self.ctx.store if self.ctx else None, run):
+            self._update_actions(run)  # its status changed: what it allows too
 
     def _update_actions(self, current: Optional[Run]) -> None:
         ctx = self.ctx
@@ -460,6 +444,6 @@ class RunsPage(Page):
 
     def theme_changed(self) -> None:
         self.charts.apply_theme()
-        self._shown_details = None
+        self.details.reset()
         self._show_current(self.selected_run())
         self._selection_changed()
