@@ -1,5 +1,6 @@
 """What feeds the Runs page's chart: the runs it shows, each run's whole history loaded once in a
-worker (services.run_metrics.load_metrics, its own read-only connection), the live points the
+worker (services.run_metrics.load_metrics, its own read-only connection, and made into the
+chart's buffers there: charts.run_data.prepare), the live points the
 poller hands over appended as they come (points that arrive while the history loads are kept and
 appended after it), and the checkpoints marked on the curves (a listdir, in a worker too).
 
@@ -21,10 +22,14 @@ if TYPE_CHECKING:
     from workbench.ui.shell.context import ProjectContext
 
 
-def _load(project_path: str, run_id: str, progress=None, cancel=None):
+def _load(project_path: str, run_id: str, smoothing: float, progress=None, cancel=None):
+    """(the run's series, the chart's data built from them): a million points cost the GUI
+    thread nothing then."""
     from workbench.services import run_metrics
+    from workbench.ui.runs.charts import run_data
 
-    return run_metrics.load_metrics(project_path, run_id, progress=progress, cancel=cancel)
+    series = run_metrics.load_metrics(project_path, run_id, progress=progress, cancel=cancel)
+    return series, run_data.prepare(series, smoothing)
 
 
 def _checkpoints(store: Any, run: "Run", progress=None, cancel=None):
@@ -90,15 +95,16 @@ class ChartFeed(QObject):
         if self.ctx is None:
             return
         self._pending[run_id] = []
-        task = self._loading[run_id] = run_task(_load, self.ctx.path, run_id, name="load metrics")
-        task.finished.connect(lambda series, rid=run_id, t=task: self._on_loaded(rid, t, series))
+        smoothing = float(self.chart.view_state().get("smoothing", 0.6))
+        task = self._loading[run_id] = run_task(_load, self.ctx.path, run_id, smoothing, name="load metrics")
+        task.finished.connect(lambda loaded, rid=run_id, t=task: self._on_loaded(rid, t, *loaded))
         task.failed.connect(lambda exc, rid=run_id, t=task: self._on_failed(rid, t, exc))
 
-    def _on_loaded(self, run_id: str, task: Task, series: dict) -> None:
+    def _on_loaded(self, run_id: str, task: Task, series: dict, prepared: Any) -> None:
         if self._loading.get(run_id) is not task:
             return  # cancelled meanwhile (the run left the chart or the project closed)
         del self._loading[run_id]
-        self.chart.load(run_id, series)
+        self.chart.load(run_id, prepared)
         pending = self._pending.pop(run_id, [])
         if pending:
             self.chart.append(run_id, pending)  # the chart skips points the history already had
