@@ -36,17 +36,20 @@ BEST_LABEL = "best checkpoint"
 
 
 def build_items(chart: "MetricChart") -> None:
-    """(Re)create the curve and mark items for the chart's runs, metric and smoothing."""
+    """Set up the curve and mark items for the chart's runs, metric and smoothing. Items are
+    kept for the next setup (hidden): making pyqtgraph items costs more than drawing them."""
     from workbench.ui.runs.charts.metric_chart import _Curve
 
     plot = chart.plot_widget.getPlotItem()
     for c in chart._curves:
-        plot.removeItem(c.item)
-        plot.removeItem(c.tail)
+        # Kept per run and role: another metric of the same runs gets the same legend items.
+        _release(chart._spare_lines.setdefault((c.run_id, c.spec == c.top), []), c.item)
+        if c.tail is not None:
+            _release(chart._spare_tails, c.tail)
     for _run, _best, item in chart._mark_items:
-        plot.removeItem(item)
-    chart.legend.clear()
+        _release(chart._spare_marks, item)
     chart.crosshair.hide()  # its dots belong to the curves going now
+    legend: list[tuple[object, str]] = []
     chart._curves, chart._mark_items = [], []
     single = len(chart.runs) == 1
     specs = curves.curve_specs(chart.metric_key, chart.smoothing, overlay=not single)
@@ -59,30 +62,37 @@ def build_items(chart: "MetricChart") -> None:
             shade = color
             if single and spec.role == EVAL:  # one run: eval loss in its own colour
                 shade = palette[1] if color != palette[1] else palette[2]
-            name = spec.label if single else (run.label if spec == top else None)
-            item = pg.PlotDataItem([], [], name=name)
-            tail = pg.PlotDataItem([], [])
-            for part in (item, tail):
-                part.setZValue(_Z[spec.role])
+            item = _take(chart._spare_lines.get((run.run_id, spec == top)) or _any(chart._spare_lines), plot)
+            item.setZValue(_Z[spec.role])
             # A line that did not change is blitted from a pixmap, not drawn again: while the
             # view stands still only the live runs' tails are drawn anew. (A PlotDataItem
             # paints nothing itself: its line is its child .curve.)
             item.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            curve = _Curve(run.run_id, spec, item, tail, shade)
-            _style(curve, single)
+            curve = _Curve(run.run_id, spec, item, None, shade, single=single, top=top)
+            _style_item(curve, item, single)
             chart._curves.append(curve)
-            plot.addItem(item)
-            plot.addItem(tail)
+            name = spec.label if single else (run.label if spec == top else None)
+            if name is not None:
+                item.opts["name"] = name
+                legend.append((item, name))
         marks = chart._marks.get(run.run_id) or []
         for best in (False, True):
             if not any(m.best == best for m in marks):
                 continue
-            name = (BEST_LABEL if best else CHECKPOINT_LABEL) if single else None
-            item = pg.PlotDataItem([], [], name=name, pen=None)
+            item = _take(chart._spare_marks, plot)
+            item.setPen(None)
             item.setZValue(3)
             _style_mark(item, color, best)
             chart._mark_items.append((run.run_id, best, item))
-            plot.addItem(item)
+            if single:
+                legend.append((item, BEST_LABEL if best else CHECKPOINT_LABEL))
+    # The same items under the same names (another metric of the same runs): the legend
+    # stands, its samples draw the items' new styles (a legend entry costs milliseconds).
+    if [(id(i), n) for i, n in legend] != chart._legend:
+        chart.legend.clear()
+        for item, name in legend:
+            chart.legend.addItem(item, name)
+        chart._legend = [(id(i), n) for i, n in legend]
     chart._mark_keys = {}
     c = theme.colors()
     if not single and chart.metric_key == mn.LOSS and chart.runs:
@@ -97,9 +107,27 @@ def build_items(chart: "MetricChart") -> None:
     chart._left.set_kind(curves.y_kind(chart.metric_key))
 
 
-def _style(curve, single: bool) -> None:
-    for item in (curve.item, curve.tail):
-        _style_item(curve, item, single)
+def _take(spare: list, plot):
+    """A PlotDataItem on the plot, shown and empty: a spare one, else a new one."""
+    if spare:
+        item = spare.pop(0)  # in release order: a setup like the last gets the same items back
+        item.show()
+    else:
+        item = pg.PlotDataItem([], [])
+        plot.addItem(item)
+    item.opts["name"] = None
+    item.setSymbol(None)
+    return item
+
+
+def _any(spares: dict) -> list:
+    return next((items for items in spares.values() if items), [])
+
+
+def _release(spare: list, item) -> None:
+    item.setData([], [])
+    item.hide()
+    spare.append(item)
 
 
 def _style_item(curve, item, single: bool) -> None:
@@ -227,7 +255,8 @@ def draw_curves(chart: "MetricChart") -> bool:
             x, y = (data.curve(c.spec.name, c.spec.smoothed, chart.x_axis, x_range, pixels) if drawable
                     else (np.empty(0), np.empty(0)))
             c.item.setData(x, y)
-            c.tail.setData(np.empty(0), np.empty(0))
+            if c.tail is not None:
+                c.tail.setData(np.empty(0), np.empty(0))
             c.frozen_key = None
         _show_symbols(c)
         changed = True
@@ -262,19 +291,32 @@ def _draw_following(chart: "MetricChart", c, data, pixels: int) -> None:
     frozen_key = (data.generations.get(name), axis, chart.smoothing if smoothed else None, ds, chart.log_y)
     if c.frozen_key != frozen_key or n - c.frozen > TAIL_BINS * ds or c.frozen > n:
         c.frozen_key = frozen_key
-        c.frozen = max(0, min(n, data.settled(name, axis)) // ds * ds)
+        c.frozen = max(0, min(n, data.settled(name, axis)))
         c.item.setData(*data.span(name, smoothed, axis, 0, c.frozen, ds))
     start = max(0, c.frozen - 1)  # the tail starts at the frozen part's last point
-    c.tail.setData(*data.span(name, smoothed, axis, start, n, ds))
+    if n - start > 1 or c.tail is not None:  # a finished run's lines need no tail item
+        _tail(chart, c).setData(*data.span(name, smoothed, axis, start, n, ds))
+
+
+def _tail(chart: "MetricChart", c):
+    """The curve's tail item, made (like its line, uncached) the first time it has points."""
+    if c.tail is None:
+        c.tail = _take(chart._spare_tails, chart.plot_widget.getPlotItem())
+        c.tail.setZValue(_Z[c.spec.role])
+        c.tail.curve.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        _style_item(c, c.tail, c.single)
+        if c.symbols:
+            c.tail.setSymbol("o")
+    return c.tail
 
 
 def _show_symbols(c) -> None:
     """A line of few points shows them as dots (evaluations: up to more)."""
-    count = sum(len(x) for x, _y in (part.getData() for part in (c.item, c.tail)) if x is not None)
+    count = sum(len(x) for x, _y in (part.getData() for part in c.parts()) if x is not None)
     symbols = count <= (EVAL_SYMBOLS_UP_TO if c.spec.role == EVAL else SYMBOLS_UP_TO)
     if symbols != c.symbols:
         c.symbols = symbols
-        for part in (c.item, c.tail):
+        for part in c.parts():
             part.setSymbol("o" if symbols else None)
 
 

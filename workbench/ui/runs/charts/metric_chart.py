@@ -45,19 +45,24 @@ class _Curve:
     run_id: str
     spec: CurveSpec
     item: Any  # pg.PlotDataItem (named in the legend)
-    tail: Any  # pg.PlotDataItem, same style
+    tail: Any  # pg.PlotDataItem, same style; None until the line has a live tail
     color: str
+    single: bool = True  # the only run on the chart (its style depends on it)
+    top: Optional[CurveSpec] = None  # the spec of the run's curve the legend names
     key: Any = None  # what its drawn data was computed from
     frozen_key: Any = None  # what `item`'s frozen points were computed from
     frozen: int = 0  # points [0, frozen) are in `item`
     symbols: bool = False
     thick: int = 1  # its pen's width in pixels
 
+    def parts(self) -> list[Any]:
+        return [self.item] if self.tail is None else [self.item, self.tail]
+
     def drawn(self) -> tuple[Any, Any]:
         """The (x, y) handed to pyqtgraph, both items together (display values)."""
         import numpy as np
 
-        parts = [(x, y) for x, y in (i.getData() for i in (self.item, self.tail)) if x is not None and len(x)]
+        parts = [(x, y) for x, y in (i.getData() for i in self.parts()) if x is not None and len(x)]
         if len(parts) == 2:  # the tail starts at the frozen part's last point
             parts[1] = (parts[1][0][1:], parts[1][1][1:])
         if not parts:
@@ -85,6 +90,11 @@ class MetricChart(QWidget):
         self._curves: list[_Curve] = []
         self._mark_items: list[tuple[str, bool, Any]] = []  # (run_id, best, PlotDataItem)
         self._mark_keys: dict[tuple[str, bool], Any] = {}
+        # pg.PlotDataItems on the plot, hidden, for reuse: lines by (run id, names the run)
+        self._spare_lines: dict[tuple[str, bool], list[Any]] = {}
+        self._spare_marks: list[Any] = []
+        self._spare_tails: list[Any] = []
+        self._legend: list[tuple[int, str]] = []  # (id of item, name) the legend lists
         self.metric_key = mn.LOSS  # not "metric": QPaintDevice.metric() is a virtual Qt calls
         self.x_axis = "step"
         self.log_y = False
