@@ -28,6 +28,9 @@ def test_the_view_is_remembered_per_project(window, qtbot, trained_runs, tmp_pat
     page.tabs.setCurrentIndex(page.tabs.indexOf(page.logs))
     page.table.sortByColumn(COLUMN_KEYS.index("best_loss"), Qt.SortOrder.DescendingOrder)
     page.splitter.setSizes([150, 550])
+    name_col = COLUMN_KEYS.index("name")
+    page.table.setColumnWidth(name_col, 333)
+    page.table.horizontalHeader().moveSection(COLUMN_KEYS.index("tags"), 1)  # Tags next to the name
     qtbot.waitUntil(lambda: page.charts.view_state()["smoothing"] == 0.8, timeout=5000)
     wanted = page.view()
     assert set(wanted.compared) == {trained_runs.ids["lr-low"], trained_runs.ids["rank-4"]}
@@ -51,6 +54,8 @@ def test_the_view_is_remembered_per_project(window, qtbot, trained_runs, tmp_pat
     assert [r.run_id for r in page.chart.runs] == ids
     assert panel.x_combo.currentData() == "epoch" and panel.log_check.isChecked()
     assert abs(got.splitters["main"][0] - 150) <= 5
+    header = page.table.horizontalHeader()
+    assert page.table.columnWidth(name_col) == 333 and header.visualIndex(COLUMN_KEYS.index("tags")) == 1
 
 
 def test_a_damaged_saved_view_is_ignored():

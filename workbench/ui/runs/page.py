@@ -58,7 +58,7 @@ class RunsPage(Page):
         self.table = RunsTable()
         self.model, self.proxy = self.table.runs, self.table.proxy
         self.table.selection_changed.connect(self._selection_changed)
-        self.table.sort_changed.connect(self._save_soon)
+        self.table.sort_changed.connect(self._save_soon)  # sort, widths, order
         self.table.customContextMenuRequested.connect(self._show_context_menu)
         self.commands = RunCommands(self, self._status)
         self.commands.changed.connect(self._runs_edited)
@@ -403,7 +403,7 @@ class RunsPage(Page):
         return view_state.RunsViewState(
             selected=selected, compared=list(self._compared), chart=self.charts.view_state(),
             tab=TABS[self.tabs.currentIndex()],
-            sort_column=sort_column, sort_descending=descending,
+            sort_column=sort_column, sort_descending=descending, columns=self.table.columns_state(),
             splitters={"main": self.splitter.sizes(), "lower": self.lower.sizes()})
 
     def save_view(self) -> None:
@@ -417,6 +417,7 @@ class RunsPage(Page):
         state = view_state.load(self.ctx.project.id)
         self._restoring = True
         try:
+            self.table.restore_columns(state.columns)
             self.table.restore_sort(state.sort_column, state.sort_descending)
             if state.chart:
                 self.charts.restore_view_state(state.chart)

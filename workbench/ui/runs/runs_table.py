@@ -24,7 +24,7 @@ _WIDTHS = (("name", 170), ("status", 150), ("steps", 110), ("model", 130), ("dat
 
 class RunsTable(QTableView):
     selection_changed = Signal()  # the selected rows or the current one changed
-    sort_changed = Signal()
+    sort_changed = Signal()  # the sort, a column's width or the columns' order changed
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -47,6 +47,9 @@ class RunsTable(QTableView):
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.sortIndicatorChanged.connect(lambda *_: self.sort_changed.emit())
+        # A column resized or moved is remembered too.
+        header.sectionResized.connect(lambda *_: self.sort_changed.emit())
+        header.sectionMoved.connect(lambda *_: self.sort_changed.emit())
         for key, width in _WIDTHS:
             self.setColumnWidth(COLUMN_KEYS.index(key), width)
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
@@ -110,6 +113,16 @@ class RunsTable(QTableView):
         section = header.sortIndicatorSection()
         key = COLUMN_KEYS[section] if 0 <= section < len(COLUMN_KEYS) else ""
         return key, header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+
+    def columns_state(self) -> str:
+        """Column widths and order (the header's own state), as text for the settings."""
+        return bytes(self.horizontalHeader().saveState().toBase64()).decode("ascii")
+
+    def restore_columns(self, state: str) -> None:
+        if state:
+            from PySide6.QtCore import QByteArray
+
+            self.horizontalHeader().restoreState(QByteArray.fromBase64(state.encode("ascii")))
 
     def restore_sort(self, key: str, descending: bool) -> None:
         if key in COLUMN_KEYS:

@@ -1,6 +1,6 @@
 """What the Runs page remembers per project (ui/common/settings.py, keyed by project id): the
 selected runs, the runs pinned for comparison, the chart's choices (metric, x axis, log scale,
-smoothing), the lower tab, the table's sort and the splitter sizes."""
+smoothing), the lower tab, the table's sort, column widths and order, and the splitter sizes."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class RunsViewState:
     sort_column: str = ""  # a table_model column key; "" keeps the newest-first order
     sort_descending: bool = False
     splitters: dict[str, list[int]] = field(default_factory=dict)
+    columns: str = ""  # the table header's state (column widths and order), base64
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunsViewState":
@@ -42,7 +43,8 @@ class RunsViewState:
         return cls(selected=_ids(d.get("selected")), compared=_ids(d.get("compared")),
                    chart=d["chart"] if isinstance(d.get("chart"), dict) else {},
                    tab=str(d.get("tab") or ""), sort_column=str(d.get("sort_column") or ""),
-                   sort_descending=bool(d.get("sort_descending")), splitters=_sizes(d.get("splitters")))
+                   sort_descending=bool(d.get("sort_descending")), splitters=_sizes(d.get("splitters")),
+                   columns=d["columns"] if isinstance(d.get("columns"), str) else "")
 
 
 def load(project_id: Optional[str]) -> RunsViewState:
