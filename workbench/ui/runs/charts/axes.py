@@ -15,6 +15,7 @@ class ChartAxis(pg.AxisItem):
     def __init__(self, orientation: str, kind: str = ticks.NUMBER, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
         self.kind = kind
+        self._finest: "float | None" = None  # the finest tick spacing of the last layout
         # Ticks and grid lines at two levels, not three: the third doubles the lines each
         # paint draws across the plot.
         self.setStyle(maxTickLevel=1)
@@ -33,7 +34,15 @@ class ChartAxis(pg.AxisItem):
             return [(major, 0), (minor, 0)]
         return super().tickSpacing(minVal, maxVal, size)
 
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802
+        levels = super().tickValues(minVal, maxVal, size)
+        spacings = [spacing for spacing, values in levels if values and spacing]
+        self._finest = min(spacings) if spacings else None
+        return levels
+
     def tickStrings(self, values, scale, spacing):  # noqa: N802
         if self.logMode:
             return super().tickStrings(values, scale, spacing)
+        # Every level with the decimals of the finest one: 1.0 1.5 2.0, not 1 1.5 2.
+        spacing = min(spacing, getattr(self, "_finest", None) or spacing)
         return ticks.tick_strings(self.kind, [v * scale for v in values], spacing * scale)
