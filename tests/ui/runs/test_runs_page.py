@@ -105,7 +105,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
     assert not page.actions.delete.isEnabled()  # a training run cannot be deleted
     # The status bar follows the running job.
     assert window.job_progress.isVisible()
-    assert (window.job_progress.value(), window.job_progress.maximum()) == (3, 40)
+    assert window.job_progress.format() == "step 3 / 40" and window.job_progress.value() == 75  # per mille
     assert "live-run" in window.job_label.text()
     # The Logs tab shows what the child wrote to stderr.
     page.tabs.setCurrentWidget(page.logs)
@@ -119,7 +119,7 @@ def test_live_run_curve_status_and_cancel(window, qtbot, live_run):
     qtbot.waitUntil(lambda: len(_losses(page, run_id)) == 11, timeout=15000)
     assert _losses(page, run_id)[-1] == pytest.approx(1.9) and loads == []
     qtbot.waitUntil(lambda: _cell(page, "steps") == "11 / 40", timeout=15000)
-    assert window.job_progress.value() == 11
+    assert window.job_progress.format() == "step 11 / 40"
     # The progress line: step, share and, once the speed was measured between two polls, an ETA.
     line = page.progress_line
     assert line.isVisible() and line.label.text().startswith("Step 11 / 40 · 28%")

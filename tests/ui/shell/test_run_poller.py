@@ -109,7 +109,7 @@ def test_polls_run_on_their_own_thread_and_signal_per_run_not_per_tick(window, q
     assert all(row.t > 0 for batch in heard.metrics for row in batch[run_id])
     assert threads and threading.get_ident() not in threads  # never in the GUI thread
     # The job indicator follows the records the polls re-read.
-    assert (window.job_progress.value(), window.job_progress.maximum()) == (8, 40)
+    assert window.job_progress.format() == "step 8 / 40" and window.job_progress.value() == 200  # per mille
     assert "live-run — running" in window.job_label.text()
 
     # The run ends: the list changed (once), and its last record says how.
@@ -143,6 +143,38 @@ def test_a_synchronous_poll_emits_the_same_signals(qtbot, live_run):
     finally:
         ctx.close()  # detaches: the child keeps running until the fixture ends it
     assert poller.live_poller_count() == 0
+
+
+def test_the_active_runs_are_answered_while_a_poll_holds_the_lock(qtbot, live_run):
+    """The poller's thread holds the RunManager's lock while it ingests; the GUI asking which
+    runs train (buttons, the job indicator) gets the last poll's answer instead of waiting."""
+    from workbench.services import projects
+    from workbench.ui.shell.context import ProjectContext
+
+    path, run_id, writer = live_run
+    store, runs = projects.open_for_app(path)
+    ctx = ProjectContext(store, runs)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with runs.lock:
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    try:
+        assert ctx.active_run_ids() == [run_id]
+        thread.start()
+        assert held.wait(10)
+        answers = []
+        asker = threading.Thread(target=lambda: answers.append((ctx.active_run_ids(), ctx.stopping_runs())))
+        asker.start()
+        asker.join(5)  # it would wait until `release` with a blocking read
+        assert not asker.is_alive() and answers == [([run_id], [])]
+    finally:
+        release.set()
+        thread.join(10)
+        ctx.close()
 
 
 def test_the_project_opens_in_a_worker_while_the_window_answers(window, qtbot, project_path):
@@ -244,3 +276,49 @@ def test_chat_models_refresh_when_shown_and_never_under_an_open_popup(open_windo
     assert texts() == ["first  (base model)"]  # not rebuilt under the user's pointer
     chat.model_combo.hidePopup()
     assert texts() == ["first  (base model)", "second  (base model)"]
+
+
+def test_the_job_indicator_never_repaints_in_the_gui_thread_per_step(qtbot):
+    """QProgressBar repaints synchronously when the number its text shows changes: a "step %v"
+    format did so on every step of a live run (a whole status-bar repaint per poll). The
+    indicator shows the step in its format and moves its per-mille value only when it changes."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from workbench.core.records import Run
+    from workbench.ui.shell.job_status import JobStatus
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
+            if event.type() == QEvent.Type.Paint:
+                Paints.count += 1
+            return False
+
+    class Ctx:  # what update_from reads of a ProjectContext
+        def __init__(self):
+            self.run = Run(id="r", name="long-run", dataset_version_id="v", base_model_id="m", config={},
+                           status="running", work_dir="runs/r", created_at="", created_by="", total_steps=100_000)
+
+        def active_run_ids(self):
+            return ["r"]
+
+        def latest_run(self, run_id):
+            return self.run
+
+        def stopping_runs(self):
+            return []
+
+    status, ctx = JobStatus(), Ctx()
+    qtbot.addWidget(status)
+    status.update_from(ctx)
+    status.show()
+    qtbot.waitExposed(status)
+    paints = Paints()
+    status.progress.installEventFilter(paints)
+    for step in range(1, 50):  # 49 steps of a 100k-step run: the per-mille value stays 0
+        ctx.run = dataclasses.replace(ctx.run, step=step)
+        status.update_from(ctx)
+        assert Paints.count == 0, f"painted synchronously at step {step}"
+    assert status.progress.format() == "step 49 / 100,000"
+    qtbot.waitUntil(lambda: Paints.count > 0, timeout=5000)  # the new text is painted, later

@@ -54,6 +54,9 @@ class ProjectContext(QObject):
         # The latest record of each active run (from the polls; the job indicator reads it).
         self._records: dict[str, "Run"] = {
             run_id: run_views.current_run(store, run_id) for run_id in self._state.active}
+        # What active_run_ids / stopping_runs answer while a poll holds the RunManager's lock.
+        self._active: tuple[str, ...] = tuple(self._state.active)
+        self._stopping: tuple["StoppingRun", ...] = ()
 
     @property
     def name(self) -> str:
@@ -112,6 +115,7 @@ class ProjectContext(QObject):
                 self._records[run_id] = run
         for run_id in set(self._records) - set(result.active):
             del self._records[run_id]
+        self._active, self._stopping = tuple(result.active), tuple(result.stopping)
         if result.events:
             self.run_events.emit(result.events)
         if result.metrics:
@@ -142,14 +146,31 @@ class ProjectContext(QObject):
 
     # -- runs ------------------------------------------------------------------------------------
     def active_run_ids(self) -> list[str]:
-        return [] if self._closed else list(self.runs.active_run_ids())
+        """The runs training now. Never waits for a poll in progress on the poller's thread (it
+        holds the RunManager's lock while it ingests): then the last poll's answer is given."""
+        if self._closed:
+            return []
+        if self.runs.lock.acquire(blocking=False):
+            try:
+                self._active = tuple(self.runs.active_run_ids())
+            finally:
+                self.runs.lock.release()
+        return list(self._active)
 
     def stop_runs(self) -> list[str]:
         """Ask every active run to stop cooperatively; the polls then follow them to their end."""
         return [] if self._closed else self.runs.stop_all()
 
     def stopping_runs(self) -> list["StoppingRun"]:
-        return [] if self._closed else self.runs.stopping()
+        """The runs asked to stop that have not ended; like active_run_ids, never waits."""
+        if self._closed:
+            return []
+        if self.runs.lock.acquire(blocking=False):
+            try:
+                self._stopping = tuple(self.runs.stopping())
+            finally:
+                self.runs.lock.release()
+        return list(self._stopping)
 
     def close(self, stop_runs: bool = False) -> None:
         """Stop polling (joins the poller's thread), detach from the training children (or, with

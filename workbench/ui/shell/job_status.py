@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 from workbench.ui.shell.context import ProjectContext
 
 
+PER_MILLE = 1000
 _STOPPING = {"saving": "stopping, saving its adapter…", "terminating": "stopping, terminating…",
              "killing": "stopping, killing…"}
 
@@ -26,7 +27,10 @@ class JobStatus(QWidget):
         self.progress = QProgressBar()
         self.progress.setObjectName("statusJobProgress")
         self.progress.setFixedWidth(220)
-        self.progress.setFormat("step %v / %m")
+        # The bar's value is per mille and its text is set as a format: QProgressBar repaints
+        # synchronously (the whole status bar, in the GUI thread) whenever the value it shows
+        # as text changes, which "step %v" did on every step; a format change only schedules one.
+        self.progress.setRange(0, PER_MILLE)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
@@ -49,6 +53,10 @@ class JobStatus(QWidget):
         state = _STOPPING.get(stage, stage) if stage else run.status
         self.label.setText(f"Training {run.name} — {state}{more}")
         # Maximum 0 shows a busy bar until the child reports its total.
-        self.progress.setMaximum(max(run.total_steps, 1) if run.total_steps else 0)
-        self.progress.setValue(run.step)
+        total = run.total_steps
+        self.progress.setMaximum(PER_MILLE if total else 0)
+        self.progress.setFormat(f"step {run.step:,} / {total:,}" if total else f"step {run.step:,}")
+        value = min(PER_MILLE, run.step * PER_MILLE // total) if total else 0
+        if self.progress.value() != value:
+            self.progress.setValue(value)
         self.show()
