@@ -251,3 +251,23 @@ def test_the_fit_line_shows_the_counts_as_soon_as_they_arrive(fit_window, qtbot)
     qtbot.waitUntil(lambda: page.fit.task is None, timeout=20000)
     assert "Measuring" not in page.fit_label.text()
     assert "chatml's tokenizer" in page.fit_label.text()
+
+
+def test_showing_the_page_reads_the_project_only_after_a_change(train_window, monkeypatch):
+    """Switching to Train must not read the project's models and versions in the GUI thread
+    every time (page switches stay smooth); a change heard while hidden is read once."""
+    from workbench.services import train_form
+
+    reads = []
+    real = train_form.train_choices
+    monkeypatch.setattr(train_form, "train_choices", lambda store: reads.append(1) or real(store))
+    for _ in range(3):
+        train_window.set_page(0)
+        train_window.set_page(2)
+    assert reads == []
+    train_window.set_page(0)
+    train_window.ctx.datasets_changed.emit()
+    train_window.ctx.models_changed.emit()
+    assert reads == []  # hidden: noted, not read
+    train_window.set_page(2)
+    assert len(reads) == 1

@@ -107,8 +107,10 @@ class TrainPage(Page):
         if ctx is not None:
             from workbench.services import train_form
 
-            self.connect_ctx(ctx.datasets_changed, self.refresh)
-            self.connect_ctx(ctx.models_changed, self.refresh)
+            # A hidden page notes a change and refreshes once when shown (not on every show:
+            # the refresh reads the project's models and versions in the GUI thread).
+            self.connect_ctx(ctx.datasets_changed, self.refresh_when_shown(self.refresh))
+            self.connect_ctx(ctx.models_changed, self.refresh_when_shown(self.refresh))
             self.connect_ctx(ctx.runs_changed, self._show_queue)
             self.load_config(train_form.last_settings(ctx.store))
         self.refresh()
@@ -138,7 +140,7 @@ class TrainPage(Page):
 
     def page_shown(self) -> None:
         self.quantization.start()
-        self.refresh()
+        self.validate()  # the estimates it starts wait for a visible page
 
     @staticmethod
     def _fill(combo: QComboBox, items: list[tuple[str, str, str]], default: Optional[str] = None) -> None:
