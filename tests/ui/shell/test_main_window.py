@@ -381,3 +381,12 @@ def test_the_conversation_question_returns_the_clicked_answer(qtbot):
     QTimer.singleShot(50, lambda: next(b for b in QApplication.activeModalWidget().buttons()
                                        if b.text() == "Start New Chat").click())
     assert dialogs.ask_about_conversation(None, "SmolLM2") == dialogs.NEW_CONVERSATION
+
+
+def test_every_page_fits_a_small_laptop_screen(open_window):
+    """No page forces the window wider than a 1024-pixel screen (the Runs page's chart controls
+    once asked for ~1110 px: a tool bar puts what does not fit in its extension menu)."""
+    for index in range(5):
+        open_window.set_page(index)
+    assert open_window.minimumSizeHint().width() <= 1024
+    assert max(page.minimumSizeHint().width() for page in open_window.pages) <= 1024 - open_window.nav.width()

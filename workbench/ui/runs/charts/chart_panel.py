@@ -10,8 +10,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QSlider, QTabBar, QToolButton,
-    QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QFileDialog, QLabel, QMenu, QSizePolicy, QSlider, QTabBar, QToolBar,
+    QToolButton, QVBoxLayout, QWidget,
 )
 
 from workbench.core import metric_names as mn
@@ -83,24 +83,33 @@ class ChartPanel(QWidget):
         menu.addAction(self.export_svg_action)
         self.export_button.setMenu(menu)
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(self.tabs)
-        bar.addStretch(1)
-        bar.addWidget(QLabel("X axis"))
+        # The metric tabs get a row of their own; the controls are a tool bar, not a row of
+        # widgets: in a narrow window what does not fit goes into its extension menu (»)
+        # instead of forcing the whole window wider.
+        self.tabs.setUsesScrollButtons(True)
+        bar = QToolBar()
+        bar.setObjectName("chartToolBar")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.addWidget(QLabel("X axis "))
         bar.addWidget(self.x_combo)
-        bar.addSpacing(8)
+        bar.addSeparator()
         bar.addWidget(self.log_check)
-        bar.addSpacing(8)
+        bar.addSeparator()
         bar.addWidget(self.smoothing_label)
         bar.addWidget(self.smoothing_slider)
         bar.addWidget(self.smoothing_value)
-        bar.addSpacing(8)
+        bar.addSeparator()
         bar.addWidget(self.export_button)
+        self.toolbar = bar
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.insertWidget(bar.actions()[0], spacer)  # the controls sit on the right, under the chart's corner
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addLayout(bar)
+        layout.addWidget(self.tabs)
+        layout.addWidget(bar)
         layout.addWidget(self.chart, 1)
         self._sync_controls()
 
