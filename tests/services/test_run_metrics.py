@@ -103,7 +103,7 @@ def test_metric_rows_are_what_ingest_stores_with_epoch_and_time(store):
     assert [MetricRow(*r) for r in stored] == sorted(rows, key=lambda r: (r.seq, r.name))
 
 
-def test_load_metrics_reads_numpy_curves_in_step_order(store, monkeypatch):
+def test_load_metrics_reads_numpy_curves_in_step_order(store):
     run = _run(store)
     ingest(store, run.id, _stream(6, eval_every=3))
     loaded = load_metrics(store.path, run.id)
@@ -119,7 +119,6 @@ def test_load_metrics_reads_numpy_curves_in_step_order(store, monkeypatch):
     # Some names, points after a seq (the ones a chart does not have yet), a name never logged.
     later = load_metrics(store.path, run.id, names=[M.LOSS, "nope"], after_seq=int(loss.seq[3]))
     assert list(later[M.LOSS].step) == [5, 6] and len(later["nope"]) == 0 and later["nope"].name == "nope"
-    monkeypatch.setattr(run_metrics, "TAIL_POINTS", 0)  # a long tail reads the curve's index instead
     again = load_metrics(store.path, run.id, names=[M.LOSS, M.MEMORY], after_seq=int(loss.seq[3]))
     assert list(again[M.LOSS].seq) == list(later[M.LOSS].seq) and list(again[M.MEMORY].step) == [5, 6, 6]
 

@@ -1,5 +1,6 @@
 """Migration 4 (live monitoring): metric points keep their time, runs keep what the Runs table
-shows, curves read from one covering index; and a second connection for the run poller."""
+shows (how curves are read: test_metric_points_schema.py); and a second connection for the run
+poller."""
 
 from __future__ import annotations
 
@@ -59,14 +60,6 @@ def test_a_version_3_project_migrates_backfilling_what_the_runs_table_shows(tmp_
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         store.close()
-
-
-def test_a_curve_is_read_from_the_covering_index_alone(store):
-    plan = store.db.execute(
-        "EXPLAIN QUERY PLAN SELECT seq, step, t, value FROM metric_points"
-        " WHERE run_id = ? AND name = ? AND seq > ? ORDER BY step, seq", ("r", "loss", 0)).fetchall()
-    details = " ".join(str(row[-1]) for row in plan)
-    assert "COVERING INDEX idx_metric_points_curve" in details and "TEMP B-TREE" not in details
 
 
 def _run(store):

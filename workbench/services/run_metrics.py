@@ -2,7 +2,7 @@
 
 load_metrics opens its own read-only SQLite connection (WAL lets it read while the poller
 writes), so a worker thread never shares the GUI's or the poller's connection. A million points
-load in about a second: one covering index in curve order, rows in chunks straight into numpy.
+load in about a second: the points table's key is the curve order, rows go in chunks into numpy.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ __all__ = ["CheckpointMark", "MetricRow", "MetricSeries", "checkpoints", "load_m
 
 DB_NAME = "project.sqlite"  # the store's file name (store.project_store.DB_NAME)
 CHUNK = 65536  # rows per fetchmany: big enough to amortise the call, small enough to cancel
-TAIL_POINTS = 50_000  # points after a seq up to which the seq index beats reading whole curves
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def connect_read_only(project_path: str) -> sqlite3.Connection:
 
 
 def _names(conn: sqlite3.Connection, run_id: str) -> list[str]:
-    # One index seek per name (run_id, name, step), not a scan of every point.
+    # One seek in the table's key (run_id, name, ...) per name, not a scan of every point.
     out: list[str] = []
     row = conn.execute("SELECT MIN(name) FROM metric_points WHERE run_id = ?", (run_id,)).fetchone()
     while row is not None and row[0] is not None:
@@ -97,13 +96,10 @@ def metric_names(project_path: str, run_id: str) -> list[str]:
         conn.close()
 
 
-def _series(conn: sqlite3.Connection, run_id: str, name: str, after_seq: int, tail: bool,
+def _series(conn: sqlite3.Connection, run_id: str, name: str, after_seq: int,
             cancel: Optional[CancelToken], tick: Callable[[int], None]) -> MetricSeries:
-    # A whole curve: the covering index (run, name, step, seq, t, value), in curve order with no
-    # table lookups. The few points after a seq (`tail`): the (run, seq, name) index finds them
-    # without reading the curve's others.
-    index = "INDEXED BY idx_metric_points_run_id_seq_name " if tail else ""
-    cur = conn.execute(f"SELECT seq, step, COALESCE(t, 0.0), value FROM metric_points {index}"
+    # The table's key (run, name, step, seq) is the curve order: a range of it, no sort, no lookups.
+    cur = conn.execute("SELECT seq, step, COALESCE(t, 0.0), value FROM metric_points"
                        " WHERE run_id = ? AND name = ? AND seq > ? ORDER BY step, seq",
                        (run_id, name, after_seq))
     parts: list[np.ndarray] = []
@@ -113,7 +109,8 @@ def _series(conn: sqlite3.Connection, run_id: str, name: str, after_seq: int, ta
         chunk = cur.fetchmany(CHUNK)
         if not chunk:
             break
-        # float64 holds seq and step exactly (they are far below 2**53).
+        # float64 holds seq and step exactly (they are far below 2**53); a NULL value (SQLite
+        # keeps a NaN, a diverged loss, as NULL) becomes NaN.
         parts.append(np.fromiter(chain.from_iterable(chunk), np.float64, 4 * len(chunk)).reshape(len(chunk), 4))
         tick(len(chunk))
     if not parts:
@@ -133,10 +130,9 @@ def load_metrics(project_path: str, run_id: str, names: Optional[Sequence[str]] 
     try:
         wanted = list(names) if names is not None else _names(conn, run_id)
         total = 0
-        if progress is not None or after_seq > 0:
+        if progress is not None:
             total = conn.execute("SELECT COUNT(*) FROM metric_points WHERE run_id = ? AND seq > ?",
                                  (run_id, after_seq)).fetchone()[0]
-        tail = after_seq > 0 and total <= TAIL_POINTS
         done = 0
 
         def tick(n: int) -> None:
@@ -145,7 +141,7 @@ def load_metrics(project_path: str, run_id: str, names: Optional[Sequence[str]] 
             if total:
                 report(progress, done / total, "Loading the run's curves")
 
-        out = {name: _series(conn, run_id, name, after_seq, tail, cancel=cancel, tick=tick) for name in wanted}
+        out = {name: _series(conn, run_id, name, after_seq, cancel=cancel, tick=tick) for name in wanted}
         report(progress, 1.0, "")
         return out
     finally:

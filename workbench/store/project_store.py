@@ -281,11 +281,10 @@ class ProjectStore(RunQueueAndSegments, RunEdits):
                 [(run_id, e.seq, e.kind, json.dumps(e.payload), e.t) for e in events],
             )
             new = self._conn.total_changes - before
-            stamp_at, user = now_iso(), self.user
+            # A point is keyed by (run, name, step, seq): the same event again changes nothing.
             self._conn.executemany(
-                "INSERT OR IGNORE INTO metric_points (id, run_id, seq, step, name, value, t, created_at, created_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(new_id(), run_id, m.seq, m.step, m.name, m.value, m.t, stamp_at, user) for m in metrics],
+                "INSERT OR IGNORE INTO metric_points (run_id, name, step, seq, t, value) VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, m.name, m.step, m.seq, m.t, m.value) for m in metrics],
             )
             row = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in report.columns().items()}
             if row:
