@@ -18,6 +18,7 @@ import signal
 from typing import Any
 
 from workbench.core.clock import now_iso
+from workbench.core.run_files import RUN_RECORD, read_json_object
 from workbench.engine.control import StopSignal
 from workbench.engine.errors import (
     BadConfigError,
@@ -31,7 +32,7 @@ from workbench.jobs.protocol import EventWriter
 from workbench.jobs.specs import ExportSpec
 
 EXPORT_RECORD = "workbench_export.json"
-RUN_RECORD = "workbench_run.json"  # engine.run_record writes it into adapter folders
+RUN_RECORD = RUN_RECORD  # engine.run_record writes it into adapter folders
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
@@ -147,17 +148,9 @@ def _check_space(folder: str, need: int) -> None:
             f"{parent} has {free / 2**20:,.0f} MB free.", advice=EXPORT_DISK_ADVICE)
 
 
-def _read_json(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
 
 def export_record(spec: ExportSpec, plan, env: dict[str, Any]) -> dict[str, Any]:
-    run = _read_json(os.path.join(spec.adapter_path, RUN_RECORD))  # final/ and best/ carry one
+    run = read_json_object(os.path.join(spec.adapter_path, RUN_RECORD))  # final/ and best/ carry one
     return {
         "format": "workbench-merged-model/1",
         "run_id": spec.run_id or run.get("run_id", ""),

@@ -16,9 +16,9 @@ from typing import Any, Optional
 
 from workbench.core.clock import now_iso
 from workbench.core.hashing import file_sha256
+from workbench.core.run_files import RUN_RECORD
 from workbench.jobs.specs import TrainSpec
 
-RUN_RECORD = "workbench_run.json"
 
 
 def peak_memory(device: str) -> tuple[int, str]:

@@ -9,7 +9,6 @@ by eval loss (best/), or a periodic checkpoints/checkpoint-N. The merge runs in 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -19,6 +18,7 @@ from typing import Optional, Union
 from workbench.core.clock import new_id
 from workbench.core.errors import JobError, WorkbenchError
 from workbench.core.progress import CancelToken, Cancelled, ProgressCallback, report
+from workbench.core.run_files import RUN_RECORD, read_json_object
 from workbench.jobs.launch import ChildProcess
 from workbench.jobs.protocol import Event
 from workbench.jobs.specs import ExportSpec, write_spec
@@ -59,14 +59,6 @@ class ExportResult:
     size_bytes: int
 
 
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
 
 def _is_adapter(folder: str) -> bool:
     return os.path.isfile(os.path.join(folder, "adapter_config.json"))
@@ -81,12 +73,12 @@ def checkpoints_of(store: ProjectStore, run_id: str) -> list[CheckpointInfo]:
     out: list[CheckpointInfo] = []
     final = store.abspath(run.adapter_path) if run.adapter_path else os.path.join(work, "adapter")
     if _is_adapter(final):
-        steps = _read_json(os.path.join(final, "workbench_run.json")).get("steps")
+        steps = read_json_object(os.path.join(final, RUN_RECORD)).get("steps")
         step = steps if isinstance(steps, int) else run.step or None
         out.append(CheckpointInfo(FINAL, final, step, evals.get(step) if step else None))
     best = os.path.join(work, "best")
     if _is_adapter(best):
-        record = _read_json(os.path.join(best, "workbench_run.json"))
+        record = read_json_object(os.path.join(best, RUN_RECORD))
         step = _checkpoint_step(str(record.get("checkpoint", "")))
         loss = record.get("best_eval_loss")
         out.append(CheckpointInfo(BEST, best, step, loss if isinstance(loss, (int, float)) else evals.get(step)))

@@ -7,7 +7,6 @@ load in about a second: the points table's key is the curve order, rows go in ch
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import urllib.parse
@@ -20,6 +19,7 @@ import numpy as np
 from workbench.core.errors import ProjectError
 from workbench.core.progress import CancelToken, ProgressCallback, report
 from workbench.core.records import MetricRow, Run
+from workbench.core.run_files import RUN_RECORD, read_json_object
 
 if TYPE_CHECKING:  # importing this module must not load sqlite-utils (the Runs page imports it)
     from workbench.store import ProjectStore
@@ -162,14 +162,6 @@ def _step_of(name: str) -> Optional[int]:
     return int(tail) if head == "checkpoint" and tail.isdigit() else None
 
 
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
 
 def checkpoints(store: "ProjectStore", run: Run) -> list[CheckpointMark]:
     """The run's kept checkpoint-N folders in step order, the best (by eval loss) marked: from
@@ -184,9 +176,9 @@ def checkpoints(store: "ProjectStore", run: Run) -> list[CheckpointMark]:
     kept = sorted((step, os.path.join(root, n)) for n in names if (step := _step_of(n)) is not None
                   and os.path.isdir(os.path.join(root, n)))
     best_dir = store.abspath(run.environment.get("best_path") or os.path.join(run.work_dir, "best"))
-    best_name = str(_read_json(os.path.join(best_dir, "workbench_run.json")).get("checkpoint") or "")
+    best_name = str(read_json_object(os.path.join(best_dir, RUN_RECORD)).get("checkpoint") or "")
     if not best_name and kept:
-        state = _read_json(os.path.join(kept[-1][1], "trainer_state.json"))
+        state = read_json_object(os.path.join(kept[-1][1], "trainer_state.json"))
         best_name = os.path.basename(os.path.normpath(str(state.get("best_model_checkpoint") or "")))
     best_step = _step_of(best_name)
     marks = [CheckpointMark(step, path, step == best_step) for step, path in kept]
