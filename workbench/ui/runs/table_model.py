@@ -138,6 +138,10 @@ class RunTableModel(QAbstractTableModel):
         self._rows: list["RunRow"] = []
         self._index: dict[str, int] = {}  # run id -> row
         self.resets = 0  # how often the whole model was reset (tests: not per progress tick)
+        # Each row's cell texts, made once per change of the row: a repaint asks data() for every
+        # cell and role through Python (hundreds of calls), so it must not format them each time.
+        self._texts: dict[int, tuple[str, ...]] = {}
+        self._flags: Optional[tuple[Qt.ItemFlag, Qt.ItemFlag]] = None  # (other cells, the name cell)
         self.rename: Optional[Callable[[str, str], bool]] = None  # (run id, new name) -> accepted
 
     # -- contents ------------------------------------------------------------------------------
@@ -147,6 +151,7 @@ class RunTableModel(QAbstractTableModel):
             self.beginResetModel()
             self._rows = list(rows)
             self._index = {r.run.id: i for i, r in enumerate(self._rows)}
+            self._texts.clear()
             self.resets += 1
             self.endResetModel()
             return
@@ -173,6 +178,7 @@ class RunTableModel(QAbstractTableModel):
                 self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
 
     def _row_changed(self, i: int) -> None:
+        self._texts.pop(i, None)
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
     def rows(self) -> list["RunRow"]:
@@ -205,10 +211,20 @@ class RunTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
-        flags = super().flags(index)
-        if index.isValid() and index.column() == NAME_COL:
-            flags |= Qt.ItemFlag.ItemIsEditable  # F2 renames
-        return flags
+        if not index.isValid():
+            return super().flags(index)
+        if self._flags is None:
+            plain = super().flags(index)
+            self._flags = (plain, plain | Qt.ItemFlag.ItemIsEditable)  # F2 renames
+        return self._flags[index.column() == NAME_COL]
+
+    def _text(self, i: int, row: "RunRow", column: int) -> str:
+        if column == DURATION_COL:  # a running run's duration grows by itself
+            return COLUMNS[column].text(row)
+        texts = self._texts.get(i)
+        if texts is None:
+            texts = self._texts[i] = tuple(c.text(row) for c in COLUMNS)
+        return texts[column]
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = self.row_at(index.row()) if index.isValid() else None
@@ -216,7 +232,7 @@ class RunTableModel(QAbstractTableModel):
             return None
         column = COLUMNS[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return column.text(row)
+            return self._text(index.row(), row, index.column())
         if role == SortRole:
             return column.value(row)
         if role == RunIdRole:
