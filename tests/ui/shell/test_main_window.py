@@ -390,3 +390,31 @@ def test_every_page_fits_a_small_laptop_screen(open_window):
         open_window.set_page(index)
     assert open_window.minimumSizeHint().width() <= 1024
     assert max(page.minimumSizeHint().width() for page in open_window.pages) <= 1024 - open_window.nav.width()
+
+
+PRELOAD = r"""
+import os, sys, time
+from PySide6.QtWidgets import QApplication
+from workbench.ui.shell.main_window import RUNS, MainWindow
+app = QApplication([])
+window = MainWindow()
+window.show()
+window.set_page(0)
+assert "pyqtgraph" not in sys.modules
+window.open_project(sys.argv[1])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and not (window.ctx is not None and "pyqtgraph" in sys.modules):
+    app.processEvents()
+    time.sleep(0.01)
+print("PRELOADED" if "pyqtgraph" in sys.modules and window._pages[RUNS] is None else "MISSING", flush=True)
+window.close()
+"""
+
+
+def test_heavy_page_imports_are_made_in_a_worker_after_a_project_opens(project_path):
+    """pyqtgraph (the Runs page's charts, ~0.7 s of imports) is imported by a worker once a
+    project is open, before any Runs page exists: its first show then does not stall."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", PRELOAD, project_path], capture_output=True, text=True,
+                         env=env, timeout=180)
+    assert "PRELOADED" in out.stdout, out.stdout + out.stderr[-2000:]

@@ -107,9 +107,12 @@ def test_polls_run_on_their_own_thread_and_signal_per_run_not_per_tick(window, q
     # The points reached the GUI from the poll itself (with the events' times), each once.
     assert heard.points(run_id, "loss") == [(s, pytest.approx(3.0 - 0.1 * s)) for s in range(1, 9)]
     assert all(row.t > 0 for batch in heard.metrics for row in batch[run_id])
+    # A poll that began before the patch may have read all 8 steps: one more, surely after it.
+    _train_steps(writer, [9])
+    qtbot.waitUntil(lambda: heard.changed[-1].step == 9, timeout=15000)
     assert threads and threading.get_ident() not in threads  # never in the GUI thread
     # The job indicator follows the records the polls re-read.
-    assert window.job_progress.format() == "step 8 / 40" and window.job_progress.value() == 200  # per mille
+    assert window.job_progress.format() == "step 9 / 40" and window.job_progress.value() == 225  # per mille
     assert "live-run — running" in window.job_label.text()
 
     # The run ends: the list changed (once), and its last record says how.

@@ -12,6 +12,9 @@ from workbench.ui.shell.context import ProjectContext
 
 class Page(QWidget):
     title = ""
+    # Heavy modules the page imports when first shown (pyqtgraph...): the window imports them in
+    # a worker beforehand, so that first show does not stall the GUI thread on an import.
+    heavy_imports: tuple[str, ...] = ()
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)

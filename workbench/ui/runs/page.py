@@ -47,6 +47,7 @@ SAVE_DELAY_MS = 400
 
 class RunsPage(Page):
     title = "Runs"
+    heavy_imports = ("pyqtgraph",)  # the charts (0.7 s of imports)
     chat_requested = Signal(str)  # run id
     duplicate_requested = Signal(object)  # (TrainConfig, dataset version id, base model id, run name)
 

@@ -40,18 +40,27 @@ PAGE_SPECS = (
 )
 
 
-def _open_for_app(path: str, opened: list, page_module: str, progress=None, cancel=None):
-    """Worker: open the project and its run manager (migration, backup, journal catch-up). What
-    it opened is also kept in `opened`, so a window that no longer wants it can close it. The
-    page to show is imported here too (its import, ~0.1 s, would stall the GUI thread; page
-    modules make no Qt objects at import), the GUI thread then only builds it."""
+def _import_pages(specs, progress=None, cancel=None) -> None:
+    """Worker: import page modules and the heavy modules each imports when first shown
+    (Page.heavy_imports), so that no first show stalls the GUI thread on an import (pyqtgraph
+    alone is ~0.7 s). Neither makes Qt objects at import."""
     import importlib
 
+    for _title, module, cls in specs:
+        page = getattr(importlib.import_module(module), cls)
+        for name in page.heavy_imports:
+            importlib.import_module(name)
+
+
+def _open_for_app(path: str, opened: list, page_spec, progress=None, cancel=None):
+    """Worker: open the project and its run manager (migration, backup, journal catch-up). What
+    it opened is also kept in `opened`, so a window that no longer wants it can close it. The
+    page to show is imported here too, with its heavy imports; the GUI thread then only builds it."""
     from workbench.services import projects
 
     result = projects.open_for_app(path, progress=progress, cancel=cancel)
     opened.append(result)
-    importlib.import_module(page_module)
+    _import_pages([page_spec])
     return result
 
 
@@ -85,6 +94,7 @@ class MainWindow(QMainWindow):
         self.ctx: Optional[ProjectContext] = None
         self.demo_task: Optional[Task] = None
         self.opening: Optional[Task] = None  # the project opening in a worker
+        self._pages_imported = False  # every page module and its heavy imports, in a worker
         self._opening_path = ""
         self._poll_error_shown = False
         self._closing = False
@@ -293,7 +303,7 @@ class MainWindow(QMainWindow):
         if not self.close_project(then=lambda: self._open(path, if_failed)):
             return False
         opened: list = []
-        task = run_task(_open_for_app, path, opened, PAGE_SPECS[self.current_page()][1], name="open project")
+        task = run_task(_open_for_app, path, opened, PAGE_SPECS[self.current_page()], name="open project")
         self.opening, self._opening_path = task, path
         name = os.path.basename(path.rstrip("/\\")).removesuffix(".wbproj")
         self.welcome.set_opening(f"Opening {name}…")
@@ -345,6 +355,9 @@ class MainWindow(QMainWindow):
         ctx.start_polling()  # its first poll runs at once, on the poller's thread
         self._update_job_status()
         self.project_changed.emit(ctx)
+        if not self._pages_imported:  # the other pages' first shows, ahead of time
+            self._pages_imported = True
+            run_task(_import_pages, PAGE_SPECS, name="import pages")
         return True
 
     @property
