@@ -145,16 +145,22 @@ class ProjectContext(QObject):
         return run
 
     # -- runs ------------------------------------------------------------------------------------
-    def active_run_ids(self) -> list[str]:
-        """The runs training now. Never waits for a poll in progress on the poller's thread (it
-        holds the RunManager's lock while it ingests): then the last poll's answer is given."""
-        if self._closed:
-            return []
+    def _refresh_run_state(self) -> None:
+        """Read the active and stopping runs now, unless a poll in progress on the poller's
+        thread holds the RunManager's lock (it ingests): then the last poll's answer stands.
+        The GUI thread never waits for a poll."""
         if self.runs.lock.acquire(blocking=False):
             try:
                 self._active = tuple(self.runs.active_run_ids())
+                self._stopping = tuple(self.runs.stopping())
             finally:
                 self.runs.lock.release()
+
+    def active_run_ids(self) -> list[str]:
+        """The runs training now (never waits: see _refresh_run_state)."""
+        if self._closed:
+            return []
+        self._refresh_run_state()
         return list(self._active)
 
     def stop_runs(self) -> list[str]:
@@ -162,14 +168,10 @@ class ProjectContext(QObject):
         return [] if self._closed else self.runs.stop_all()
 
     def stopping_runs(self) -> list["StoppingRun"]:
-        """The runs asked to stop that have not ended; like active_run_ids, never waits."""
+        """The runs asked to stop that have not ended (never waits: see _refresh_run_state)."""
         if self._closed:
             return []
-        if self.runs.lock.acquire(blocking=False):
-            try:
-                self._stopping = tuple(self.runs.stopping())
-            finally:
-                self.runs.lock.release()
+        self._refresh_run_state()
         return list(self._stopping)
 
     def close(self, stop_runs: bool = False) -> None:
