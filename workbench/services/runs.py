@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from typing import Optional
 
-from workbench.core.clock import new_id, now_iso
+from workbench.core.clock import new_id
 from workbench.core.errors import ModelError, WorkbenchError
 from workbench.core.records import Run, TrainConfig
 from workbench.jobs.launch import ChildProcess, pid_alive
@@ -22,6 +20,7 @@ from workbench.services.dataset_ops import title_of
 from workbench.services.jobs_wait import log_tail
 from workbench.services.run_ingest import ingest
 from workbench.services.run_outcome import Tracked as _Tracked, outcome
+from workbench.services.run_stopping import RunStopping, StoppingRun, locked as _locked  # noqa: F401 - callers import StoppingRun from here
 from workbench.services.run_resume import (  # noqa: F401 - callers import these from here
     ResumeCheck,
     checkpoint_step,
@@ -40,26 +39,7 @@ TERM_GRACE_S = 10.0  # SIGTERM before SIGKILL
 STALE_S = 300.0
 
 
-def _locked(method):
-    """Run `method` holding the manager's lock: the poller thread polls while the GUI thread
-    starts, cancels and queues runs."""
-    @functools.wraps(method)
-    def locked(self, *args, **kwargs):
-        with self.lock:
-            return method(self, *args, **kwargs)
-    return locked
-
-
-@dataclass(frozen=True)
-class StoppingRun:
-    """A run asked to stop that has not ended yet (for progress shown while a project closes)."""
-
-    run_id: str
-    name: str
-    stage: str  # "saving" (cooperative stop), "terminating" (SIGTERM sent), "killing" (SIGKILL sent)
-
-
-class RunManager:
+class RunManager(RunStopping):
     """Owns the training children of one open project. Call poll() on a timer.
 
     Statuses are truthful: a child that reported an error is `failed`; one that died without a
@@ -364,71 +344,6 @@ class RunManager:
                     self.retry_smaller(run.id, auto=True)
                 except WorkbenchError:
                     pass  # recorded on the run by _launch
-
-    # -- stopping --------------------------------------------------------------------------------
-    @_locked
-    def cancel(self, run_id: str) -> None:
-        """Stop a run: a waiting one leaves the queue; a training one is asked to save and stop."""
-        tracked = self._runs.get(run_id)
-        if tracked is None:
-            run = self.store.get_run(run_id)
-            if run.status == "queued":
-                run_queue.remove(self.store, run_id)
-            elif run.status == "running":  # no process this manager knows of
-                self.store.finish_run(run_id, "cancelled")
-            return
-        if tracked.stop_requested_at is None:
-            tracked.stop_requested_at = time.monotonic()
-            with open(tracked.stop_file, "w", encoding="utf-8") as f:
-                f.write(now_iso())
-            if tracked.child is not None:
-                tracked.child.send_line("stop")
-
-    @_locked
-    def stop_all(self) -> list[str]:
-        """Ask every tracked run to stop cooperatively (never blocks); the ids asked. The queue
-        is held: nothing new starts (the project is closing); its runs wait for the next open."""
-        self._queue_held = True
-        for run_id in list(self._runs):
-            self.cancel(run_id)
-        return list(self._runs)
-
-    @_locked
-    def stopping(self) -> list[StoppingRun]:
-        """The runs asked to stop that have not ended yet, with how far the stop has gone."""
-        return [StoppingRun(t.run_id, t.name,
-                            "killing" if t.killed_at else "terminating" if t.terminated_at else "saving")
-                for t in self._runs.values() if t.stop_requested_at is not None]
-
-    @_locked
-    def stop_overdue(self) -> bool:
-        """A stop request outlived SIGTERM and SIGKILL with room to spare: the process is not
-        ours to end (or unkillable); waiting longer is pointless, the next open re-attaches it."""
-        limit = self.stop_grace_s + 2 * self.term_grace_s + 5.0
-        now = time.monotonic()
-        return any(t.stop_requested_at is not None and now - t.stop_requested_at > limit
-                   for t in self._runs.values())
-
-    def _escalate_stop(self, tracked: _Tracked) -> None:
-        if tracked.stop_requested_at is None or not self._alive(tracked):
-            return
-        now = time.monotonic()
-        if tracked.terminated_at is None:
-            if now - tracked.stop_requested_at > self.stop_grace_s:
-                tracked.terminated_at = now
-                self._signal(tracked, signal.SIGTERM)
-        elif tracked.killed_at is None and now - tracked.terminated_at > self.term_grace_s:
-            tracked.killed_at = now
-            self._signal(tracked, signal.SIGKILL)
-
-    def _signal(self, tracked: _Tracked, sig: int) -> None:
-        if tracked.child is not None:
-            tracked.child.terminate() if sig == signal.SIGTERM else tracked.child.kill()
-        elif tracked.pid and pid_alive(tracked.pid, must_contain=tracked.spec_path):
-            try:
-                os.kill(tracked.pid, sig)
-            except OSError:  # ended meanwhile, or not ours to signal
-                pass
 
     @_locked
     def shutdown(self, kill: bool = False) -> None:
