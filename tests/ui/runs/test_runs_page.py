@@ -8,19 +8,13 @@ store, RunManager re-attach, ingest, poll timer and plot without loading torch."
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from workbench.core.clock import new_id, now_iso
-from workbench.core.records import TrainConfig
-from workbench.jobs.protocol import EventWriter
-from workbench.services import datasets
 from workbench.store import ProjectStore
+from tests.helpers.live_run import live_run as make_live_run
 from workbench.ui.shell.main_window import CHAT, RUNS
 
 CHILD = textwrap.dedent("""
@@ -49,33 +43,11 @@ CHILD = textwrap.dedent("""
 @pytest.fixture
 def live_run(tmp_path, make_jsonl):
     """A project holding a run whose 'child' is alive and writes the run's journal."""
-    store = ProjectStore.create(str(tmp_path / "Live.wbproj"))
-    version = datasets.import_dataset(store, make_jsonl(20))
-    model = store.add_base_model("tiny", "tiny", str(tmp_path / "model"), "a" * 64)
-    run_id = new_id()
-    work_rel = os.path.join("runs", run_id)
-    work = store.abspath(work_rel)
-    os.makedirs(work)
-    spec, journal, stop = (os.path.join(work, n) for n in ("train.spec.json", "journal.jsonl", "STOP"))
-    with open(spec, "w") as f:
-        f.write("{}")
-    with open(os.path.join(work, "train.log"), "w") as log:  # where a real child's stderr goes
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, spec, journal, stop], stderr=log)
-    store.add_run(id=run_id, name="live-run", dataset_version_id=version.id, base_model_id=model.id,
-                  config=dataclasses.asdict(TrainConfig(max_steps=40)), status="running",
-                  work_dir=work_rel, pid=proc.pid, started_at=now_iso())
-    writer = EventWriter(None, journal)
-    writer.emit("started", total_steps=40, device="cpu", seed=42)
-    for step in (1, 2, 3):
-        writer.emit("progress", step=step, total_steps=40, epoch=0.1 * step)
-        writer.emit("log", step=step, values={"loss": 3.0 - 0.1 * step, "learning_rate": 2e-4})
-    path = store.path
-    store.close()
-    yield path, run_id, writer, proc
-    writer.close()
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
+    with make_live_run(tmp_path, make_jsonl(20), CHILD) as (path, run_id, writer, proc):
+        for step in (1, 2, 3):
+            writer.emit("progress", step=step, total_steps=40, epoch=0.1 * step)
+            writer.emit("log", step=step, values={"loss": 3.0 - 0.1 * step, "learning_rate": 2e-4})
+        yield path, run_id, writer, proc
 
 
 def _cell(page, key: str, row: int = 0) -> str:

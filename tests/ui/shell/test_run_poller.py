@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 
 import pytest
 
-from workbench.core.clock import new_id, now_iso
-from workbench.core.records import TrainConfig
-from workbench.jobs.protocol import EventWriter
-from workbench.services import datasets
-from workbench.store import ProjectStore
+from tests.helpers.live_run import live_run as make_live_run
 from workbench.ui.shell import poller
 from workbench.ui.shell.main_window import DATASETS, MainWindow
 
@@ -41,29 +35,8 @@ CHILD = textwrap.dedent("""
 @pytest.fixture
 def live_run(tmp_path, make_jsonl):
     """A closed project holding a run whose stand-in child is alive; (path, run_id, writer)."""
-    store = ProjectStore.create(str(tmp_path / "Live.wbproj"))
-    version = datasets.import_dataset(store, make_jsonl(8))
-    model = store.add_base_model("tiny", "tiny", str(tmp_path / "model"), "a" * 64)
-    run_id = new_id()
-    work_rel = os.path.join("runs", run_id)
-    work = store.abspath(work_rel)
-    os.makedirs(work)
-    spec, journal, stop = (os.path.join(work, n) for n in ("train.spec.json", "journal.jsonl", "STOP"))
-    with open(spec, "w") as f:
-        f.write("{}")
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, spec, journal, stop])
-    store.add_run(id=run_id, name="live-run", dataset_version_id=version.id, base_model_id=model.id,
-                  config=dataclasses.asdict(TrainConfig(max_steps=40)), status="running",
-                  work_dir=work_rel, pid=proc.pid, started_at=now_iso())
-    writer = EventWriter(None, journal)
-    writer.emit("started", total_steps=40, device="cpu", seed=42)
-    path = store.path
-    store.close()
-    yield path, run_id, writer
-    writer.close()
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
+    with make_live_run(tmp_path, make_jsonl(8), CHILD) as (path, run_id, writer, _proc):
+        yield path, run_id, writer
 
 
 class Heard:
