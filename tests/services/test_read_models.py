@@ -73,8 +73,8 @@ def test_loss_series_and_current_run_follow_ingested_events(project):
                            Event(2, "progress", {"step": 2, "total_steps": 9}),
                            Event(3, "log", {"step": 1, "values": {"loss": 2.5}}),
                            Event(4, "log", {"step": 2, "values": {"loss": 2.0, "learning_rate": 1e-4}})])
-    assert run_views.loss_series(store, "r-id") == [(1, 2.5), (2, 2.0)]
-    assert run_views.loss_series(store, "r-id", "learning_rate") == [(2, 1e-4)]
+    assert store.metric_series("r-id") == [(1, 2.5), (2, 2.0)]
+    assert store.metric_series("r-id", "learning_rate") == [(2, 1e-4)]
     run = run_views.current_run(store, "r-id")
     assert (run.step, run.total_steps, run.status) == (2, 9, "running")
 

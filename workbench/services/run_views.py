@@ -73,11 +73,6 @@ def current_run(store: "ProjectStore", run_id: str) -> Run:
     return store.get_run(run_id)
 
 
-def loss_series(store: "ProjectStore", run_id: str, name: str = "loss") -> list[tuple[int, float]]:
-    """The run's (step, value) points of one metric, in step order (the loss curve)."""
-    return store.metric_series(run_id, name)
-
-
 def queue_rows(store: "ProjectStore") -> list[RunRow]:
     """The runs waiting in the queue, the next to start first, with their base model's name."""
     from workbench.services.run_queue import queued_runs
