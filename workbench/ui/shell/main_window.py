@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.ui.shell import closing, dialogs
+from workbench.ui.shell import closing, dialogs, project_open
 from workbench.ui.common import settings, theme
 from workbench.ui.shell.context import ProjectContext
 from workbench.ui.shell.menus import build_menus, rebuild_recent_menu
@@ -38,47 +38,6 @@ PAGE_SPECS = (
     ("Runs", "workbench.ui.runs.page", "RunsPage"),
     ("Chat", "workbench.ui.chat.page", "ChatPage"),
 )
-
-
-def _import_pages(specs, progress=None, cancel=None) -> None:
-    """Worker: import page modules and the heavy modules each imports when first shown
-    (Page.heavy_imports), so that no first show stalls the GUI thread on an import (pyqtgraph
-    alone is ~0.7 s). Neither makes Qt objects at import."""
-    import importlib
-
-    for _title, module, cls in specs:
-        page = getattr(importlib.import_module(module), cls)
-        for name in page.heavy_imports:
-            importlib.import_module(name)
-
-
-def _open_for_app(path: str, opened: list, page_spec, progress=None, cancel=None):
-    """Worker: open the project and its run manager (migration, backup, journal catch-up). What
-    it opened is also kept in `opened`, so a window that no longer wants it can close it. The
-    page to show is imported here too, with its heavy imports; the GUI thread then only builds it."""
-    from workbench.services import projects
-
-    result = projects.open_for_app(path, progress=progress, cancel=cancel)
-    opened.append(result)
-    _import_pages([page_spec])
-    return result
-
-
-def _close_unattached(store, runs) -> None:
-    """A project opened in a worker that the window did not take: detach and close it."""
-    from workbench.services import projects
-
-    try:
-        runs.shutdown()  # the children keep training; the next open re-attaches them
-    finally:
-        projects.close_project(store, runs=runs)
-
-
-def _prepare_demo(folder: Optional[str], progress=None, cancel=None) -> str:
-    """Worker: create/complete the demo project; the GUI thread then opens it by path."""
-    from workbench.services import projects
-
-    return projects.prepare_demo_project(folder, progress=progress, cancel=cancel)
 
 
 class MainWindow(QMainWindow):
@@ -303,7 +262,7 @@ class MainWindow(QMainWindow):
         if not self.close_project(then=lambda: self._open(path, if_failed)):
             return False
         opened: list = []
-        task = run_task(_open_for_app, path, opened, PAGE_SPECS[self.current_page()], name="open project")
+        task = run_task(project_open.open_for_app, path, opened, PAGE_SPECS[self.current_page()], name="open project")
         self.opening, self._opening_path = task, path
         name = os.path.basename(path.rstrip("/\\")).removesuffix(".wbproj")
         self.welcome.set_opening(f"Opening {name}…")
@@ -319,7 +278,7 @@ class MainWindow(QMainWindow):
             self._attach(*task.result)
             return
         for store, runs in opened:  # cancelled (the window closed) or not wanted any more
-            _close_unattached(store, runs)
+            project_open.close_unattached(store, runs)
         if task.outcome == "failed":
             show_error(self, task.error)
             self.welcome.set_recent(settings.recent_projects())
@@ -331,7 +290,7 @@ class MainWindow(QMainWindow):
             ctx = ProjectContext(store, runs)
         except Exception as exc:  # noqa: BLE001
             if runs is not None:
-                _close_unattached(store, runs)
+                project_open.close_unattached(store, runs)
             else:
                 from workbench.services import projects
 
@@ -357,7 +316,7 @@ class MainWindow(QMainWindow):
         self.project_changed.emit(ctx)
         if not self._pages_imported:  # the other pages' first shows, ahead of time
             self._pages_imported = True
-            run_task(_import_pages, PAGE_SPECS, name="import pages")
+            run_task(project_open.import_pages, PAGE_SPECS, name="import pages")
         return True
 
     @property
@@ -367,7 +326,7 @@ class MainWindow(QMainWindow):
 
     def open_demo_project(self, folder: Optional[str] = None) -> Task:
         """Create (first time: imports data, builds the tiny model) and open the demo project."""
-        task = run_task(_prepare_demo, folder, name="demo project")
+        task = run_task(project_open.prepare_demo, folder, name="demo project")
         self.demo_task = task
         self.demo_action.setEnabled(False)
         self.welcome.demo_button.setEnabled(False)
