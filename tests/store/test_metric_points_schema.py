@@ -10,11 +10,11 @@ import uuid
 
 import numpy as np
 import pytest
-import sqlite_utils
 
 from workbench.jobs.protocol import Event
 from workbench.services.run_metrics import load_metrics
-from workbench.store import MetricRow, ProjectStore, RunReport, migrations
+from workbench.store import MetricRow, ProjectStore, RunReport
+from tests.helpers.old_schema import STAMP, old_project
 
 # (seq, step, name, value, t) as schema 4 kept them: a NaN loss was stored as NULL, points
 # older than migration 4 have no time.
@@ -25,34 +25,21 @@ V4_POINTS = [(1, 1, "loss", 3.0, 100.0), (1, 1, "epoch", 0.5, 100.0), (2, 2, "lo
 def _v4_project(tmp_path):
     """A project database exactly as schema version 4 left it: two runs with points, and
     points of a run that is gone (written with foreign keys off)."""
-    folder = tmp_path / "Old.wbproj"
-    folder.mkdir()
-    db_path = str(folder / "project.sqlite")
-    conn = sqlite3.connect(db_path)
-    db = sqlite_utils.Database(conn)
-    with conn:
-        for number, migration in enumerate(migrations.MIGRATIONS[:4], start=1):
-            migration(db)
-            conn.execute(f"PRAGMA user_version = {number}")
-    stamp = {"created_at": "x", "created_by": "me"}
-    db["project"].insert({"id": "p", "name": "Old", "app_version": "0", **stamp})
-    db["datasets"].insert({"id": "d", "name": "d", **stamp})
-    db["dataset_versions"].insert({"id": "v", "dataset_id": "d", **stamp})
-    db["base_models"].insert({"id": "m", "name": "m", **stamp})
+    folder, db_path, conn, db = old_project(tmp_path, 4)
     for run_id in ("a", "b"):
         db["runs"].insert({"id": run_id, "name": run_id, "dataset_version_id": "v", "base_model_id": "m",
-                           "config": "{}", "status": "completed", "work_dir": f"runs/{run_id}", **stamp})
+                           "config": "{}", "status": "completed", "work_dir": f"runs/{run_id}", **STAMP})
     for run_id, points in (("a", V4_POINTS), ("b", V4_POINTS[:2]), ("gone", V4_POINTS[:1])):
         for seq, step, name, value, t in points:
             db["metric_points"].insert({"id": str(uuid.uuid4()), "run_id": run_id, "seq": seq, "step": step,
-                                        "name": name, "value": value, "t": t, **stamp})
+                                        "name": name, "value": value, "t": t, **STAMP})
     # Enough points that the old table's pages are most of the file (the migration gives them back).
     db["metric_points"].insert_all(
         ({"id": str(uuid.uuid4()), "run_id": "b", "seq": 10 + i, "step": 10 + i, "name": "loss",
-          "value": 1.0 / (i + 1), "t": 200.0 + i, **stamp} for i in range(3000)), batch_size=1000)
+          "value": 1.0 / (i + 1), "t": 200.0 + i, **STAMP} for i in range(3000)), batch_size=1000)
     conn.commit()
     conn.close()
-    return str(folder), db_path
+    return folder, db_path
 
 
 def _columns(store):

@@ -5,41 +5,27 @@ poller."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import uuid
 
 import pytest
-import sqlite_utils
 
 from workbench.jobs.protocol import Event
-from workbench.store import MetricRow, ProjectStore, RunReport, migrations
+from workbench.store import MetricRow, ProjectStore, RunReport
+from tests.helpers.old_schema import STAMP, old_project
 
 
 def _v3_project(tmp_path):
     """A project database exactly as schema version 3 left it, with one run that logged."""
-    folder = tmp_path / "Old.wbproj"
-    folder.mkdir()
-    db_path = str(folder / "project.sqlite")
-    conn = sqlite3.connect(db_path)
-    db = sqlite_utils.Database(conn)
-    with conn:
-        for number, migration in enumerate(migrations.MIGRATIONS[:3], start=1):
-            migration(db)
-            conn.execute(f"PRAGMA user_version = {number}")
-    stamp = {"created_at": "x", "created_by": "me"}
-    db["project"].insert({"id": "p", "name": "Old", "app_version": "0", **stamp})
-    db["datasets"].insert({"id": "d", "name": "d", **stamp})
-    db["dataset_versions"].insert({"id": "v", "dataset_id": "d", **stamp})
-    db["base_models"].insert({"id": "m", "name": "m", **stamp})
+    folder, db_path, conn, db = old_project(tmp_path, 3)
     for run_id, env in (("done", '{"peak_memory_bytes": 12345, "tokens_per_s": 99.5}'), ("empty", None)):
         db["runs"].insert({"id": run_id, "name": run_id, "dataset_version_id": "v", "base_model_id": "m",
                            "config": "{}", "status": "completed", "work_dir": f"runs/{run_id}",
-                           "environment": env, **stamp})
+                           "environment": env, **STAMP})
     points = [(1, 1, "loss", 3.0), (2, 2, "loss", 1.5), (3, 3, "loss", 2.0), (3, 3, "eval_loss", 2.5),
               (4, 4, "eval_loss", 2.25)]
     for seq, step, name, value in points:
         db["metric_points"].insert({"id": str(uuid.uuid4()), "run_id": "done", "seq": seq, "step": step,
-                                    "name": name, "value": value, **stamp})
+                                    "name": name, "value": value, **STAMP})
     conn.commit()
     conn.close()
     return str(folder), db_path

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import uuid
 
 import pytest
-import sqlite_utils
 
 from workbench.core.errors import ProjectError
 from workbench.jobs.protocol import Event
 from workbench.services.run_ingest import ingest
 from workbench.store import ProjectStore
-from workbench.store import migrations
+from tests.helpers.old_schema import STAMP, old_project
 
 
 def _runs(store, n, status="queued"):
@@ -81,22 +79,11 @@ def test_segments_record_each_start_stop_and_resume_and_drop_later_points(store)
 
 
 def test_a_version_1_project_migrates_keeping_its_runs_with_one_segment_each(tmp_path):
-    folder = tmp_path / "Old.wbproj"
-    folder.mkdir()
-    db_path = str(folder / "project.sqlite")
-    conn = sqlite3.connect(db_path)
-    db = sqlite_utils.Database(conn)
-    with conn:
-        migrations.MIGRATIONS[0](db)
-        conn.execute("PRAGMA user_version = 1")
-    db["project"].insert({"id": "p", "name": "Old", "app_version": "0", "created_at": "x", "created_by": "me"})
-    db["datasets"].insert({"id": "d", "name": "d", "created_at": "x", "created_by": "me"})
-    db["dataset_versions"].insert({"id": "v", "dataset_id": "d", "created_at": "x", "created_by": "me"})
-    db["base_models"].insert({"id": "m", "name": "m", "created_at": "x", "created_by": "me"})
+    folder, db_path, conn, db = old_project(tmp_path, 1)
     for run_id, status, started in (("done", "completed", "2024-01-01"), ("never", "queued", None)):
         db["runs"].insert({"id": run_id, "name": run_id, "dataset_version_id": "v", "base_model_id": "m",
                            "config": "{}", "status": status, "work_dir": f"runs/{run_id}", "step": 30,
-                           "started_at": started, "finished_at": started, "created_at": "x", "created_by": "me"})
+                           "started_at": started, "finished_at": started, **STAMP})
     conn.commit()
     conn.close()
 
