@@ -180,7 +180,7 @@ class RunsPage(Page):
         self.restore_view()
 
     def page_shown(self) -> None:
-        self.charts.ensure_built()  # the first show imports pyqtgraph (after the window is up)
+        self.charts.ensure_built()  # the first show builds the chart (pyqtgraph was imported by a worker)
         self._show_current(self.selected_run())  # steps and status heard while hidden
         self.logs.set_shown(self.tabs.currentWidget() is self.logs)
         self.duration_timer.start()
