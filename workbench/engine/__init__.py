@@ -6,7 +6,7 @@ It runs only in child processes started as ``python -m workbench.engine <verb> <
 import torch lazily, after :mod:`workbench.engine.stdio` has claimed the real stdout.
 """
 
-VERBS = ("train", "chat", "build-model", "export")
+VERBS = ("train", "chat", "build-model", "export", "eval")
 # A packaged (frozen) build has no `-m`: it starts its own executable as
 # ``EXECUTABLE --engine-worker VERB SPEC.json`` (workbench.jobs.launch.engine_argv), and its
 # entry points hand that argv to the engine (workbench.engine_worker.dispatch).

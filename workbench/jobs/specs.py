@@ -67,7 +67,41 @@ class ExportSpec:
     device: str = "auto"
 
 
-SPEC_TYPES = {"train": TrainSpec, "chat": ChatSpec, "build-model": BuildModelSpec, "export": ExportSpec}
+@dataclass(frozen=True)
+class JudgeSpec:
+    """The local model that judges each output against a rubric (evaluation.judge)."""
+
+    model_path: str  # a HF folder (any local causal LM with a chat template, e.g. SmolLM2)
+    rubric: str
+    scale: str = "pass_fail"  # core.eval_records.RATING_SCALES
+    adapter_path: Optional[str] = None
+    max_new_tokens: int = 160
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Generate (and judge) every item of a suite with one model: `python -m workbench.engine
+    eval SPEC.json`. The parent resolves every path (the child never opens the store)."""
+
+    eval_run_id: str
+    base_model_path: str
+    items_path: str  # JSONL, one core.eval_records.EvalItem per line (suite order)
+    journal_path: str
+    stop_file: str  # its existence (or "stop" on stdin) asks the child to stop after the batch
+    adapter_path: Optional[str] = None  # a PEFT folder (a snapshot of the run's checkpoint); None: the base model
+    generation: dict[str, Any] = field(default_factory=dict)  # core.eval_records.GenerationSettings fields
+    reference_loss: bool = False  # measure each item's first reference's NLL (loss / perplexity metrics)
+    judge: Optional[JudgeSpec] = None
+    # Resume: items generated already (item id -> output) are not generated again; those of
+    # them in judged_ids are not judged again either.
+    done_outputs: dict[str, str] = field(default_factory=dict)
+    judged_ids: list[str] = field(default_factory=list)
+    device: str = "auto"
+    base_model_fingerprint: str = ""
+
+
+SPEC_TYPES = {"train": TrainSpec, "chat": ChatSpec, "build-model": BuildModelSpec, "export": ExportSpec,
+              "eval": EvalSpec}
 
 
 def write_spec(spec: Any, path: str) -> str:
@@ -85,4 +119,6 @@ def read_spec(verb: str, path: str) -> Any:
     cls = SPEC_TYPES[verb]
     if cls is TrainSpec:
         data["config"] = from_dict(TrainConfig, data.get("config") or {})
+    if cls is EvalSpec and data.get("judge"):
+        data["judge"] = from_dict(JudgeSpec, data["judge"])
     return from_dict(cls, data)
