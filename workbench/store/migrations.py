@@ -159,7 +159,55 @@ def _v5(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE metric_points_v5 RENAME TO metric_points")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Evaluation (issue 10): suites (immutable versions of items + metrics + generation), eval
+    runs, each item's result in each run, people's ratings, a training run's gate, and
+    cross-validations. Records carry UUIDs and created_at / created_by so projects merge by id.
+
+    eval_runs.run_id names the training run whose adapter was evaluated; it is not a foreign key:
+    an eval run keeps its own copy of the adapter and stays a valid result after the run is deleted.
+    """
+    common = {"created_at": str, "created_by": str}
+    db["eval_suites"].create(
+        {"id": str, "lineage_id": str, "name": str, "version": int, "parent_id": str, "content_hash": str,
+         "item_count": int, "metrics": str, "generation": str, "source": str, "description": str, **common},
+        pk="id", foreign_keys=[("parent_id", "eval_suites", "id")])
+    db["eval_suites"].create_index(["lineage_id", "version"], unique=True)
+    db["eval_items"].create(
+        {"suite_id": str, "idx": int, "item_id": str, "messages": str, "refs": str, "label": str, "tags": str},
+        pk=("suite_id", "idx"), foreign_keys=[("suite_id", "eval_suites", "id")])
+    db["eval_runs"].create(
+        {"id": str, "suite_id": str, "suite_hash": str, "base_model_id": str, "run_id": str,
+         "checkpoint": str, "step": int, "label": str, "status": str, "work_dir": str, "purpose": str,
+         "group_id": str, "done_items": int, "failed_items": int, "total_items": int, "summary": str,
+         "judge_model_id": str, "pid": int, "error": str, "error_advice": str, "started_at": str,
+         "finished_at": str, "journal_offset": int, "queue_position": int, **common},
+        pk="id", not_null={"status"},
+        foreign_keys=[("suite_id", "eval_suites", "id"), ("base_model_id", "base_models", "id")])
+    db["eval_runs"].create_index(["suite_id"])
+    db["eval_runs"].create_index(["run_id"])
+    db["eval_runs"].create_index(["status"])
+    db["eval_results"].create(
+        {"eval_run_id": str, "item_id": str, "idx": int, "output": str, "error": str, "tokens": int,
+         "seconds": float, "finish_reason": str, "ref_nll": float, "ref_tokens": int, "judge_score": float,
+         "judge_reason": str, "judge_error": str, "scores": str},
+        pk=("eval_run_id", "item_id"), foreign_keys=[("eval_run_id", "eval_runs", "id")])
+    db["eval_ratings"].create(
+        {"id": str, "eval_run_id": str, "item_id": str, "scale": str, "value": float, "comment": str,
+         "rater": str, **common},
+        pk="id", foreign_keys=[("eval_run_id", "eval_runs", "id")])
+    db["eval_ratings"].create_index(["eval_run_id", "item_id"])
+    db["run_gates"].create(
+        {"run_id": str, "suite_id": str, "rules": str, "every_checkpoint": int, "cv_id": str, "fold": int,
+         **common},
+        pk="run_id", foreign_keys=[("suite_id", "eval_suites", "id")])
+    db["cross_validations"].create(
+        {"id": str, "name": str, "dataset_version_id": str, "base_model_id": str, "k": int, "seed": int,
+         "config": str, "metrics": str, "generation": str, "run_ids": str, "suite_ids": str, **common},
+        pk="id")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

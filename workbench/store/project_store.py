@@ -27,6 +27,7 @@ from workbench.core.records import (
     from_dict,
 )
 from workbench.store import migrations
+from workbench.store.evals import EvalStore
 from workbench.store.run_edits import RunEdits
 from workbench.store.run_report import MetricRow, RunReport
 from workbench.store.run_segments import RunQueueAndSegments
@@ -46,7 +47,7 @@ def _row_to(cls: type, row: dict[str, Any]) -> Any:
     return from_dict(cls, data)
 
 
-class ProjectStore(RunQueueAndSegments, RunEdits):
+class ProjectStore(RunQueueAndSegments, RunEdits, EvalStore):
     """All reads and writes of one project. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, path: str, conn: sqlite3.Connection, user: str) -> None:

@@ -70,7 +70,7 @@ class RunEdits:
             try:
                 with self._conn:
                     self._conn.execute("UPDATE chat_sessions SET run_id = NULL WHERE run_id = ?", (run_id,))
-                    for table in ("metric_points", "run_events", "run_segments"):
+                    for table in ("metric_points", "run_events", "run_segments", "run_gates"):
                         self._conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
                     self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
             except BaseException as exc:
