@@ -26,13 +26,14 @@ def test_create_sets_up_schema_and_pragmas(tmp_path):
     assert s.path.endswith("Shop.wbproj")
     assert os.path.isdir(os.path.join(s.path, "blobs"))
     pragma = lambda name: s.db.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731 - the store's own connection
-    assert pragma("user_version") == SCHEMA_VERSION == 5
+    assert pragma("user_version") == SCHEMA_VERSION == 6
     assert pragma("journal_mode") == "wal"
     assert pragma("foreign_keys") == 1
     assert pragma("busy_timeout") >= 5000
     tables = set(s.db.table_names())
     assert {"project", "datasets", "dataset_versions", "base_models", "runs", "metric_points",
-            "chat_sessions", "chat_messages", "run_segments"} <= tables
+            "chat_sessions", "chat_messages", "run_segments", "eval_suites", "eval_items", "eval_runs",
+            "eval_results", "eval_ratings", "run_gates", "cross_validations"} <= tables
     assert s.project.name == "Shop" and s.project.created_by == "tester"
     uuid.UUID(s.project.id)
     s.close()
