@@ -16,7 +16,7 @@ from workbench.core.errors import DataImportError
 from workbench.ui.shell import dialogs
 from workbench.ui.common import settings
 from workbench.ui.common.errors import open_error_dialogs, show_error
-from workbench.ui.shell.main_window import CHAT, DATASETS, RUNS, TRAIN, MainWindow
+from workbench.ui.shell.main_window import CHAT, DATASETS, PAGE_SPECS, RUNS, TRAIN, MainWindow
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 HEAVY = ("torch", "transformers", "peft")
@@ -66,7 +66,7 @@ def test_start_up_imports_nothing_heavy(tmp_path, project_path):
     out = json.loads(line[len("RESULT"):])
     assert out["shown_first"] and out["at_show"] == []
     assert out["project"] == "Proj"
-    assert out["nav"] == ["Datasets", "Models", "Train", "Runs", "Chat"]
+    assert out["nav"] == ["Datasets", "Models", "Train", "Runs", "Evaluate", "Chat"]
     assert not set(HEAVY + ("pyqtgraph",)) & set(out["project_open"])
     assert not set(HEAVY) & set(out["after_runs"]) and "pyqtgraph" in out["after_runs"]
 
@@ -386,7 +386,7 @@ def test_the_conversation_question_returns_the_clicked_answer(qtbot):
 def test_every_page_fits_a_small_laptop_screen(open_window):
     """No page forces the window wider than a 1024-pixel screen (the Runs page's chart controls
     once asked for ~1110 px: a tool bar puts what does not fit in its extension menu)."""
-    for index in range(5):
+    for index in range(len(PAGE_SPECS)):
         open_window.set_page(index)
     assert open_window.minimumSizeHint().width() <= 1024
     assert max(page.minimumSizeHint().width() for page in open_window.pages) <= 1024 - open_window.nav.width()

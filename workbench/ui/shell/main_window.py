@@ -28,7 +28,7 @@ from workbench.ui.shell.job_status import JobStatus
 from workbench.ui.shell.welcome import WelcomeWidget
 from workbench.ui.common.workers import Task, progress_dialog, run_task, shutdown_workers
 
-DATASETS, MODELS, TRAIN, RUNS, CHAT = range(5)
+DATASETS, MODELS, TRAIN, RUNS, EVALUATE, CHAT = range(6)
 # (title, module, class). Pages are built the first time they are needed, so the window shows
 # before their modules (and what those import) are loaded: start-up stays close to a bare window.
 PAGE_SPECS = (
@@ -36,6 +36,7 @@ PAGE_SPECS = (
     ("Models", "workbench.ui.models.page", "ModelsPage"),
     ("Train", "workbench.ui.train.page", "TrainPage"),
     ("Runs", "workbench.ui.runs.page", "RunsPage"),
+    ("Evaluate", "workbench.ui.evaluate.page", "EvaluatePage"),
     ("Chat", "workbench.ui.chat.page", "ChatPage"),
 )
 
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
     models_page = property(lambda self: self.page(MODELS))
     train_page = property(lambda self: self.page(TRAIN))
     runs_page = property(lambda self: self.page(RUNS))
+    evaluate_page = property(lambda self: self.page(EVALUATE))
     chat_page = property(lambda self: self.page(CHAT))
 
     def _build_menus(self) -> None:
