@@ -252,6 +252,18 @@ class EvalStore:
         rows = self._query("SELECT * FROM eval_results WHERE eval_run_id = ? ORDER BY idx", (eval_run_id,))
         return [_result(r) for r in rows]
 
+    def item_result(self, eval_run_id: str, item_id: str) -> Optional[ItemResult]:
+        """One item's result in one eval run (None: the run has none for it yet)."""
+        rows = self._query("SELECT * FROM eval_results WHERE eval_run_id = ? AND item_id = ?", (eval_run_id, item_id))
+        return _result(rows[0]) if rows else None
+
+    def event_payloads(self, run_id: str, kind: str) -> list[tuple[int, dict[str, Any]]]:
+        """(seq, payload) of a training run's events of one kind, in order: e.g. its
+        `checkpoint` events for a gate, without parsing every log event's JSON."""
+        rows = self._query("SELECT seq, payload FROM run_events WHERE run_id = ? AND kind = ? ORDER BY seq",
+                           (run_id, kind))
+        return [(r["seq"], json.loads(r["payload"])) for r in rows]
+
     # -- ratings ---------------------------------------------------------------------------------
     def add_rating(self, eval_run_id: str, item_id: str, scale: str, value: float, comment: str = "",
                    rater: Optional[str] = None) -> Rating:
