@@ -27,6 +27,7 @@ class RunRow:
     run: Run
     model_name: str
     dataset_title: str = ""
+    gate: str = ""  # its regression gate: passed | failed | pending ("" when it has none)
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,19 @@ def _rows(store: "ProjectStore", runs: list[Run]) -> list[RunRow]:
 
     names = {m.id: m.name for m in store.list_base_models()}
     titles = version_titles(store)  # every version's title in one go, not a lookup per run
-    return [RunRow(run, names.get(run.base_model_id, UNKNOWN_MODEL), titles.get(run.dataset_version_id, ""))
-            for run in runs]
+    gates = gate_states(store)
+    return [RunRow(run, names.get(run.base_model_id, UNKNOWN_MODEL), titles.get(run.dataset_version_id, ""),
+                   gates.get(run.id, "")) for run in runs]
+
+
+def gate_states(store: "ProjectStore") -> dict[str, str]:
+    """run id -> its gate's state, for the runs that have one (a few reads per gated run)."""
+    gates = store.list_run_gates()
+    if not gates:
+        return {}
+    from workbench.services.eval_gate import gate_status
+
+    return {g.run_id: gate_status(store, g.run_id).state for g in gates}
 
 
 def run_rows(store: "ProjectStore") -> list[RunRow]:

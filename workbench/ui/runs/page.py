@@ -29,6 +29,7 @@ from workbench.ui.runs.charts.chart_panel import ChartPanel
 from workbench.ui.runs.compare_panel import ComparePanel
 from workbench.ui.runs.details import DetailsView
 from workbench.ui.runs.export_dialog import ExportCommand
+from workbench.ui.runs.gate_panel import GatePanel
 from workbench.ui.runs.logs_view import LogsView
 from workbench.ui.runs.metrics_export_dialog import MetricsExport
 from workbench.ui.runs.progress_line import ProgressLine
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from workbench.services.run_views import RunRow
     from workbench.services.runs import ResumeCheck
 
-TABS = ("Details", "Logs", "Compare", "Queue")
+TABS = ("Details", "Logs", "Compare", "Gate", "Queue")
 SAVE_DELAY_MS = 400
 
 
@@ -109,11 +110,12 @@ class RunsPage(Page):
         self.details = DetailsView()
         self.logs = LogsView()
         self.compare = ComparePanel()
+        self.gate = GatePanel()
         self.queue = QueuePanel()
         self.queue.changed.connect(self._queue_changed)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("runTabs")
-        for widget, name in zip((self.details, self.logs, self.compare, self.queue), TABS):
+        for widget, name in zip((self.details, self.logs, self.compare, self.gate, self.queue), TABS):
             self.tabs.addTab(widget, name)
         self.tabs.currentChanged.connect(self._tab_changed)
         self._layout()
@@ -176,6 +178,8 @@ class RunsPage(Page):
             self.connect_ctx(ctx.run_changed, self._on_run_changed)
             self.connect_ctx(ctx.run_metrics, self._on_metrics)
             self.connect_ctx(ctx.run_events, self._on_events)
+            # A gate's evals ending changes the run's Gate cell and tab.
+            self.connect_ctx(ctx.evals_changed, self.refresh_when_shown(self._evals_changed))
         self.refresh()
         self.restore_view()
 
@@ -183,12 +187,14 @@ class RunsPage(Page):
         self.charts.ensure_built()  # the first show builds the chart (pyqtgraph was imported by a worker)
         self._show_current(self.selected_run())  # steps and status heard while hidden
         self.logs.set_shown(self.tabs.currentWidget() is self.logs)
+        self.gate.set_shown(self.tabs.currentWidget() is self.gate)
         self.duration_timer.start()
 
     def set_current(self, current: bool) -> None:
         super().set_current(current)
         if not current:
             self.logs.set_shown(False)
+            self.gate.set_shown(False)
             self.duration_timer.stop()
 
     def refresh(self) -> None:
@@ -292,9 +298,14 @@ class RunsPage(Page):
         self._show_current(current)
         self._save_soon()
 
+    def _evals_changed(self) -> None:
+        self.refresh()
+        self.gate.reload()
+
     def _show_current(self, run: Optional[Run]) -> None:
         self.progress_line.follow(run)
         self.logs.follow(self.ctx.path if self.ctx else None, run)
+        self.gate.show_run(self.ctx.store if self.ctx else None, run)
         if self.details.show_run(self.ctx.store if self.ctx else None, run):
             self._update_actions(run)  # its status changed: what it allows too
 
@@ -321,6 +332,7 @@ class RunsPage(Page):
 
     def _tab_changed(self, _index: int) -> None:
         self.logs.set_shown(self.is_current and self.tabs.currentWidget() is self.logs)
+        self.gate.set_shown(self.is_current and self.tabs.currentWidget() is self.gate)
         self._save_soon()
 
     def _show_context_menu(self, pos) -> None:
@@ -441,11 +453,13 @@ class RunsPage(Page):
         self.export.shutdown()
         self.feed.shutdown()
         self.logs.shutdown()
+        self.gate.shutdown()
         self.commands.shutdown()
         self.metrics_export.shutdown()
 
     def theme_changed(self) -> None:
         self.charts.apply_theme()
+        self.gate.theme_changed()
         self.details.reset()
         self._show_current(self.selected_run())
         self._selection_changed()

@@ -108,11 +108,14 @@ COLUMNS: tuple[Column, ...] = (
            lambda r: r.run.best_eval_loss, True, "The lowest loss on the validation split"),
     Column("peak_memory", "Peak memory", lambda r: memory_text(r.run.peak_memory_bytes),
            lambda r: r.run.peak_memory_bytes, True, "The most memory the training process used"),
+    Column("gate", "Gate", lambda r: r.gate, lambda r: r.gate or None,
+           tip="Its regression gate on an eval suite: passed, failed or pending (the Gate tab has the scores)"),
     Column("tags", "Tags", lambda r: ", ".join(r.run.tags), lambda r: ", ".join(r.run.tags).casefold()),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 NAME_COL = COLUMN_KEYS.index("name")
 STATUS_COL = COLUMN_KEYS.index("status")
+GATE_COL = COLUMN_KEYS.index("gate")
 STEPS_COL = COLUMN_KEYS.index("steps")
 DURATION_COL = COLUMN_KEYS.index("duration")
 
@@ -241,12 +244,16 @@ class RunTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == STATUS_COL:
             return QBrush(status_color(row.run.status))
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == GATE_COL and row.gate:
+            # A gate's states read in the status colours: passed green, failed red, pending blue.
+            return QBrush(status_color({"passed": "completed", "pending": "running"}.get(row.gate, row.gate)))
         if role == ProgressRole and index.column() == STEPS_COL:
             run = row.run
             return run.progress if run.status == "running" and run.total_steps else None
         if role == FilterRole:
             r = row.run
-            return " ".join((r.name, row.model_name, row.dataset_title, status_text(r), *r.tags)).casefold()
+            return " ".join((r.name, row.model_name, row.dataset_title, status_text(r), *r.tags,
+                             f"gate {row.gate}" if row.gate else "")).casefold()
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == STATUS_COL and row.run.error:
                 return row.run.error_message.splitlines()[0]

@@ -81,6 +81,7 @@ def lay_out(page: Any) -> None:
     checks.addStretch(1)
     left = QVBoxLayout()
     left.addWidget(what)
+    left.addWidget(page.gate_box)
     left.addWidget(page.checks, 1)
     columns = QHBoxLayout()
     columns.addLayout(left, 3)

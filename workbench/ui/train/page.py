@@ -27,6 +27,7 @@ from workbench.ui.train.form import ConfigForm
 from workbench.ui.train.layout import action, button, label, lay_out
 from workbench.ui.train.memory_panel import MemoryPanel
 from workbench.ui.train.quantization import QuantizationCheck
+from workbench.ui.train.gate_box import GateBox
 from workbench.ui.train.tool_check import ToolCheck
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class TrainPage(Page):
         self.tools.changed.connect(self.validate)
         self.memory = MemoryPanel()
         self.memory.shown.connect(self._show_checks)
+        self.gate_box = GateBox()  # an eval suite scored on each checkpoint, pass/fail (issue 10)
+        self.gate_box.changed.connect(self.validate)
 
         self.quantization = QuantizationCheck(self)
         self.quantization.changed.connect(self._quantization_known)
@@ -135,11 +138,14 @@ class TrainPage(Page):
             for v in versions], default=choices.default_version_id if choices else None)
         self.fit.forget_errors()
         self.tools.forget()
+        if self.is_current:
+            self.gate_box.load(self.ctx.store if self.ctx else None)
         self._show_queue()
         self.validate()
 
     def page_shown(self) -> None:
         self.quantization.start()
+        self.gate_box.load(self.ctx.store if self.ctx else None)  # suites made on the Evaluate page since
         self.validate()  # the estimates it starts wait for a visible page
 
     @staticmethod
@@ -200,6 +206,9 @@ class TrainPage(Page):
         tools = self.tools.problem()
         if tools:
             problems.append(tools)
+        gate = self.gate_box.problem()
+        if gate:
+            problems.append(gate)
         return problems
 
     def selected_version(self) -> Any:
@@ -329,6 +338,14 @@ class TrainPage(Page):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, exc, "Could not queue the run" if queue else "Could not start training")
             return None
+        gate = self.gate_box.gate()
+        if gate is not None:
+            from workbench.services import gate_form
+
+            try:
+                gate_form.attach(self.ctx.store, run.id, *gate)
+            except Exception as exc:  # noqa: BLE001 - the run goes on; the user is told
+                show_error(self, exc, "The run started, but its regression gate could not be attached")
         self.name_edit.clear()
         self.ctx.runs_changed.emit()
         self._show_queue()
@@ -374,4 +391,5 @@ class TrainPage(Page):
         self.memory.cancel()
         self.form.widgets["target_modules"].cancel()
         self.quantization.cancel()
+        self.gate_box.cancel()
 
