@@ -15,7 +15,6 @@ import re
 from typing import Optional
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from workbench.core.errors import WorkbenchError
 from workbench.evaluation.registry import ItemInput, Metric, register
@@ -129,6 +128,10 @@ def _correct(row: np.ndarray) -> Optional[float]:
 def classification_report(items: list[ItemInput], params: dict) -> dict:
     """Accuracy, per-class precision / recall / F1 / support, macro-F1 and the confusion matrix
     (rows gold, columns predicted, the last column an output that names no label)."""
+    # Here, not at the top: scikit-learn takes seconds to import, and scoring's worker
+    # processes (which import the registry) never need it.
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
     labels, gold, pred = _gold_and_predicted(items, params)
     pairs = [(g, p if p is not None else NONE_LABEL) for g, p in zip(gold, pred) if g is not None]
     if not pairs:
