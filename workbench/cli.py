@@ -10,6 +10,9 @@
     workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
     workbench data import|list|show|clean|split|leakage|render|export ... (see cli_data.py)
     workbench estimate --config FILE [--model M] [--project P] [--json]  (see cli_estimate.py)
+    workbench eval suites|suite create|suite show|run|compare|cv ... --project PATH [--json]  (see cli_eval.py)
+        (eval run waits and exits non-zero when an eval run does not complete)
+    workbench eval score PREDICTIONS.jsonl --references REFS.jsonl --metrics bleu,chrf,rouge_l,... [--json]
     workbench gui [PROJECT]
 """
 
@@ -23,7 +26,7 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-from workbench import cli_estimate, cli_runs, cli_runs_export, engine_worker
+from workbench import cli_data, cli_estimate, cli_eval, cli_eval_runs, cli_runs, cli_runs_export, engine_worker
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
 from workbench.core.records import TrainConfig
@@ -270,19 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--run")
     c.add_argument("--max-new-tokens", type=int, default=128)
     c.add_argument("--temperature", type=float, default=0.7)
-    from workbench.cli_data import add_data_parser
-
-    add_data_parser(sub, project)
+    cli_data.add_data_parser(sub, project)
     cli_estimate.add_estimate_parser(sub)
+    cli_eval.add_eval_parser(sub, project)
     g = sub.add_parser("gui", help="open the desktop app")
     g.add_argument("project_path", nargs="?")
     return p
-
-
-def cmd_data(args) -> dict[str, Any]:
-    from workbench.cli_data import run
-
-    return run(args)
 
 
 # -- output: each verb formats its own result ----------------------------------------------------
@@ -301,12 +297,6 @@ def _show_runs(result: list[dict[str, Any]]) -> None:
               f"  on {r['dataset']}")
         if r.get("error"):
             print(f"          {r['error']}")
-
-
-def _show_data(result: dict[str, Any]) -> None:
-    from workbench.cli_data import print_human
-
-    print_human(result)
 
 
 def _run_outcome(result: dict[str, Any]) -> tuple[int, str]:
@@ -340,13 +330,14 @@ VERBS = {
     "train": Verb(cmd_train, _show_fields, _run_outcome),
     "runs": Verb(cmd_runs, _show_runs),
     "chat": Verb(cmd_chat, lambda _result: None),  # the reply was streamed as it came
-    "data": Verb(cmd_data, _show_data),
+    "data": Verb(cli_data.run, cli_data.print_human),
     "estimate": Verb(cli_estimate.run, cli_estimate.show),
     "runs export": Verb(cli_runs_export.run, cli_runs_export.show),
     "runs queue": Verb(cli_runs.queue, cli_runs.show_queue),
     "runs status": Verb(cli_runs.status, cli_runs.show_status),
     "runs resume": Verb(cli_runs.resume, cli_runs.show_run, _run_outcome),
     "runs cancel": Verb(cli_runs.cancel, cli_runs.show_run),
+    **{f"eval {name}": Verb(*parts) for name, parts in {**cli_eval.VERBS, **cli_eval_runs.VERBS}.items()},
 }
 
 
