@@ -202,6 +202,15 @@ class EvalStore:
         rows = self._query("SELECT id FROM eval_runs WHERE status = 'queued' ORDER BY queue_position, created_at, rowid")
         return [r["id"] for r in rows]
 
+    def requeue_eval_run(self, eval_run_id: str) -> None:
+        """An ended eval run waits again, at the end of the queue (a resume): its error and end go."""
+        with self._lock, self._conn:
+            position = self._query("SELECT COALESCE(MAX(queue_position), 0) + 1 AS n FROM eval_runs")[0]["n"]
+            if self._conn.execute(
+                    "UPDATE eval_runs SET status = 'queued', queue_position = ?, pid = NULL, error = NULL,"
+                    " error_advice = NULL, finished_at = NULL WHERE id = ?", (position, eval_run_id)).rowcount == 0:
+                raise ProjectError(f"No eval run with id {eval_run_id} in this project.")
+
     def update_eval_run(self, eval_run_id: str, **columns: Any) -> None:
         unknown = set(columns) - _EVAL_RUN_COLUMNS
         if unknown:
