@@ -90,12 +90,16 @@ def test_cancel_then_resume_finishes_without_regenerating_finished_items(demo_st
     suite = eval_suites.suite_from_items(store, "ten", [
         {"prompt": f"Question number {i}: where is parcel {i}?"} for i in range(n)],
         [MetricSpec("rouge_l"), MetricSpec("length")], GenerationSettings(max_new_tokens=8, batch_size=1))
+    first_manager = EvalManager(store)
+    [run] = first_manager.start(suite.id, [EvalModel(_tiny(store).id)])
+    _poll_until(first_manager, lambda: store.get_eval_run(run.id).done_items >= 1)
+    # The app closes (the child goes on, journal only) and opens again: the live child is
+    # re-attached through its journal. Cancelled once the first item is in, it stops before its
+    # next batch, so most of the suite (every later batch) is left for the resume.
+    first_manager.shutdown()
     manager = EvalManager(store)
     try:
-        [run] = manager.start(suite.id, [EvalModel(_tiny(store).id)])
-        # Cancel once the first item is in: the child stops before its next batch, so most of
-        # the suite (every later batch) is left for the resume.
-        _poll_until(manager, lambda: store.get_eval_run(run.id).done_items >= 1)
+        assert manager.active_ids() == [run.id]
         manager.cancel(run.id)
         _poll_until(manager, _ended(store, run.id))
         cancelled = store.get_eval_run(run.id)
@@ -158,6 +162,23 @@ def test_a_dead_eval_child_becomes_interrupted_and_resumable(demo_store):
         assert killed.status == "interrupted" and "SIGKILL" in killed.error
     finally:
         reopened.shutdown()
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_load_fails_the_run_with_the_childs_message(project):
+    store, _version_id, model_id = project  # its folder has a config.json and no weights
+    suite = eval_suites.suite_from_items(store, "probe", [{"prompt": "Hi", "reference": "Hello"}],
+                                         [MetricSpec("rouge_l")], FAST)
+    manager = EvalManager(store)
+    try:
+        [run] = manager.start(suite.id, [EvalModel(model_id)])
+        _poll_until(manager, _ended(store, run.id))
+    finally:
+        manager.shutdown()
+    failed = store.get_eval_run(run.id)
+    assert failed.status == "failed" and failed.error and failed.error_advice
+    assert "stand-in" in failed.error or store.get_base_model(model_id).path in failed.error
+    assert store.item_results(run.id) == [] and failed.summary == {}
 
 
 # -- no child ------------------------------------------------------------------------------------

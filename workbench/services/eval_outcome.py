@@ -25,10 +25,10 @@ def ending(tracked: Tracked, rc: Optional[int], stop_grace_s: float) -> tuple[st
     name = f"The eval process of {tracked.label}"
     if end is not None and end.kind == "failed":
         p = end.payload
-        tail = log_tail(tracked.log_path, 2000)
         message = str(p.get("message") or f"{name} failed.")
-        details = "\n\n".join(x for x in (str(p.get("details") or ""), tail) if x)
-        return "failed", (f"{message}\n\n{details}" if details else message), str(p.get("advice") or "")
+        # The child's own details; the end of its log only when it gave none.
+        details = str(p.get("details") or "").strip() or log_tail(tracked.log_path, 2000).strip()
+        return "failed", (f"{message}\n\n{details[:1500]}" if details else message), str(p.get("advice") or "")
     if end is not None and end.kind == "cancelled":
         return "cancelled", "", RESUME_ADVICE
     if end is not None and end.kind == "completed":
