@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence, TypeVar
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.eval_records import EvalRun, EvalSuite
 from workbench.core.records import BaseModel, DatasetVersion, Run
 from workbench.store import ProjectStore
 
@@ -38,3 +39,12 @@ def find_model(store: ProjectStore, query: str) -> BaseModel:
 
 def find_run(store: ProjectStore, query: str) -> Run:
     return _pick(store.list_runs(), query, lambda r: [r.id, r.name], "run")
+
+
+def find_suite(store: ProjectStore, query: str) -> EvalSuite:
+    """An eval suite by id (or prefix), "NAME vN", or name (its newest version)."""
+    return _pick(store.list_suites(latest_only=False), query, lambda s: [s.id, s.name, s.title], "eval suite")
+
+
+def find_eval_run(store: ProjectStore, query: str) -> EvalRun:
+    return _pick(store.list_eval_runs(), query, lambda r: [r.id, r.label], "eval run")
