@@ -81,25 +81,3 @@ def test_adapter_beats_its_base_model_and_the_gate_passes(demo_store, tmp_path):
         evals.shutdown()
         runs.shutdown()
 
-
-def test_an_eval_run_on_the_base_model_can_be_started_by_hand_and_rerun_identically(demo_store):
-    """Greedy generation is deterministic: the same suite on the same model gives the same outputs."""
-    from workbench.services import eval_suites
-    from workbench.services.eval_runs import EvalManager
-
-    store = demo_store
-    model = next(m for m in store.list_base_models() if m.kind == "tiny")
-    suite = eval_suites.suite_from_items(store, "probe", [
-        {"messages": [{"role": "user", "content": "Where is my order?"}], "references": ["Please send the order number."]},
-        {"messages": [{"role": "user", "content": "Do you sell mugs?"}], "references": ["Yes, we sell mugs."]},
-    ], [MetricSpec("rouge_l"), MetricSpec("length")])
-    manager = EvalManager(store)
-    try:
-        first, second = manager.start(suite.id, [EvalModel(model.id, label="tiny (base)")] * 2)
-        _wait([manager], lambda: all(store.get_eval_run(i).status not in ("queued", "running")
-                                     for i in (first.id, second.id)))
-        a, b = store.item_results(first.id), store.item_results(second.id)
-        assert [r.output for r in a] == [r.output for r in b] and all(r.output is not None for r in a)
-        assert store.get_eval_run(first.id).summary["length"] == store.get_eval_run(second.id).summary["length"]
-    finally:
-        manager.shutdown()
