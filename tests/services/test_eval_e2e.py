@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.helpers.rows import chat, write_jsonl
-from workbench.core.eval_records import EvalModel, GateRule, MetricSpec
+from workbench.core.eval_records import GateRule, MetricSpec
 from workbench.core.records import TrainConfig
 
 pytestmark = pytest.mark.slow
