@@ -12,6 +12,7 @@
     workbench estimate --config FILE [--model M] [--project P] [--json]  (see cli_estimate.py)
     workbench eval suites|suite create|suite show|run|compare|cv ... --project PATH [--json]  (see cli_eval.py)
         (eval run waits and exits non-zero when an eval run does not complete)
+    workbench eval gate RUN --suite S --rule "exact_match>=base" [--every-checkpoint] [--wait] --project PATH
     workbench eval score PREDICTIONS.jsonl --references REFS.jsonl --metrics bleu,chrf,rouge_l,... [--json]
     workbench gui [PROJECT]
 """

@@ -82,6 +82,9 @@ def add_eval_parser(sub: Any, project: Callable[..., None]) -> None:
     for flag, attr, typ in TRAIN_FLAGS:
         if attr != "seed":
             cv.add_argument(flag, type=typ, dest=attr, default=None)
+    from workbench.cli_eval_gate import add_gate_parser
+
+    add_gate_parser(verbs, project)
 
 
 def _metrics_option(p: argparse.ArgumentParser, default: Optional[str], required: bool = False) -> None:

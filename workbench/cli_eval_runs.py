@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any, Optional
 
+from workbench import cli_eval_gate
 from workbench.cli_eval import VerbParts, _eval_run_dict, _num, _open, _plain, _succeeded, _suite_dict
 from workbench.core.errors import WorkbenchError
 
@@ -253,4 +254,5 @@ VERBS: dict[str, VerbParts] = {
     "run": (run, show_run, run_outcome),
     "compare": (compare, show_compare, _succeeded),
     "cv": (cv, show_cv, cv_outcome),
+    **cli_eval_gate.VERBS,  # gate
 }
