@@ -9,11 +9,15 @@ turns each result into signals in the GUI thread:
 - run_metrics(dict[run_id, list[MetricRow]]): the new metric points (no SQLite read needed);
 - run_events(list[(run_id, Event)]): the events of one poll;
 - runs_changed(): only when a run started or ended (or a page changed the list: refresh_runs),
-  never per progress tick.
+  never per progress tick;
+- eval_progress(EvalRun) / eval_events(list[(eval_run_id, Event)]) / evals_changed(): the same
+  for eval runs. Their EvalManager is made on the poller's thread at its first tick, on the
+  RunManager's connection (it re-attaches a running eval: journal reads the GUI must not wait on).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6 import QtCore
@@ -23,6 +27,7 @@ from workbench.ui.shell.poller import POLL_INTERVAL_MS, PollResult, RunPoller, i
 
 if TYPE_CHECKING:  # the store pulls in sqlite-utils (and pandas): only once a project opens
     from workbench.core.records import Run
+    from workbench.services.eval_runs import EvalManager
     from workbench.services.projects import OpenProject
     from workbench.services.runs import RunManager, StoppingRun
 
@@ -34,6 +39,9 @@ class ProjectContext(QObject):
     run_changed = Signal(object)  # Run: one run's row changed (step, losses, status)
     run_metrics = Signal(object)  # dict[run_id, list[MetricRow]]: new points of one poll
     run_events = Signal(object)  # list[tuple[run_id, Event]] from one poll
+    evals_changed = Signal()  # an eval run was queued, started or ended (or a page changed the list)
+    eval_progress = Signal(object)  # EvalRun: one eval run's row changed (items done, status)
+    eval_events = Signal(object)  # list[tuple[eval_run_id, Event]] from one poll
     polled = Signal(object)  # PollResult, after the signals above (the window follows it)
     poll_failed = Signal(object)  # exception raised by RunManager.poll()
 
@@ -48,6 +56,8 @@ class ProjectContext(QObject):
         self.project = projects.project_record(store)
         self.runs = run_manager
         self.poller: Optional[RunPoller] = None
+        self._evals: Optional["EvalManager"] = None
+        self._evals_lock = threading.Lock()
         self._closed = False
         self._quiet = False  # polling stopped (the project is closing)
         self._state = initial_state(run_manager)
@@ -70,13 +80,28 @@ class ProjectContext(QObject):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def evals(self) -> Optional["EvalManager"]:
+        """The EvalManager once made (None before the poller's first tick)."""
+        return self._evals
+
+    def eval_manager(self) -> "EvalManager":
+        """The project's EvalManager, made on first use: call it off the GUI thread (a worker or
+        the poller), since making it re-attaches a running eval from its journal."""
+        with self._evals_lock:
+            if self._evals is None:
+                from workbench.services.eval_runs import EvalManager
+
+                self._evals = EvalManager(self.runs.store)
+            return self._evals
+
     # -- polling ---------------------------------------------------------------------------------
     def start_polling(self, interval_ms: int = POLL_INTERVAL_MS) -> None:
         """Poll the runs every `interval_ms` on the poller's thread (the window does this)."""
         if self._closed or self._quiet or self.poller is not None:
             return
         queued = QtCore.Qt.ConnectionType.QueuedConnection
-        self.poller = RunPoller(self.runs, self._state, interval_ms)
+        self.poller = RunPoller(self.runs, self._state, interval_ms, self.eval_manager)
         self.poller.polled.connect(self._apply, queued)
         self.poller.failed.connect(self._failed, queued)
         self.poller.start()
@@ -90,7 +115,7 @@ class ProjectContext(QObject):
         if self._closed:
             return []
         try:
-            result = poll_once(self.runs, self._state)
+            result = poll_once(self.runs, self._state, self.eval_manager())
         except Exception as exc:  # noqa: BLE001 - reported once by the window, never fatal
             import sys
             import traceback
@@ -124,6 +149,12 @@ class ProjectContext(QObject):
             self.run_changed.emit(run)
         if result.list_changed:
             self.runs_changed.emit()
+        if result.eval_events:
+            self.eval_events.emit(result.eval_events)
+        for eval_run in result.evals.values():
+            self.eval_progress.emit(eval_run)
+        if result.evals_changed:
+            self.evals_changed.emit()
         self.polled.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
@@ -133,6 +164,10 @@ class ProjectContext(QObject):
     def refresh_runs(self) -> None:
         """A page changed the list (rename, delete, queue edits): the others reload it."""
         self.runs_changed.emit()
+
+    def refresh_evals(self) -> None:
+        """A page changed the suites or eval runs (queued, deleted): the others reload them."""
+        self.evals_changed.emit()
 
     def latest_run(self, run_id: str) -> "Run":
         """The latest record of an active run: from the polls, else read once (a run started
@@ -183,7 +218,11 @@ class ProjectContext(QObject):
         self._closed = True
         try:
             self.stop_polling()
-            self.runs.shutdown(kill=stop_runs)
+            try:
+                if self._evals is not None:  # a running eval goes on (re-attached next time) unless stop_runs
+                    self._evals.shutdown(kill=stop_runs)
+            finally:
+                self.runs.shutdown(kill=stop_runs)
         finally:
             from workbench.services import projects
 
