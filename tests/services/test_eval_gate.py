@@ -11,6 +11,8 @@ import pytest
 from tests.helpers.eval_results import add_eval, make_suite
 from workbench.core.errors import WorkbenchError
 from workbench.core.eval_records import EvalModel, GateRule
+from workbench.jobs.protocol import Event
+from workbench.store import RunReport
 
 
 @pytest.fixture
@@ -130,3 +132,106 @@ def test_attach_gate_checks_its_rules(gated):
     gate = eval_gate.attach_gate(store, run.id, suite.id, [GateRule("exact_match", ">=", "0.5")])
     assert gate.rules == [GateRule("exact_match", ">=", 0.5, 0.0)] and gate.every_checkpoint
 
+
+# -- reconcile ----------------------------------------------------------------------------------
+@pytest.fixture
+def held_manager(store):
+    """The real EvalManager with its queue held (as while a project closes): start() queues and
+    launches no child, so what reconcile queued stays to be seen."""
+    from workbench.services.eval_runs import EvalManager
+
+    manager = EvalManager(store)
+    manager.shutdown()
+    return manager
+
+
+def _checkpoint_events(store, run, steps, first_seq=1):
+    work = store.abspath(run.work_dir)
+    events = []
+    for n, step in enumerate(steps):
+        folder = os.path.join(work, "checkpoints", f"checkpoint-{step}")
+        _adapter(folder)
+        events.append(Event(first_seq + n, "checkpoint", {"step": step, "path": folder}, 0.0))
+    store.record_events(run.id, events, [], RunReport())
+
+
+def test_reconcile_queues_each_checkpoint_the_final_adapter_and_the_base_once(gated, held_manager):
+    from workbench.services import eval_gate
+
+    store, run, suite, model_id = gated
+    store.set_run_status(run.id, "running")
+    eval_gate.attach_gate(store, run.id, suite.id, [GateRule("exact_match", ">=", "base")])
+    _checkpoint_events(store, run, [10, 20])
+    queued = eval_gate.reconcile(store, held_manager)
+    assert sorted((e.model.checkpoint, e.model.step) for e in queued) == \
+        [("base", None), ("checkpoint-10", 10), ("checkpoint-20", 20)]
+    assert {e.purpose for e in queued} == {"gate"} and all(e.status == "queued" for e in queued)
+    assert eval_gate.reconcile(store, held_manager) == []  # idempotent
+
+    # A checkpoint rotated away before it was seen is gone; a new one is queued.
+    _checkpoint_events(store, run, [30, 40], first_seq=3)
+    import shutil
+    shutil.rmtree(os.path.join(store.abspath(run.work_dir), "checkpoints", "checkpoint-30"))
+    assert [e.model.checkpoint for e in eval_gate.reconcile(store, held_manager)] == ["checkpoint-40"]
+
+    # The run completes: its final adapter once; nothing after that, even for a fresh manager.
+    store.finish_run(run.id, "completed")
+    queued = eval_gate.reconcile(store, held_manager)
+    assert [(e.model.checkpoint, e.model.run_id) for e in queued] == [("final", run.id)]
+    assert eval_gate.reconcile(store, held_manager) == []
+    from workbench.services.eval_runs import EvalManager
+    fresh = EvalManager(store)
+    fresh.shutdown()
+    assert eval_gate.reconcile(store, fresh) == []
+    assert len(store.list_eval_runs(suite_id=suite.id)) == 5
+    assert eval_gate.gate_status(store, run.id).state == "pending"
+
+
+def test_reconcile_shares_the_base_eval_and_skips_checkpoints_when_asked(gated, held_manager):
+    from workbench.services import eval_gate
+
+    store, run, suite, model_id = gated
+    other = store.add_run(id="run-b", name="run-b", dataset_version_id=run.dataset_version_id,
+                          base_model_id=model_id, config={}, status="running", work_dir="runs/run-b")
+    eval_gate.attach_gate(store, run.id, suite.id, [GateRule("exact_match", ">=", "base")], every_checkpoint=False)
+    eval_gate.attach_gate(store, other.id, suite.id, [GateRule("exact_match", ">=", "base")], every_checkpoint=False)
+    _checkpoint_events(store, other, [10])
+    queued = eval_gate.reconcile(store, held_manager)
+    # run-a completed already: its final adapter; one base eval for both gates; no checkpoint.
+    assert sorted((e.model.checkpoint, e.model.run_id) for e in queued) == [("base", None), ("final", run.id)]
+    assert eval_gate.reconcile(store, held_manager) == []
+
+
+def test_reconcile_queues_no_eval_of_an_adapter_that_is_gone(gated, held_manager):
+    from workbench.services import eval_gate
+
+    store, run, suite, model_id = gated
+    eval_gate.attach_gate(store, run.id, suite.id, [], every_checkpoint=False)
+    os.remove(os.path.join(store.abspath(run.adapter_path), "adapter_config.json"))
+    assert eval_gate.reconcile(store, held_manager) == []
+    assert store.list_eval_runs(suite_id=suite.id) == []
+
+
+def test_an_eval_the_manager_refuses_is_not_tried_again_on_every_poll(gated, held_manager, caplog):
+    from workbench.services import eval_gate
+
+    store, run, suite, model_id = gated
+    eval_gate.attach_gate(store, run.id, suite.id, [], every_checkpoint=False)
+    os.remove(os.path.join(store.get_base_model(model_id).path, "config.json"))  # the base model is gone
+    with caplog.at_level("WARNING", logger="workbench.services.eval_gate"):
+        assert eval_gate.reconcile(store, held_manager) == []
+        assert eval_gate.reconcile(store, held_manager) == []
+    refusals = [r for r in caplog.records if "cannot evaluate" in r.getMessage()]
+    assert len(refusals) == 1 and "missing" in refusals[0].getMessage()
+
+
+def test_a_gate_attached_again_with_another_suite_is_reconciled_anew(gated, held_manager):
+    from workbench.services import eval_gate
+
+    store, run, suite, _model_id = gated
+    eval_gate.attach_gate(store, run.id, suite.id, [], every_checkpoint=False)
+    assert [e.suite_id for e in eval_gate.reconcile(store, held_manager)] == [suite.id]
+    assert eval_gate.reconcile(store, held_manager) == []  # settled
+    other = make_suite(store, [["x"]], name="other")
+    eval_gate.attach_gate(store, run.id, other.id, [], every_checkpoint=False)
+    assert [e.suite_id for e in eval_gate.reconcile(store, held_manager)] == [other.id]
