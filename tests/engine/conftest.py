@@ -1,5 +1,6 @@
 """Engine fixtures: one real 30-step LoRA training run on the session's tiny model (built once
-per session by tests/conftest.py, through the same path the app uses)."""
+per session by tests/conftest.py, through the same path the app uses), three short runs sharing
+a token cache, and SmolLM2 converted once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.engine.demo_corpus import ticket_conversations, write_parquet
-from tests.engine.engine_helpers import ChildResult, run_engine
+from tests.engine.engine_helpers import ChildResult, run_engine, short_spec
 from workbench.core.records import TrainConfig
 from workbench.jobs.specs import BuildModelSpec, TrainSpec
 
@@ -43,6 +44,32 @@ def trained_run(engine_dir, tiny_model_dir) -> TrainedRun:
     result = run_engine("train", spec, os.path.join(run_dir, "spec.json"))
     assert result.rc == 0, result.stderr[-3000:]
     return TrainedRun(result, spec, dataset)
+
+
+@dataclass
+class ShortRuns:
+    results: dict[str, ChildResult]  # "a" and "b": seed 11, "c": seed 12, in that order
+    root: str  # each run's folder is root/<name>
+
+    @property
+    def cache_dir(self) -> str:
+        return os.path.join(self.root, "cache")
+
+
+@pytest.fixture(scope="session")
+def short_runs(tmp_path_factory, tiny_model_dir) -> ShortRuns:
+    """Three 3-step runs on one dataset with one token cache: seed 11 twice, seed 12 once, so the
+    first tokenises and the others read the cache (test_train_reproducible, test_token_cache:
+    each child start costs seconds, the steps almost nothing)."""
+    root = str(tmp_path_factory.mktemp("repro"))
+    dataset = write_parquet(ticket_conversations(16), os.path.join(root, "tickets.parquet"))
+    results = {}
+    for name, seed in (("a", 11), ("b", 11), ("c", 12)):
+        spec = short_spec(root, tiny_model_dir, dataset, name, seed, cache_dir=os.path.join(root, "cache"))
+        result = run_engine("train", spec, os.path.join(root, f"{name}.json"))
+        assert result.rc == 0, result.stderr[-3000:]
+        results[name] = result
+    return ShortRuns(results, root)
 
 
 @dataclass

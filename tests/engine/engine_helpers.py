@@ -11,13 +11,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from workbench.core.records import TrainConfig
 from workbench.jobs.launch import child_env, engine_argv  # the app's own command line and env
 from workbench.jobs.protocol import Event, parse_line, read_journal
-from workbench.jobs.specs import write_spec
+from workbench.jobs.specs import TrainSpec, write_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 __all__ = ["REPO", "ChildResult", "LiveChild", "child_env", "engine_argv", "events_key",
-           "journal_events", "parse_stdout", "run_engine"]
+           "journal_events", "parse_stdout", "run_engine", "SHORT_CONFIG", "short_spec"]
 
 
 def parse_stdout(text: str) -> list[Event]:
@@ -50,6 +51,20 @@ def run_engine(verb: str, spec: Any, spec_path: str, timeout: float = 240, stdin
     proc = subprocess.run(engine_argv(verb, spec_path), input=stdin_text, capture_output=True,
                           text=True, timeout=timeout, cwd=REPO, env=child_env())
     return ChildResult(proc.returncode, parse_stdout(proc.stdout), proc.stderr)
+
+
+# A high learning rate so LoRA's random A matrices shape the loss from step 2 on.
+SHORT_CONFIG = TrainConfig(r=4, alpha=8, learning_rate=1e-2, max_steps=3, batch_size=4, max_length=64)
+
+
+def short_spec(root: str, base: str, dataset: str, name: str, seed: int, cache_dir: str = "") -> TrainSpec:
+    """A 3-step run (test_train_reproducible, the session's short runs)."""
+    run_dir = os.path.join(root, name)
+    return TrainSpec(
+        run_id=name, base_model_path=base, dataset_path=dataset, output_dir=run_dir,
+        journal_path=os.path.join(run_dir, "journal.jsonl"), stop_file=os.path.join(run_dir, "STOP"),
+        config=SHORT_CONFIG.replace(seed=seed), cache_dir=cache_dir,
+    )
 
 
 def events_key(events: list[Event]) -> list[tuple[int, str, str]]:

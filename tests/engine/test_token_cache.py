@@ -8,11 +8,8 @@ import os
 import pytest
 
 from tests.engine.demo_corpus import shop_conversations, write_parquet
-from tests.engine.engine_helpers import run_engine
-from workbench.core.records import TrainConfig
 from workbench.engine.token_cache import cache_key, cached_tokenize, parallel_tokenize
 from workbench.engine.train_data import tokenize_all
-from workbench.jobs.specs import TrainSpec
 
 
 @pytest.fixture(scope="module")
@@ -63,20 +60,13 @@ def test_the_cache_hits_and_misses_on_every_key_part(tmp_path, tokenizer):
     assert (hit3, len(calls)) == (False, 2) and third.examples == first.examples
 
 
-def test_a_second_run_on_the_same_data_skips_tokenising(tmp_path, tiny_model_dir):
-    dataset = write_parquet(shop_conversations(16), str(tmp_path / "d.parquet"))
-    config = TrainConfig(r=4, alpha=8, max_steps=2, batch_size=4, max_length=96, save_steps=0)
-    states, losses = [], []
-    for name in ("first", "second"):
-        run_dir = tmp_path / name
-        spec = TrainSpec(run_id=name, base_model_path=tiny_model_dir, dataset_path=dataset,
-                         output_dir=str(run_dir), journal_path=str(run_dir / "j.jsonl"),
-                         stop_file=str(run_dir / "STOP"), config=config, cache_dir=str(tmp_path / "cache"))
-        result = run_engine("train", spec, str(tmp_path / f"{name}.json"))
-        assert result.rc == 0, result.stderr[-3000:]
-        states.append(result.last("started").payload["token_cache"])
-        losses.append([e.payload["values"]["loss"] for e in result.events
-                       if e.kind == "log" and "loss" in e.payload["values"]])
-    assert states == ["miss", "hit"]
-    assert losses[0] == losses[1]
-    assert len(os.listdir(tmp_path / "cache")) == 1
+def test_a_second_run_on_the_same_data_skips_tokenising(short_runs):
+    """The session's three short runs share one cache (tests/engine/conftest.py): the first
+    tokenises, the others read the cache, and the same seed trains the same curve from it."""
+    results = short_runs.results
+    states = [results[name].last("started").payload["token_cache"] for name in ("a", "b", "c")]
+    losses = [[e.payload["values"]["loss"] for e in results[name].events
+               if e.kind == "log" and "loss" in e.payload["values"]] for name in ("a", "b")]
+    assert states == ["miss", "hit", "hit"]
+    assert losses[0] == losses[1] and len(losses[0]) == 3
+    assert len(os.listdir(short_runs.cache_dir)) == 1

@@ -3,6 +3,7 @@ checkpoint stays loadable) and a missing base model, each its own failure kind w
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import uuid
@@ -10,7 +11,7 @@ import uuid
 import pytest
 
 from tests.engine.demo_corpus import ticket_conversations, write_parquet
-from tests.engine.engine_helpers import run_engine
+from tests.engine.engine_helpers import SHORT_CONFIG, run_engine
 from workbench.core.records import TrainConfig
 from workbench.jobs.specs import TrainSpec
 
@@ -39,22 +40,20 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_a_full_disk_during_a_checkpoint_save_keeps_the_previous_checkpoint(tmp_path, tiny_model_dir, small_disk):
+def test_a_full_disk_during_a_checkpoint_save_keeps_the_previous_checkpoint(tmp_path, tiny_model_dir, small_disk,
+                                                                           short_runs):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     from workbench.services.runs import last_checkpoint
 
     dataset = write_parquet(ticket_conversations(16), str(tmp_path / "d.parquet"))
-    config = TrainConfig(r=4, alpha=8, max_steps=6, batch_size=4, max_length=64, save_steps=2,
-                         keep_checkpoints=5)
-    # Measure one checkpoint on a roomy disk, then give the run room for one and a half.
-    probe = tmp_path / "probe"
-    spec = TrainSpec(run_id="probe", base_model_path=tiny_model_dir, dataset_path=dataset, output_dir=str(probe),
-                     journal_path=str(tmp_path / "probe.jsonl"), stop_file=str(probe / "STOP"),
-                     config=config.replace(max_steps=2))
-    assert run_engine("train", spec, str(tmp_path / "probe.json")).rc == 0
-    one = _dir_size(str(probe / "checkpoints" / "checkpoint-2"))
+    # The session's short runs train the same adapter on the same model (r=4, the default
+    # targets): one of their checkpoints is the size of one of this run's (a few bytes of
+    # trainer state apart). Give the run room for one and a half.
+    config = SHORT_CONFIG.replace(max_steps=6, save_steps=2, keep_checkpoints=5)
+    [probe] = glob.glob(os.path.join(short_runs.root, "a", "checkpoints", "checkpoint-*"))
+    one = _dir_size(probe)
     disk = small_disk(int(one * 1.5 / 1024) + 8)
     out = os.path.join(disk, "run")
     spec = TrainSpec(run_id="full", base_model_path=tiny_model_dir, dataset_path=dataset, output_dir=out,

@@ -10,10 +10,7 @@ import shutil
 
 import pytest
 from tests.engine.demo_corpus import ticket_conversations, write_parquet
-from tests.engine.engine_helpers import run_engine
-
-from workbench.core.records import TrainConfig
-from workbench.jobs.specs import TrainSpec
+from tests.engine.engine_helpers import run_engine, short_spec
 
 pytestmark = pytest.mark.slow
 
@@ -23,39 +20,15 @@ def _losses(result) -> list[tuple[int, float]]:
             if e.kind == "log" and "loss" in e.payload["values"]]
 
 
-def _spec(root: str, base: str, dataset: str, name: str, seed: int) -> TrainSpec:
-    run_dir = os.path.join(root, name)
-    return TrainSpec(
-        run_id=name, base_model_path=base, dataset_path=dataset, output_dir=run_dir,
-        journal_path=os.path.join(run_dir, "journal.jsonl"), stop_file=os.path.join(run_dir, "STOP"),
-        # A high learning rate so LoRA's random A matrices shape the loss from step 2 on.
-        config=TrainConfig(r=4, alpha=8, learning_rate=1e-2, max_steps=3, batch_size=4,
-                           max_length=64, seed=seed),
-    )
-
-
-@pytest.fixture(scope="module")
-def short_runs(tmp_path_factory, tiny_model_dir):
-    """Three 3-step runs: seed 11 twice, seed 12 once."""
-    root = str(tmp_path_factory.mktemp("repro"))
-    dataset = write_parquet(ticket_conversations(16), os.path.join(root, "tickets.parquet"))
-    results = {}
-    for name, seed in (("a", 11), ("b", 11), ("c", 12)):
-        spec = _spec(root, tiny_model_dir, dataset, name, seed)
-        result = run_engine("train", spec, os.path.join(root, f"{name}.json"))
-        assert result.rc == 0, result.stderr[-3000:]
-        results[name] = result
-    return results
-
-
 def test_the_same_seed_gives_the_same_loss_curve(short_runs):
-    same = [_losses(short_runs[name]) for name in ("a", "b")]
+    """The session's short runs (tests/engine/conftest.py): seed 11 twice, then seed 12."""
+    same = [_losses(short_runs.results[name]) for name in ("a", "b")]
     assert len(same[0]) == 3 and same[0] == same[1]  # exactly, step by step
-    assert _losses(short_runs["c"]) != same[0]
+    assert _losses(short_runs.results["c"]) != same[0]
 
 
 def test_the_adapter_keeps_its_tokenizer_and_chat_template(short_runs, tiny_model_dir):
-    adapter = short_runs["a"].last("completed").payload["adapter_path"]
+    adapter = short_runs.results["a"].last("completed").payload["adapter_path"]
     names = set(os.listdir(adapter))
     assert {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"} <= names
     with open(os.path.join(tiny_model_dir, "chat_template.jinja"), encoding="utf-8") as f:
@@ -79,7 +52,7 @@ def test_a_slow_tokenizer_is_refused_before_training(tmp_path, tiny_model_dir):
         "chat_template": "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}",
     }))
     dataset = write_parquet(ticket_conversations(4), str(tmp_path / "t.parquet"))
-    spec = _spec(str(tmp_path), str(folder), dataset, "slow", 1)
+    spec = short_spec(str(tmp_path), str(folder), dataset, "slow", 1)
     result = run_engine("train", spec, str(tmp_path / "slow.json"))
     assert result.rc == 1
     failed = result.last("failed").payload
@@ -98,7 +71,7 @@ def test_chat_with_the_adapter_renders_with_the_training_template(short_runs, ti
     from workbench.jobs.protocol import EventWriter, parse_line
     from workbench.jobs.specs import ChatSpec
 
-    adapter = short_runs["a"].last("completed").payload["adapter_path"]
+    adapter = short_runs.results["a"].last("completed").payload["adapter_path"]
     base = tmp_path / "base"
     shutil.copytree(tiny_model_dir, base)
     (base / "chat_template.jinja").write_text("{{ raise_exception('the base template changed') }}",
