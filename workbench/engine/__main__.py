@@ -11,7 +11,7 @@ import sys
 # lines reach fd 1; everything else (Trainer prints, warnings, C-level output) goes to stderr.
 from workbench.engine.stdio import claim_stdout, open_writer, set_engine_env  # noqa: E402
 
-USAGE = "usage: python -m workbench.engine {train|chat|build-model|export} SPEC.json"
+USAGE = "usage: python -m workbench.engine {train|chat|build-model|export|eval} SPEC.json"
 
 
 def _dispatch(verb: str, spec, writer) -> int:
@@ -27,6 +27,10 @@ def _dispatch(verb: str, spec, writer) -> int:
         from workbench.engine.export import run_export
 
         return run_export(spec, writer)
+    if verb == "eval":
+        from workbench.engine.evaluate import run_eval
+
+        return run_eval(spec, writer)
     from workbench.engine.build_model import run_build_model
 
     return run_build_model(spec, writer)
