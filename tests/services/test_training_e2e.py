@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import psutil
@@ -56,16 +54,11 @@ def test_train_tiny_model_end_to_end(demo_store):
     assert os.path.isfile(os.path.join(adapter, "adapter_config.json"))
     meta = json.load(open(os.path.join(adapter, "workbench_run.json")))
     assert meta["seed"] == FAST.seed
-    code = (
-        "import sys; from transformers import AutoModelForCausalLM; from peft import PeftModel;"
-        "base = AutoModelForCausalLM.from_pretrained(sys.argv[1]);"
-        "m = PeftModel.from_pretrained(base, sys.argv[2]);"
-        "print(sum(p.numel() for n, p in m.named_parameters() if 'lora_' in n))"
-    )
-    out = subprocess.run([sys.executable, "-c", code, model.path, adapter], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert int(out.stdout.strip().splitlines()[-1]) > 0
+    from peft import PeftModel  # plain peft, no Workbench code (in this process: no child start)
+    from transformers import AutoModelForCausalLM
+
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model.path), adapter)
+    assert sum(p.numel() for n, p in tuned.named_parameters() if "lora_" in n) > 0
 
     # Chat with the trained adapter: tokens stream, the reply is stored.
     from workbench.services.chat import ChatClient
