@@ -94,20 +94,20 @@ def test_batched_generation_equals_one_at_a_time_and_sampling_is_seeded(tiny):
     from workbench.engine.eval_generate import BatchGenerator, Prompt, render_prompt
 
     model, tokenizer = tiny
-    items = _items(10)
+    items = _items(7)
     gen = BatchGenerator(model, tokenizer, "cpu")
     prompts = [Prompt(i.id, render_prompt(tokenizer, i.messages)) for i in items]
-    greedy = GenerationSettings(max_new_tokens=20, batch_size=4)
+    greedy = GenerationSettings(max_new_tokens=16, batch_size=3)
     batches, failures = gen.plan(prompts, greedy)
-    assert not failures and [len(b) for b in batches] == [4, 4, 2]
+    assert not failures and [len(b) for b in batches] == [3, 3, 1]
     lengths = [len(p.ids) for b in batches for p in b]
     assert lengths == sorted(lengths, reverse=True) and len(set(lengths)) > 1  # padding really happens
     out = {r.key: r for b in batches for r in gen.generate(b, greedy)}
     for item in items:
-        assert out[item.id].text == _one_at_a_time(model, tokenizer, item.messages, 20), item.id
-        assert out[item.id].finish_reason in ("stop", "length") and 0 < out[item.id].tokens <= 20
+        assert out[item.id].text == _one_at_a_time(model, tokenizer, item.messages, 16), item.id
+        assert out[item.id].finish_reason in ("stop", "length") and 0 < out[item.id].tokens <= 16
 
-    sampled = GenerationSettings(max_new_tokens=20, temperature=1.0, seed=3, batch_size=4)
+    sampled = GenerationSettings(max_new_tokens=16, temperature=1.0, seed=3, batch_size=3)
     first = [r.text for b in batches for r in gen.generate(b, sampled)]
     again = [r.text for b in batches for r in gen.generate(b, sampled)]
     assert first == again and first != [out[p.key].text for b in batches for p in b]
@@ -158,7 +158,7 @@ def test_cancel_after_a_batch_then_resume_generates_only_the_rest(tmp_path, tiny
     gen = json.loads(gen_path.read_text())
     gen["suppress_tokens"] = [gen["eos_token_id"]]
     gen_path.write_text(json.dumps(gen))
-    items = _items(12)
+    items = _items(10)
     spec = _spec(tmp_path, str(model), items, generation={"max_new_tokens": 16, "batch_size": 2})
     child = LiveChild("eval", spec, str(tmp_path / "ev.spec.json"))
     try:
@@ -171,7 +171,7 @@ def test_cancel_after_a_batch_then_resume_generates_only_the_rest(tmp_path, tiny
         child.kill()
     assert end.kind == "cancelled", end.payload
     done = {e.payload["item_id"]: e.payload["output"] for e in child.events if e.kind == "item"}
-    assert 2 <= len(done) < 12 and len(done) % 2 == 0 and end.payload == {"done": len(done)}
+    assert 2 <= len(done) < 10 and len(done) % 2 == 0 and end.payload == {"done": len(done)}
     assert all(e.payload["finish_reason"] == "length" and e.payload["tokens"] == 16
                for e in child.events if e.kind == "item")
 
@@ -180,10 +180,10 @@ def test_cancel_after_a_batch_then_resume_generates_only_the_rest(tmp_path, tiny
                     done_outputs=done)
     result = _run(tmp_path, resumed)
     assert result.rc == 0, result.stderr[-3000:]
-    assert result.last("started").payload["todo_items"] == 12 - len(done)
+    assert result.last("started").payload["todo_items"] == 10 - len(done)
     again = _by_id(result)
     assert set(again) == {i.id for i in items} - set(done)  # nothing redone
-    assert result.last("completed").payload["items"] == 12 - len(done)
+    assert result.last("completed").payload["items"] == 10 - len(done)
     seqs = [json.loads(line)["seq"] for line in open(spec.journal_path, encoding="utf-8")]
     assert seqs == list(range(1, len(seqs) + 1))  # the resumed child numbers on
 

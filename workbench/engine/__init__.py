@@ -1,7 +1,7 @@
 """The engine: everything that imports torch / transformers / peft.
 
 It runs only in child processes started as ``python -m workbench.engine <verb> <spec.json>``
-(verbs: ``train``, ``chat``, ``build-model``, ``export``) and reports with the event protocol of
+(verbs: ``train``, ``chat``, ``build-model``, ``export``, ``eval``) and reports with the event protocol of
 :mod:`workbench.jobs.protocol`. Importing this package loads nothing heavy; the verb modules
 import torch lazily, after :mod:`workbench.engine.stdio` has claimed the real stdout.
 """

@@ -17,7 +17,6 @@ from typing import Any, Optional
 from workbench.core.eval_records import GenerationSettings
 from workbench.core.tool_calls import split_tools
 from workbench.engine.chat import context_limit, generation_pad_id, stop_token_ids
-from workbench.engine.train_data import IGNORE_INDEX, assistant_char_spans
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,21 @@ class Generated:
 
 
 def set_cpu_threads() -> int:
-    """Torch threads for generating on the CPU: half the logical cores (about the physical
-    cores), at least one. A small batch's matmuls gain little from more threads, and threads
-    that outnumber the free cores spin against each other (a training run the eval gates, the
-    app) and make every step many times slower."""
+    """Torch threads for generating on the CPU: torch's default (the physical cores), but half
+    of them, at least one, when the machine is already saturated (the load average reaches the
+    core count: a training run the eval gates, other programs). Threads that outnumber the free
+    cores spin against each other and made each step 8-15x slower on a busy 2-core machine,
+    while an idle one gains ~1.5x from its second thread."""
     import torch
 
+    threads = torch.get_num_threads()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, min(torch.get_num_threads(), cores // 2))
+    try:
+        busy = os.getloadavg()[0] >= cores
+    except (OSError, AttributeError):  # no load average (Windows)
+        busy = False
+    if busy:
+        threads = max(1, threads // 2)
     torch.set_num_threads(threads)
     return threads
 
@@ -149,6 +155,7 @@ class BatchGenerator:
         """(ids, labels) of the prompt + the reference as the assistant's reply, labelled as
         training labels a reply (its tokens and the end-of-turn marker); None when it does not fit
         the context or has no labelled token."""
+        from workbench.engine.train_data import IGNORE_INDEX, assistant_char_spans  # lazily: it loads pandas
         full = [*messages, {"role": "assistant", "content": reference}]
         text, spans = assistant_char_spans(self.tokenizer, full)
         if not spans:
@@ -165,6 +172,8 @@ class BatchGenerator:
         """Summed negative log-likelihood and label count of each (ids, labels), in one batch:
         left padded, so the labelled tail of every row is in the last columns and only their
         logits are computed."""
+        from workbench.engine.train_data import IGNORE_INDEX
+
         torch = self.torch
         ids, mask = self.left_padded([e[0] for e in examples])
         width = ids.shape[1]

@@ -61,12 +61,8 @@ def load_tokenizer(path: str, adapter: Optional[str]):
     return tokenizer
 
 
-def load_model(path: str, adapter: Optional[str], plan, role: str = "model") -> Loaded:
-    """The model (+ adapter) on plan's device, in eval mode. A missing folder, a folder that is
-    not a causal LM, or an adapter made for another base model raise a ModelLoadError that says
-    which and what to do."""
-    from transformers import AutoModelForCausalLM
-
+def check_folders(path: str, adapter: Optional[str], role: str = "model") -> None:
+    """A missing model or adapter folder fails before anything heavy is loaded."""
     if not os.path.isfile(os.path.join(path, "config.json")):
         raise MissingModelError(
             f"The {role} folder {path} is missing or holds no config.json.",
@@ -76,6 +72,15 @@ def load_model(path: str, adapter: Optional[str], plan, role: str = "model") -> 
         raise MissingModelError(
             f"The adapter folder {adapter} is missing or holds no adapter_config.json.",
             advice="Pick a checkpoint the run still keeps (final, best or a kept checkpoint-N).")
+
+
+def load_model(path: str, adapter: Optional[str], plan, role: str = "model") -> Loaded:
+    """The model (+ adapter) on plan's device, in eval mode. A missing folder, a folder that is
+    not a causal LM, or an adapter made for another base model raise a ModelLoadError that says
+    which and what to do."""
+    from transformers import AutoModelForCausalLM
+
+    check_folders(path, adapter, role)
     tokenizer = load_tokenizer(path, adapter)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=plan.torch_dtype(), trust_remote_code=False)

@@ -160,10 +160,13 @@ class EvalChild:
     # -- the child -----------------------------------------------------------------------
     def run(self) -> int:
         from workbench.engine.devices import pick_device
-        from workbench.engine.eval_load import load_model
+        from workbench.engine.eval_load import check_folders, load_model
 
         started = time.monotonic()
         self.stop.watch_stdin()
+        check_folders(self.spec.base_model_path, self.spec.adapter_path)
+        if self.spec.judge is not None:
+            check_folders(self.spec.judge.model_path, self.spec.judge.adapter_path, role="judge model")
         plan = pick_device(self.spec.device)
         if plan.device == "cpu":
             set_cpu_threads()
