@@ -137,14 +137,21 @@ def test_chat_streams_tokens_and_stops(window, qtbot, no_eos_store, monkeypatch)
     assert page.client is None
 
 
-def test_selector_and_status_name_the_loaded_model(window, qtbot, two_model_store):
+def test_the_selector_names_the_loaded_model_and_loading_another_asks_first(window, qtbot, two_model_store):
+    """The selector and status line always name the loaded model, and loading another one asks
+    before touching the conversation (one test: each model load starts a chat child)."""
     assert window.open_project(two_model_store.path)
     window.set_page(CHAT)
     page = window.chat_page
     assert _combo_texts(page) == ["tiny-gpt2-demo  (base model)", "tiny-no-eos  (base model)"]
+    asked = []
+    answer = {"value": dialogs.CANCEL}
+    page.ask_about_conversation = lambda name: asked.append(name) or answer["value"]
+
     _select(page, "tiny-no-eos")
-    page.load_button.click()
+    page.load_button.click()  # nothing in view yet: no question
     qtbot.waitUntil(lambda: page.state == "ready", timeout=LOAD_TIMEOUT)
+    assert asked == []
     assert page.client.model.name == "tiny-no-eos"
     assert "tiny-no-eos" in page.state_label.text()
 
@@ -162,34 +169,6 @@ def test_selector_and_status_name_the_loaded_model(window, qtbot, two_model_stor
         assert "tiny-no-eos" in page.state_label.text()
     assert rebuilt == []
 
-    # A choice made in the selector survives a refresh, and Load loads that one.
-    _select(page, "tiny-gpt2-demo")
-    window.ctx.runs_changed.emit()
-    window.set_page(RUNS)
-    window.set_page(CHAT)
-    assert page.model_combo.currentText() == "tiny-gpt2-demo  (base model)"
-    # The status line still names what is loaded until the new choice is.
-    assert "tiny-no-eos" in page.state_label.text()
-    page.load_button.click()
-    qtbot.waitUntil(lambda: page.state == "ready", timeout=LOAD_TIMEOUT)
-    assert page.client.model.name == "tiny-gpt2-demo"
-    assert "tiny-gpt2-demo" in page.state_label.text()
-    assert page.model_combo.currentText() == "tiny-gpt2-demo  (base model)"
-    assert window.close_project()
-
-
-def test_loading_another_model_asks_before_touching_the_conversation(window, qtbot, two_model_store):
-    assert window.open_project(two_model_store.path)
-    window.set_page(CHAT)
-    page = window.chat_page
-    asked = []
-    answer = {"value": dialogs.CANCEL}
-    page.ask_about_conversation = lambda name: asked.append(name) or answer["value"]
-
-    _select(page, "tiny-no-eos")
-    page.load_button.click()  # nothing in view yet: no question
-    qtbot.waitUntil(lambda: page.state == "ready", timeout=LOAD_TIMEOUT)
-    assert asked == []
     _exchange(qtbot, page, "def f(x):\n    return x")
     first_session = page.client.session.id
     first = list(page.messages)
@@ -202,10 +181,18 @@ def test_loading_another_model_asks_before_touching_the_conversation(window, qtb
     assert page.client is client and page.state == "ready" and page.messages == first
     assert page.model_combo.currentText() == "tiny-no-eos  (base model)"
 
-    # Keep: the conversation stays in view, marked where the model changed, and the new model
-    # continues it (its stored session starts with the earlier messages).
-    answer["value"] = dialogs.KEEP_CONVERSATION
+    # A choice made in the selector survives a refresh, and the status line still names what
+    # is loaded until the new choice is.
     _select(page, "tiny-gpt2-demo")
+    window.ctx.runs_changed.emit()
+    window.set_page(RUNS)
+    window.set_page(CHAT)
+    assert page.model_combo.currentText() == "tiny-gpt2-demo  (base model)"
+    assert "tiny-no-eos" in page.state_label.text()
+
+    # Keep: Load loads that choice; the conversation stays in view, marked where the model
+    # changed, and the new model continues it (its stored session starts with the earlier messages).
+    answer["value"] = dialogs.KEEP_CONVERSATION
     page.load_button.click()
     assert asked[-1] == "tiny-gpt2-demo"
     assert page.messages[:2] == first
@@ -213,6 +200,8 @@ def test_loading_another_model_asks_before_touching_the_conversation(window, qtb
     assert "    return x" in text and "tiny-gpt2-demo" in text.split("return x", 1)[1]
     qtbot.waitUntil(lambda: page.state == "ready", timeout=LOAD_TIMEOUT)
     assert page.client.model.name == "tiny-gpt2-demo"
+    assert "tiny-gpt2-demo" in page.state_label.text()
+    assert page.model_combo.currentText() == "tiny-gpt2-demo  (base model)"
     _exchange(qtbot, page, "And now?")
     second_session = page.client.session.id
     stored = [(m.role, m.content) for m in two_model_store.chat_messages(second_session)]
