@@ -1,6 +1,6 @@
-"""One item across the compared models: the prompt and the reference on top, then each model's
-output side by side (one column per eval run) with its scores and the judge's verdict; an
-item that failed shows its error instead of an output."""
+"""One item across the compared models: the prompt on top, then the reference and each model's
+output side by side (one column each) with its scores and the judge's verdict; an item that
+failed shows its error instead of an output."""
 
 from __future__ import annotations
 
@@ -22,15 +22,17 @@ def _para(text: str) -> str:
 
 
 def prompt_html(row: "ItemComparison") -> str:
-    parts = []
-    for m in row.item.messages:
-        parts.append(f"<p><b>{html.escape(str(m.get('role', '')))}:</b> {_para(str(m.get('content', '')))}</p>")
+    parts = [f"<p><b>{html.escape(str(m.get('role', '')))}:</b> {_para(str(m.get('content', '')))}</p>"
+             for m in row.item.messages]
+    return "".join(parts)
+
+
+def reference_html(row: "ItemComparison") -> str:
     refs = row.item.references
     if refs:
-        label = "Reference" if len(refs) == 1 else f"References ({len(refs)})"
-        parts.append(f"<p><b>{label}:</b> " + "<br>— ".join(_para(r) for r in refs) + "</p>")
+        parts = ["<p>" + "</p><p>— ".join(_para(r) for r in refs) + "</p>"]
     else:
-        parts.append("<p><i>No reference answer (only the reference-free metrics score this item).</i></p>")
+        parts = ["<p><i>No reference answer (only the reference-free metrics score this item).</i></p>"]
     if row.item.label:
         parts.append(f"<p><b>Label:</b> {html.escape(row.item.label)}</p>")
     return "".join(parts)
@@ -65,7 +67,7 @@ class ItemDetail(QWidget):
         self.outputs_layout = QHBoxLayout(self.outputs_box)
         self.outputs_layout.setContentsMargins(0, 0, 0, 0)
         self.outputs: dict[str, QTextBrowser] = {}  # eval run id -> its output view
-        self._titles: list[QLabel] = []
+        self.reference = self._column("Reference", "itemReference")[1]
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.prompt)
         scroll = QScrollArea()
@@ -75,33 +77,35 @@ class ItemDetail(QWidget):
         splitter.addWidget(scroll)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([200, 300])  # the outputs get the most room
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+        self.splitter = splitter
         self.show_item(None, [], {})
 
+    def _column(self, name: str, object_name: str) -> tuple[QWidget, QTextBrowser]:
+        column = QWidget()
+        col = QVBoxLayout(column)
+        col.setContentsMargins(0, 0, 0, 0)
+        title = QLabel(f"<b>{html.escape(name)}</b>")
+        title.setToolTip(name)
+        view = QTextBrowser()
+        view.setObjectName(object_name)
+        col.addWidget(title)
+        col.addWidget(view, 1)
+        self.outputs_layout.addWidget(column, 1)
+        return column, view
+
     def _columns(self, runs: list[tuple[str, str]]) -> None:
+        """The reference's column, then one per eval run (rebuilt when the runs changed)."""
         if list(self.outputs) == [rid for rid, _ in runs]:
-            for label, (_rid, name) in zip(self._titles, runs):
-                label.setText(f"<b>{html.escape(name)}</b>")
             return
-        while self.outputs_layout.count():
-            widget = self.outputs_layout.takeAt(0).widget()
+        while self.outputs_layout.count() > 1:  # the reference's column stays
+            widget = self.outputs_layout.takeAt(1).widget()
             if widget is not None:
                 widget.deleteLater()
-        self.outputs, self._titles = {}, []
-        for rid, name in runs:
-            column = QWidget()
-            col = QVBoxLayout(column)
-            col.setContentsMargins(0, 0, 0, 0)
-            title = QLabel(f"<b>{html.escape(name)}</b>")
-            title.setToolTip(name)
-            view = QTextBrowser()
-            view.setObjectName("itemOutput")
-            col.addWidget(title)
-            col.addWidget(view, 1)
-            self.outputs_layout.addWidget(column, 1)
-            self.outputs[rid], self._titles = view, self._titles + [title]
+        self.outputs = {rid: self._column(name, "itemOutput")[1] for rid, name in runs}
 
     def show_item(self, row: Optional["ItemComparison"], runs: list[tuple[str, str]],
                   metric_titles: dict[str, str]) -> None:
@@ -109,10 +113,11 @@ class ItemDetail(QWidget):
         self._columns(runs)
         if row is None:
             self.prompt.setHtml("<p><i>Select an item to see the outputs side by side.</i></p>")
-            for view in self.outputs.values():
+            for view in (self.reference, *self.outputs.values()):
                 view.clear()
             return
         self.prompt.setHtml(prompt_html(row))
+        self.reference.setHtml(reference_html(row))
         for rid, view in self.outputs.items():
             view.setHtml(output_html(row, rid, metric_titles))
 

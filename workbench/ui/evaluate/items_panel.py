@@ -29,6 +29,8 @@ from workbench.ui.runs.table_model import RunFilterProxy
 if TYPE_CHECKING:
     from workbench.services.eval_compare import Comparison, ItemComparison
 
+PREFERRED = ("rouge_l", "token_f1", "chrf", "exact_match", "judge", "classification")
+
 
 class ItemsPanel(QWidget):
     rate_requested = Signal(str, str, float, str, str)  # eval run id, item id, value, scale, comment
@@ -48,8 +50,11 @@ class ItemsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # the scores stay in view
+        header.setMaximumSectionSize(130)  # a long model name is elided (its tooltip has it)
+        self.table.setColumnWidth(1, 170)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_current())
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("itemFilter")
@@ -77,15 +82,11 @@ class ItemsPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addLayout(top)
         left_layout.addWidget(self.table, 1)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.detail, 1)
-        right_layout.addWidget(self.rating)
+        left_layout.addWidget(self.rating)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
-        self.splitter.setSizes([420, 560])
+        self.splitter.addWidget(self.detail)
+        self.splitter.setSizes([440, 540])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
@@ -101,7 +102,9 @@ class ItemsPanel(QWidget):
         self.metric_combo.clear()
         for name in metrics:
             self.metric_combo.addItem(titles.get(name, name), name)
-        self.metric_combo.setCurrentIndex(max(0, self.metric_combo.findData(current)))
+        # What the user chose, else a metric that compares text (the spread of a loss says less).
+        preferred = next((m for m in (current, *PREFERRED) if m in metrics), None)
+        self.metric_combo.setCurrentIndex(max(0, self.metric_combo.findData(preferred)))
         self.metric_combo.blockSignals(False)
         self.model.set_items(comparison.items if comparison else [], self._runs, self.metric_combo.currentData() or "")
         self.table.sortByColumn(SPREAD_COL, Qt.SortOrder.DescendingOrder)  # where they differ most first

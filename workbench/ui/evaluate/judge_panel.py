@@ -36,8 +36,9 @@ class JudgePanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.message)
         layout.addWidget(self.confusion_label)
-        layout.addWidget(self.confusion, 1)
+        layout.addWidget(self.confusion)
         layout.addWidget(self.raters)
+        layout.addStretch(1)
         self.show_agreement(None, "", {})
 
     def show_none(self, why: str) -> None:
@@ -80,6 +81,9 @@ class JudgePanel(QWidget):
                     font.setBold(True)  # where they agree
                     item.setFont(font)
                 self.confusion.setItem(r, c, item)
+        self.confusion.resizeRowsToContents()
+        self.confusion.setFixedHeight(self.confusion.horizontalHeader().sizeHint().height()
+                                      + self.confusion.verticalHeader().length() + 2 * self.confusion.frameWidth())
         if len(by_rater) > 1:
             self.raters.setText("Each rater: " + "; ".join(
                 f"{html.escape(name)} {STATISTICS.get(a.statistic, a.statistic)} "

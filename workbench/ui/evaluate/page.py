@@ -53,7 +53,8 @@ class EvaluatePage(Page):
         self.ratings: Optional["RatingsView"] = None
         self._select_after: list[str] = []  # eval runs to select once the suite's list is read
         self._want_suite: Optional[str] = None  # the suite to choose once the list is read again
-        self._rate_queue: list[tuple] = []  # ratings waiting to be saved, in the order given
+        self._rate_queue: list[tuple] = []
+        self._compare_key: Optional[tuple] = None  # the eval runs (and their state) last compared  # ratings waiting to be saved, in the order given
         self.actions = EvalActions(self, {
             "new_suite": lambda: self.open_suite_dialog(None), "edit_suite": self._edit_suite, "run": self.run_models,
             "cancel": self.cancel_selected, "resume": self.resume_selected, "export": self.export_results})
@@ -130,7 +131,7 @@ class EvaluatePage(Page):
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([240, 860])
+        self.splitter.setSizes([210, 890])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.progress)
@@ -141,6 +142,7 @@ class EvaluatePage(Page):
         super().set_context(ctx)
         self._cancel_tasks()
         self._rate_queue.clear()
+        self._compare_key = None
         self.listing, self.view, self.comparison, self.ratings = None, None, None, None
         self.suites.clear()
         self.models.set_models([])
@@ -300,9 +302,18 @@ class EvaluatePage(Page):
     def compare_selected(self) -> None:
         ids = self.selected_ids()
         if self.ctx is None or not ids:
+            self._compare_key = None
             self._compared(None)
             return
-        self._task("compare", loads.compare, self.ctx.store, ids, done=self._compared, title="Cannot compare")
+        # The same eval runs in the same state (a list reloaded): the comparison stands.
+        key = tuple((r.id, r.status, r.done_items, r.failed_items) for r in map(self.runs_model.find, ids) if r)
+        if key == self._compare_key and "compare" not in self.tasks:
+            return
+        self._compare_key = key
+        # Base models first (the paired test's A), then in the order they were run.
+        runs = sorted((r for r in map(self.runs_model.find, ids) if r), key=lambda r: (not r.model.is_base, r.created_at))
+        self._task("compare", loads.compare, self.ctx.store, [r.id for r in runs], done=self._compared,
+                   title="Cannot compare")
 
     def _compared(self, comparison: Optional["Comparison"]) -> None:
         self.comparison = comparison

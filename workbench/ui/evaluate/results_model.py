@@ -56,6 +56,9 @@ class ResultsModel(QAbstractTableModel):
                 title, higher = titles.get(metric, (metric, True))
                 # Neither higher nor lower is better (e.g. length): no best to show.
                 best = comparison.best(metric) if len(ids) > 1 and higher is not None else None
+                values = [e.value for rid in ids if (e := comparison.table.get(rid, {}).get(metric)) is not None]
+                if best is not None and values.count(comparison.table[best][metric].value) > 1:
+                    best = None  # a tie: none is best
                 arrow = "" if higher is None else (" ↑" if higher else " ↓")
                 better = "neither higher nor lower is better" if higher is None else \
                     f"{'higher' if higher else 'lower'} is better"
