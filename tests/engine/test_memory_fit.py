@@ -69,24 +69,42 @@ def check(estimated: int, measured: int, kind: str) -> None:
 STEPS = dict(max_steps=3, eval_steps=0, save_steps=0, learning_rate=1e-3)
 
 
-# Each config costs a real run (~10 s on 2 cores): the plain b16 x 256 one is left out, the delta
-# test below and the checkpointing one cover it.
+SMALL, BIG = dict(batch_size=4, max_length=128), dict(batch_size=16, max_length=512)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory, tiny_model_dir, long_data):
+    """measured(knobs) -> (estimated, measured, kind): one real run per config (~10 s on 2 cores),
+    so the delta test reuses the totals test's runs of SMALL and BIG."""
+    runs = {}
+
+    def get(knobs: dict):
+        key = tuple(sorted(knobs.items()))
+        if key not in runs:
+            runs[key] = measure(tmp_path_factory.mktemp("fit"), tiny_model_dir, long_data,
+                                TrainConfig(**STEPS, **knobs))
+        return runs[key]
+
+    return get
+
+
+# The plain b16 x 256 one is left out: BIG and the checkpointing one cover it.
 @pytest.mark.parametrize("knobs", [
-    dict(batch_size=4, max_length=128),
+    SMALL,
+    BIG,
     dict(batch_size=16, max_length=256, gradient_checkpointing=True),
     dict(batch_size=8, max_length=512, target_modules="all-linear"),
     dict(batch_size=16, max_length=256, packing=True),
-], ids=["b4-len128", "b16-len256-checkpointing", "b8-len512-all-linear", "b16-len256-packing"])
-def test_tiny_model_estimate_is_within_25_percent(tmp_path, tiny_model_dir, long_data, knobs):
-    check(*measure(tmp_path, tiny_model_dir, long_data, TrainConfig(**STEPS, **knobs)))
+], ids=["b4-len128", "b16-len512", "b16-len256-checkpointing", "b8-len512-all-linear", "b16-len256-packing"])
+def test_tiny_model_estimate_is_within_25_percent(measured, knobs):
+    check(*measured(knobs))
 
 
-def test_checkpointing_and_batch_move_the_estimate_as_they_move_the_measurement(tmp_path, tiny_model_dir, long_data):
-    small = measure(tmp_path / "a", tiny_model_dir, long_data, TrainConfig(**STEPS, batch_size=2, max_length=64))
-    big = measure(tmp_path / "b", tiny_model_dir, long_data, TrainConfig(**STEPS, batch_size=16, max_length=512))
+def test_checkpointing_and_batch_move_the_estimate_as_they_move_the_measurement(measured):
+    small, big = measured(SMALL), measured(BIG)
     # The difference, not just the totals: the baseline alone would pass the 25% check for small runs.
     est_delta, measured_delta = big[0] - small[0], big[1] - small[1]
-    print(f"b2 x 64 -> b16 x 512: estimated +{gb(est_delta)}, measured +{gb(measured_delta)}")
+    print(f"b4 x 128 -> b16 x 512: estimated +{gb(est_delta)}, measured +{gb(measured_delta)}")
     assert measured_delta > 0 and abs(est_delta - measured_delta) <= TOLERANCE * measured_delta, \
         (gb(est_delta), gb(measured_delta))
 
