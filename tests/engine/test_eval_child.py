@@ -211,9 +211,10 @@ def _scripted_judge(tiny_model_dir: str, folder, text: str) -> str:
 def test_judge_phase_end_to_end_with_unparseable_and_parsed_verdicts(tmp_path, tiny_model_dir):
     items = _items(3)
     rubric = "The reply helps the customer."
-    # The tiny model judging itself (the loaded model is reused) writes no verdict: item errors.
+    # The tiny model judging itself (the loaded model is reused) writes no verdict: with verdicts
+    # read from the text only, item errors.
     spec = _spec(tmp_path, tiny_model_dir, items, judge=JudgeSpec(model_path=tiny_model_dir, rubric=rubric,
-                                                                  max_new_tokens=24))
+                                                                  max_new_tokens=24, verdict="text"))
     result = _run(tmp_path, spec)
     assert result.rc == 0, result.stderr[-3000:]
     outputs = {k: v["output"] for k, v in _by_id(result).items()}
@@ -263,3 +264,35 @@ def test_a_model_that_cannot_load_and_an_adapter_for_another_base_fail_clearly(t
     assert failed["error_kind"] == "bad_config"
     assert f"The adapter {adapter} was trained on another base model (other-gpt2)" in failed["message"]
     assert "base model its run trained on" in failed["advice"] and "size mismatch" in failed["details"]
+
+
+def test_a_reply_without_a_verdict_line_gets_the_verdict_the_judge_finds_most_likely(tiny_model_dir):
+    """read_verdict (the default "auto" verdicts) in this process: its batched, left-padded
+    scoring of the allowed answers picks the answer a plain unpadded forward pass over each full
+    text finds most likely, and reports their probabilities."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.engine.eval_generate import BatchGenerator, Generated, Prompt, render_prompt
+    from workbench.engine.eval_judge import verdict_examples, read_verdict
+    from workbench.evaluation.judge import judge_messages
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    gen = BatchGenerator(model, tokenizer, "cpu")
+    messages = judge_messages("The reply helps the customer.", "1-5",
+                              [{"role": "user", "content": "Where is my order?"}], "It ships today.", "Tomorrow.")
+    prompt = Prompt("q0", render_prompt(tokenizer, messages))
+    reply = Generated("q0", text="Reasoning: the reply is short and helps a little.")
+    score, reason = read_verdict(gen, prompt, reply, "1-5")
+    expected = []
+    for ids, labels in verdict_examples(tokenizer, list(prompt.ids), reply.text, "1-5"):
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(torch.tensor([ids])).logits[0, :-1].float(), -1)
+        expected.append(sum(float(logp[i - 1, t]) for i, t in enumerate(ids) if labels[i] != -100 and i > 0))
+    assert score == 1.0 + max(range(5), key=expected.__getitem__)
+    assert "the reply is short" in reason and "read from the judge's probabilities" in reason
+    probs = [float(p.split()[1]) for p in reason.rsplit(": ", 1)[1].rstrip("]").split(" / ")]
+    assert len(probs) == 5 and abs(sum(probs) - 1.0) < 0.02
+    pass_fail, why = read_verdict(gen, prompt, Generated("q0", text="Verdict: mayb"), "pass_fail")
+    assert pass_fail in (0.0, 1.0) and why.startswith("[no verdict line")  # the broken verdict line is cut

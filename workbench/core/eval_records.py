@@ -48,7 +48,7 @@ class GenerationSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int = 16  # on a CPU, 16 rows a batch generate 4.5x the items/s of one at a time (bench_eval_generation)
 
     @property
     def greedy(self) -> bool:

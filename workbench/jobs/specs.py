@@ -76,6 +76,9 @@ class JudgeSpec:
     scale: str = "pass_fail"  # core.eval_records.RATING_SCALES
     adapter_path: Optional[str] = None
     max_new_tokens: int = 160
+    # "auto": a reply without a readable verdict line gets the verdict the judge model finds most
+    # likely after the cue (engine/eval_judge.py); "text": such a reply is an error on the item.
+    verdict: str = "auto"
 
 
 @dataclass(frozen=True)
