@@ -224,6 +224,7 @@ class EvalManager(EvalStopping):
             from workbench.evaluation.judge import DEFAULT_RUBRIC as rubric
         limit = params.get("max_new_tokens")
         return JudgeSpec(model_path=judge.path, rubric=str(rubric), scale=str(params.get("scale") or PASS_FAIL),
+                         verdict="text" if params.get("verdict") == "text" else "auto",
                          **({"max_new_tokens": int(limit)} if isinstance(limit, int) and limit > 0 else {}))
 
     def _tracked(self, run: EvalRun, items, results: list[ItemResult], metrics) -> Tracked:
