@@ -408,16 +408,7 @@ class RunsPage(Page):
             self.save_timer.start()
 
     def view(self) -> view_state.RunsViewState:
-        sort_column, descending = self.table.sort_state()
-        current = self.selected_run()
-        selected = [r.id for r in self.selected_runs()]
-        if current is not None:
-            selected = [current.id] + [i for i in selected if i != current.id]
-        return view_state.RunsViewState(
-            selected=selected, compared=list(self._compared), chart=self.charts.view_state(),
-            tab=TABS[self.tabs.currentIndex()],
-            sort_column=sort_column, sort_descending=descending, columns=self.table.columns_state(),
-            splitters={"main": self.splitter.sizes(), "lower": self.lower.sizes()})
+        return view_state.capture(self)
 
     def save_view(self) -> None:
         self.save_timer.stop()
@@ -427,23 +418,9 @@ class RunsPage(Page):
     def restore_view(self) -> None:
         if self.ctx is None:
             return
-        state = view_state.load(self.ctx.project.id)
         self._restoring = True
         try:
-            self.table.restore_columns(state.columns)
-            self.table.restore_sort(state.sort_column, state.sort_descending)
-            if state.chart:
-                self.charts.restore_view_state(state.chart)
-            if state.tab in TABS:
-                self.tabs.setCurrentIndex(TABS.index(state.tab))
-            view_state.restore_sizes({"main": self.splitter, "lower": self.lower}, state.splitters)
-            self._compared = [i for i in state.compared if self.model.row_of(i) >= 0]
-            self.actions.compare.setChecked(bool(self._compared))
-            selected = [i for i in state.selected if self.model.row_of(i) >= 0]
-            first = self.table.first_run_id()
-            if not selected and first is not None:
-                selected = [first]
-            self.select_runs(selected, selected[0] if selected else None)
+            view_state.apply(self, view_state.load(self.ctx.project.id))
         finally:
             self._restoring = False
 

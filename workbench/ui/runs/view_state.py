@@ -62,3 +62,39 @@ def restore_sizes(splitters: dict[str, Any], saved: dict[str, list[int]]) -> Non
         sizes = saved.get(name)
         if sizes and len(sizes) == splitter.count() and sum(sizes) > 0:
             splitter.setSizes(sizes)
+
+
+def capture(page: Any) -> RunsViewState:
+    """The Runs page's view now (ui/runs/page.py RunsPage)."""
+    from workbench.ui.runs.page import TABS
+
+    sort_column, descending = page.table.sort_state()
+    current = page.selected_run()
+    selected = [r.id for r in page.selected_runs()]
+    if current is not None:
+        selected = [current.id] + [i for i in selected if i != current.id]
+    return RunsViewState(
+        selected=selected, compared=list(page._compared), chart=page.charts.view_state(),
+        tab=TABS[page.tabs.currentIndex()],
+        sort_column=sort_column, sort_descending=descending, columns=page.table.columns_state(),
+        splitters={"main": page.splitter.sizes(), "lower": page.lower.sizes()})
+
+
+def apply(page: Any, state: RunsViewState) -> None:
+    """Put the Runs page back as `state` left it (runs gone since are skipped)."""
+    from workbench.ui.runs.page import TABS
+
+    page.table.restore_columns(state.columns)
+    page.table.restore_sort(state.sort_column, state.sort_descending)
+    if state.chart:
+        page.charts.restore_view_state(state.chart)
+    if state.tab in TABS:
+        page.tabs.setCurrentIndex(TABS.index(state.tab))
+    restore_sizes({"main": page.splitter, "lower": page.lower}, state.splitters)
+    page._compared = [i for i in state.compared if page.model.row_of(i) >= 0]
+    page.actions.compare.setChecked(bool(page._compared))
+    selected = [i for i in state.selected if page.model.row_of(i) >= 0]
+    first = page.table.first_run_id()
+    if not selected and first is not None:
+        selected = [first]
+    page.select_runs(selected, selected[0] if selected else None)
