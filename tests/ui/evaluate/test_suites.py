@@ -86,3 +86,25 @@ def test_a_suite_without_references_says_which_metrics_it_drops(open_window, wai
     assert page.suite_note.isVisibleTo(page)
     note = page.suite_note.text()
     assert "no reference" in note.lower() and "exact match" in note.lower() and "length" not in note.lower()
+
+
+def test_the_page_is_busy_until_a_new_selection_is_compared(open_window, wait_for):
+    """Selecting eval runs compares them after a short timer; until it has run, busy() says so
+    (the comparison shown is still the previous selection's: a script or test waiting for "not
+    busy" must not read it)."""
+    from tests.helpers.eval_results import add_eval, make_suite
+
+    store = open_window.ctx.store
+    suite = make_suite(store, [["Paris"], ["four"]], metrics=("exact_match",))
+    first = add_eval(store, suite, ["Paris", "five"], label="first")
+    second = add_eval(store, suite, ["Rome", "four"], label="second")
+    page = _evaluate_page(open_window, wait_for)
+    wait_for(lambda: page.runs_model.find(second.id) is not None and not page.busy())
+    page.select_eval_runs([first.id])
+    assert page.busy()
+    wait_for(lambda: not page.busy())
+    assert [r.id for r in page.comparison.runs] == [first.id]
+    page.select_eval_runs([first.id, second.id])
+    assert page.busy()  # the one-run comparison is still the one shown
+    wait_for(lambda: not page.busy())
+    assert {r.id for r in page.comparison.runs} == {first.id, second.id}

@@ -181,8 +181,12 @@ class EvaluatePage(Page):
 
     def busy(self, kind: Optional[str] = None) -> bool:
         """A task (of `kind`) is still running (tests wait for this to be False)."""
+        # A comparison waiting on its timer (the selection changed, a selected run ended) counts:
+        # until it runs, the comparison shown is the one from before.
         return any(t.running for k, t in self.tasks.items() if kind is None or k == kind) or \
-            (kind in (None, "pairs") and self.results.task is not None) or (kind in (None, "rate") and bool(self._rate_queue))
+            (kind in (None, "pairs") and self.results.task is not None) or \
+            (kind in (None, "rate") and bool(self._rate_queue)) or \
+            (kind in (None, "compare") and self.compare_timer.isActive())
 
     def refresh(self) -> None:
         """Read the suites and the models again, then the chosen suite's eval runs."""
