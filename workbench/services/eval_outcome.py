@@ -5,16 +5,14 @@ error and advice from what the child reported, else from how it died. A part of 
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from typing import Optional
 
 from workbench.core.clock import now_iso
-from workbench.jobs.launch import pid_alive
 from workbench.services.eval_ingest import Tracked
 from workbench.services.jobs_wait import log_tail
-from workbench.services.run_stopping import locked
+from workbench.services.run_stopping import StopEscalation, locked
 
 RESUME_ADVICE = "Resume it: the items it finished are kept and not generated again."
 
@@ -58,7 +56,7 @@ def ending(tracked: Tracked, rc: Optional[int], stop_grace_s: float) -> tuple[st
     return "interrupted", (f"{error}\n\n{tail}" if tail else error), advice
 
 
-class EvalStopping:
+class EvalStopping(StopEscalation):
     """EvalManager's stopping methods (its _active, store, lock and graces)."""
 
     @locked
@@ -79,27 +77,6 @@ class EvalStopping:
                 f.write(now_iso())
             if tracked.child is not None:
                 tracked.child.send_line("stop")
-
-    def _escalate_stop(self, tracked: Tracked) -> None:
-        if tracked.stop_requested_at is None or not self._alive(tracked):
-            return
-        now = time.monotonic()
-        if tracked.terminated_at is None:
-            if now - tracked.stop_requested_at > self.stop_grace_s:
-                tracked.terminated_at = now
-                self._signal(tracked, signal.SIGTERM)
-        elif tracked.killed_at is None and now - tracked.terminated_at > self.term_grace_s:
-            tracked.killed_at = now
-            self._signal(tracked, signal.SIGKILL)
-
-    def _signal(self, tracked: Tracked, sig: int) -> None:
-        if tracked.child is not None:
-            tracked.child.terminate() if sig == signal.SIGTERM else tracked.child.kill()
-        elif tracked.pid and pid_alive(tracked.pid, must_contain=tracked.spec_path):
-            try:
-                os.kill(tracked.pid, sig)
-            except OSError:  # ended meanwhile, or not ours to signal
-                pass
 
     def _stop_overdue(self) -> bool:
         t = self._active

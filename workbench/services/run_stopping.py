@@ -9,14 +9,11 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from workbench.core.clock import now_iso
 from workbench.jobs.launch import pid_alive
 from workbench.services import run_queue
-
-if TYPE_CHECKING:
-    from workbench.services.run_outcome import Tracked as _Tracked
 
 
 def locked(method):
@@ -38,7 +35,37 @@ class StoppingRun:
     stage: str  # "saving" (cooperative stop), "terminating" (SIGTERM sent), "killing" (SIGKILL sent)
 
 
-class RunStopping:
+class StopEscalation:
+    """The stop that follows a cooperative request and is not heeded: SIGTERM after the stop
+    grace, SIGKILL after the terminate grace, on later polls. Shared by the RunManager and the
+    EvalManager (their tracked children have child, pid, spec_path and the three timestamps)."""
+
+    stop_grace_s: float
+    term_grace_s: float
+
+    def _escalate_stop(self, tracked: Any) -> None:
+        if tracked.stop_requested_at is None or not self._alive(tracked):
+            return
+        now = time.monotonic()
+        if tracked.terminated_at is None:
+            if now - tracked.stop_requested_at > self.stop_grace_s:
+                tracked.terminated_at = now
+                self._signal(tracked, signal.SIGTERM)
+        elif tracked.killed_at is None and now - tracked.terminated_at > self.term_grace_s:
+            tracked.killed_at = now
+            self._signal(tracked, signal.SIGKILL)
+
+    def _signal(self, tracked: Any, sig: int) -> None:
+        if tracked.child is not None:
+            tracked.child.terminate() if sig == signal.SIGTERM else tracked.child.kill()
+        elif tracked.pid and pid_alive(tracked.pid, must_contain=tracked.spec_path):
+            try:
+                os.kill(tracked.pid, sig)
+            except OSError:  # ended meanwhile, or not ours to signal
+                pass
+
+
+class RunStopping(StopEscalation):
     """RunManager's stopping methods (its _runs, store, lock and graces)."""
 
     @locked
@@ -83,25 +110,4 @@ class RunStopping:
         now = time.monotonic()
         return any(t.stop_requested_at is not None and now - t.stop_requested_at > limit
                    for t in self._runs.values())
-
-    def _escalate_stop(self, tracked: _Tracked) -> None:
-        if tracked.stop_requested_at is None or not self._alive(tracked):
-            return
-        now = time.monotonic()
-        if tracked.terminated_at is None:
-            if now - tracked.stop_requested_at > self.stop_grace_s:
-                tracked.terminated_at = now
-                self._signal(tracked, signal.SIGTERM)
-        elif tracked.killed_at is None and now - tracked.terminated_at > self.term_grace_s:
-            tracked.killed_at = now
-            self._signal(tracked, signal.SIGKILL)
-
-    def _signal(self, tracked: _Tracked, sig: int) -> None:
-        if tracked.child is not None:
-            tracked.child.terminate() if sig == signal.SIGTERM else tracked.child.kill()
-        elif tracked.pid and pid_alive(tracked.pid, must_contain=tracked.spec_path):
-            try:
-                os.kill(tracked.pid, sig)
-            except OSError:  # ended meanwhile, or not ours to signal
-                pass
 
