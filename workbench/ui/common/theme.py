@@ -71,6 +71,20 @@ def colors() -> Colors:
     return DARK if _current == "dark" else LIGHT
 
 
+def style_plot(plot_widget) -> None:
+    """A pyqtgraph PlotWidget in the current theme's plot colours: background, the bottom and
+    left axes, the grid (pyqtgraph imported here: only a page that shows a plot gets here)."""
+    import pyqtgraph as pg
+
+    c = colors()
+    plot_widget.setBackground(c.plot_background)
+    for name in ("bottom", "left"):
+        axis = plot_widget.getPlotItem().getAxis(name)
+        axis.setPen(pg.mkPen(c.plot_foreground))
+        axis.setTextPen(pg.mkPen(c.plot_foreground))
+    plot_widget.showGrid(x=True, y=True, alpha=c.plot_grid_alpha)
+
+
 def plot_palette() -> tuple[str, ...]:
     return PLOT_PALETTE[_current]
 

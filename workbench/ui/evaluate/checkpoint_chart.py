@@ -74,16 +74,8 @@ class CheckpointChart(QWidget):
     def apply_theme(self) -> None:
         if self.plot is None:
             return
-        import pyqtgraph as pg
-
-        c = theme.colors()
-        self.plot.setBackground(c.plot_background)
-        for name in ("bottom", "left"):
-            axis = self.plot.getPlotItem().getAxis(name)
-            axis.setPen(pg.mkPen(c.plot_foreground))
-            axis.setTextPen(pg.mkPen(c.plot_foreground))
-        self.plot.showGrid(x=True, y=True, alpha=c.plot_grid_alpha)
-        self.plot.getPlotItem().legend.setLabelTextColor(c.plot_foreground)
+        theme.style_plot(self.plot)
+        self.plot.getPlotItem().legend.setLabelTextColor(theme.colors().plot_foreground)
 
     def set_comparison(self, comparison: Optional["Comparison"], titles: dict[str, str]) -> None:
         self._comparison, self._titles = comparison, titles

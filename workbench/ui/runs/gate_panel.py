@@ -137,15 +137,7 @@ class GatePanel(QWidget):
     def theme_changed(self) -> None:
         if self.plot is None:
             return
-        import pyqtgraph as pg
-
-        c = theme.colors()
-        self.plot.setBackground(c.plot_background)
-        for name in ("bottom", "left"):
-            axis = self.plot.getPlotItem().getAxis(name)
-            axis.setPen(pg.mkPen(c.plot_foreground))
-            axis.setTextPen(pg.mkPen(c.plot_foreground))
-        self.plot.showGrid(x=True, y=True, alpha=c.plot_grid_alpha)
+        theme.style_plot(self.plot)
         self.redraw()
 
     def redraw(self) -> None:
