@@ -30,6 +30,10 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def _plain(value: Any) -> Any:
+    """A record as JSON-ready data (dataclasses as dicts, tuples as lists, NaN as null: JSON
+    has no NaN, e.g. a metric no item could be scored on)."""
+    if isinstance(value, float) and value != value:
+        return None
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -18,10 +18,10 @@ adapter), RUN:best, RUN:final or RUN:N (checkpoint N). Every verb prints text, o
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from typing import Any, Callable, Optional
 
+from workbench.cli_data import _plain
 from workbench.core.errors import WorkbenchError
 from workbench.core.eval_records import PASS_FAIL, RATING_SCALES, GenerationSettings, MetricSpec
 
@@ -110,18 +110,6 @@ def _metric_specs(args) -> list[MetricSpec]:
             value = raw  # a bare word or pattern
         params.setdefault(metric.strip(), {})[name.strip()] = value
     return parse_metrics((args.metrics or "").split(","), params)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None  # NaN (e.g. a metric no item could be scored on): JSON has no NaN
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _open(args):
