@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QMetaObject, QObject
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QToolButton, QWidget
 
 from workbench.ui.shell.context import ProjectContext
 
@@ -78,6 +78,18 @@ class Page(QWidget):
 
     def theme_changed(self) -> None:
         """Called after the light/dark theme changed (for colours not taken from the palette)."""
+
+
+def action_button(action: Any, object_name: str = "") -> QToolButton:
+    """A button that is the action: it follows its text, enabled state and tooltip."""
+    from PySide6.QtCore import Qt
+
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    if object_name:
+        button.setObjectName(object_name)
+    return button
 
 
 def heading(text: str) -> QLabel:

@@ -10,6 +10,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
+from workbench.ui.common.page import action_button
+
 # name -> (text, shortcut, tooltip)
 SPECS: dict[str, tuple[str, str, str]] = {
     "new_suite": ("New Suite…", "Ctrl+Shift+N", "Make an eval suite: from a split's test part, any dataset "
@@ -44,12 +46,7 @@ class EvalActions(QObject):
             setattr(self, name, action)
 
     def button(self, name: str, object_name: str = "") -> QToolButton:
-        button = QToolButton()
-        button.setDefaultAction(self.actions[name])
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        if object_name:
-            button.setObjectName(object_name)
-        return button
+        return action_button(self.actions[name], object_name)
 
     def menu(self, parent: Optional[QWidget] = None) -> QMenu:
         menu = QMenu(parent)

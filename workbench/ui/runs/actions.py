@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
 from workbench.core.records import ACTIVE_STATUSES, CHATTABLE_STATUSES, Run
+from workbench.ui.common.page import action_button
 
 if TYPE_CHECKING:
     from workbench.services.runs import ResumeCheck
@@ -77,12 +78,7 @@ class RunActions(QObject):
 
     def button(self, name: str, object_name: str = "") -> QToolButton:
         """A button that is the action (follows its text, state and tooltip)."""
-        button = QToolButton()
-        button.setDefaultAction(self.actions[name])
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        if object_name:
-            button.setObjectName(object_name)
-        return button
+        return action_button(self.actions[name], object_name)
 
     def menu(self, parent: Optional[QWidget] = None) -> QMenu:
         """Every command, grouped (the table's context menu and the page's Run menu)."""
