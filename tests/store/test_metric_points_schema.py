@@ -72,7 +72,9 @@ def test_a_version_4_project_migrates_its_points_into_the_lean_table(tmp_path):
         assert store.db.execute("PRAGMA freelist_count").fetchone()[0] == 0
     finally:
         store.close()
-    assert os.path.getsize(db_path) < size_before / 2  # the old table's pages went back to the disk
+    # The old table's pages went back to the disk (later migrations' empty tables and indexes
+    # take a page each: 60% leaves room for them, far below the unvacuumed size).
+    assert os.path.getsize(db_path) < size_before * 0.6
     curves = load_metrics(folder, "a")
     loss = curves["loss"]
     assert list(loss.step) == [1, 2, 3] and list(loss.t) == [100.0, 101.0, 0.0]

@@ -26,7 +26,7 @@ def test_create_sets_up_schema_and_pragmas(tmp_path):
     assert s.path.endswith("Shop.wbproj")
     assert os.path.isdir(os.path.join(s.path, "blobs"))
     pragma = lambda name: s.db.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731 - the store's own connection
-    assert pragma("user_version") == SCHEMA_VERSION == 6
+    assert pragma("user_version") == SCHEMA_VERSION == 7
     assert pragma("journal_mode") == "wal"
     assert pragma("foreign_keys") == 1
     assert pragma("busy_timeout") >= 5000

@@ -74,6 +74,7 @@ class DatasetVersion:
     parent_id: Optional[str]
     created_at: str
     created_by: str
+    kind: str = "sft"  # core.chat_records.DATASET_KINDS: conversations, or preference pairs
 
     @property
     def derivation(self) -> "Derivation":
@@ -252,6 +253,7 @@ class Run:
     peak_memory_bytes: Optional[int] = None  # the highest memory measured (live or at the end)
     tags: list[str] = field(default_factory=list)
     notes: str = ""
+    init_run_id: Optional[str] = None  # the run whose adapter this one started from (e.g. SFT before DPO)
 
     @property
     def train_config(self) -> TrainConfig:

@@ -207,7 +207,50 @@ def _v6(db: sqlite_utils.Database) -> None:
         pk="id")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """Chat testing and feedback (issue 11): conversations as trees (each message's parent, the
+    branch shown), how each reply was made, feedback on replies, arenas with their rounds and
+    votes; a dataset version's kind (sft | preference) and the adapter a run started from.
+    """
+    common = {"created_at": str, "created_by": str}
+    for column, kind in (("checkpoint", str), ("system_prompt", str), ("settings", str), ("head_id", str),
+                         ("arena_id", str), ("updated_at", str)):
+        db["chat_sessions"].add_column(column, kind)
+    for column, kind in (("parent_id", str), ("model_key", str), ("settings", str), ("prompt_tokens", int),
+                         ("tokens", int), ("seconds", float), ("ttft", float), ("finish_reason", str)):
+        db["chat_messages"].add_column(column, kind)
+    # Messages written before: one straight branch per session (each follows the one before).
+    db.execute("UPDATE chat_messages SET parent_id = (SELECT p.id FROM chat_messages p WHERE"
+               " p.session_id = chat_messages.session_id AND p.idx = chat_messages.idx - 1)")
+    db.execute("UPDATE chat_sessions SET head_id = (SELECT m.id FROM chat_messages m WHERE"
+               " m.session_id = chat_sessions.id ORDER BY m.idx DESC LIMIT 1), updated_at = created_at")
+    db["chat_sessions"].create_index(["arena_id"])
+    db["chat_feedback"].create(
+        {"id": str, "message_id": str, "session_id": str, "kind": str, "value": float, "tags": str,
+         "comment": str, "correction": str, "rater": str, **common},
+        pk="id", foreign_keys=[("message_id", "chat_messages", "id"), ("session_id", "chat_sessions", "id")])
+    db["chat_feedback"].create_index(["message_id"])
+    db["chat_feedback"].create_index(["session_id"])
+    db["arenas"].create(
+        {"id": str, "title": str, "targets": str, "blind": int, "settings": str, "system_prompt": str, **common},
+        pk="id")
+    db["arena_rounds"].create(
+        {"id": str, "arena_id": str, "idx": int, "prompt": str, "sides": str, "blind": int, "revealed": int,
+         **common},
+        pk="id", foreign_keys=[("arena_id", "arenas", "id")])
+    db["arena_rounds"].create_index(["arena_id", "idx"], unique=True)
+    db["arena_votes"].create(
+        {"id": str, "round_id": str, "arena_id": str, "outcome": str, "rater": str, "blind": int,
+         "comment": str, **common},
+        pk="id", foreign_keys=[("round_id", "arena_rounds", "id"), ("arena_id", "arenas", "id")])
+    db["arena_votes"].create_index(["arena_id"])
+    db["arena_votes"].create_index(["round_id"])
+    db["dataset_versions"].add_column("kind", str)
+    db.execute("UPDATE dataset_versions SET kind = 'sft'")
+    db["runs"].add_column("init_run_id", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

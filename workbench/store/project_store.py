@@ -27,6 +27,7 @@ from workbench.core.records import (
     from_dict,
 )
 from workbench.store import migrations
+from workbench.store.chat_store import ChatStore
 from workbench.store.evals import EvalStore
 from workbench.store.run_edits import RunEdits
 from workbench.store.run_report import MetricRow, RunReport
@@ -47,7 +48,7 @@ def _row_to(cls: type, row: dict[str, Any]) -> Any:
     return from_dict(cls, data)
 
 
-class ProjectStore(RunQueueAndSegments, RunEdits, EvalStore):
+class ProjectStore(RunQueueAndSegments, RunEdits, EvalStore, ChatStore):
     """All reads and writes of one project. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, path: str, conn: sqlite3.Connection, user: str) -> None:
@@ -184,7 +185,7 @@ class ProjectStore(RunQueueAndSegments, RunEdits, EvalStore):
         return self._one(Dataset, "datasets", dataset_id).name
 
     def add_version(self, **fields: Any) -> DatasetVersion:
-        record = {**self._stamp(), "parent_id": None, "options": {}, **fields}
+        record = {**self._stamp(), "parent_id": None, "options": {}, "kind": "sft", **fields}
         self._insert("dataset_versions", record)
         return _row_to(DatasetVersion, {**record, "options": json.dumps(record["options"])})
 

@@ -42,6 +42,8 @@ class ProjectContext(QObject):
     evals_changed = Signal()  # an eval run was queued, started or ended (or a page changed the list)
     eval_progress = Signal(object)  # EvalRun: one eval run's row changed (items done, status)
     eval_events = Signal(object)  # list[tuple[eval_run_id, Event]] from one poll
+    conversations_changed = Signal()  # a chat conversation was added, renamed or deleted
+    feedback_changed = Signal()  # a rating, correction or arena vote was added (feedback lists refresh)
     polled = Signal(object)  # PollResult, after the signals above (the window follows it)
     poll_failed = Signal(object)  # exception raised by RunManager.poll()
 
