@@ -36,7 +36,8 @@ def test_chat_with_adapter_streams_and_survives_bad_requests(tmp_path, tiny_mode
     try:
         ready = child.wait_for("ready", "failed", timeout=120)
         assert ready.kind == "ready", ready.payload
-        assert ready.payload == {"model": tiny_model_dir, "adapter": adapter, "device": "cpu"}
+        assert ready.payload == {"model": tiny_model_dir, "adapter": adapter, "adapters": ["default"],
+                                 "device": "cpu", "context_limit": 512}
 
         done = _generate(child, "a", max_new_tokens=40, temperature=0)
         assert done.kind == "done", done.payload

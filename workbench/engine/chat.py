@@ -1,193 +1,87 @@
-"""The `chat` verb: a long-lived generation server for one loaded model (+ adapter).
+"""The `chat` verb: a long-lived generation server for one base model and its LoRA adapters.
 
-Requests arrive as JSON lines on stdin (read by a daemon thread); generations run one at a
-time on the main thread and stream `token` events, then `done`. `stop` interrupts the running
-(and any queued) generation; `quit` or EOF on stdin ends the child with exit code 0.
+The base model loads once; adapters load by name (ChatSpec.adapters, adapter_path as
+"default", later ones through add_adapter) and each request picks one, or the base. Requests
+arrive as JSON lines on stdin (read by a daemon thread; `render` is answered there at once);
+generations run one at a time on the main thread and stream `token` events, then `done`.
+`generate_many` is one batched generate whose rows use different adapters (the arena).
+`stop` interrupts the running (and queued) generations, or those of one id; `quit` or EOF on
+stdin ends the child with exit code 0. Protocol: workbench/jobs/protocol.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional, Union
 
+from workbench.engine.chat_generate import Row, RowGenerator, RowResult, render_prompt
+from workbench.engine.chat_model import (
+    ChatModel, adapter_table, context_limit, generation_pad_id, stop_token_ids, tokenizer_folder,
+)
+from workbench.engine.chat_requests import (
+    DEFAULT_ADAPTER, DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, AddAdapterRequest, GenerateRequest,
+    ManyItem, ManyRequest, RenderRequest, StopRequest, parse_request, request_id,
+)
+from workbench.engine.chat_streamer import IncrementalStreamer
 from workbench.engine.control import start_daemon, stdin_lines
-from workbench.engine.errors import BadConfigError, ModelLoadError, failure_payload
-from workbench.engine.messages import Message, check_messages
+from workbench.engine.errors import failure_payload
 from workbench.jobs.protocol import EventWriter
 from workbench.jobs.specs import ChatSpec
 
-DEFAULT_MAX_NEW_TOKENS = 256
-DEFAULT_TEMPERATURE = 0.7
+__all__ = ["ChatServer", "GenerateRequest", "IncrementalStreamer", "ManyItem", "ManyRequest",
+           "DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "context_limit", "generation_pad_id",
+           "parse_request", "run_chat", "stop_token_ids", "tokenizer_folder"]
+
 CHAT_OOM_ADVICE = "Out of memory while generating. Lower max new tokens or start a new, shorter chat."
-
-
-@dataclass
-class GenerateRequest:
-    id: str
-    messages: list[Message]
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    temperature: float = DEFAULT_TEMPERATURE
-    cancel: threading.Event = field(default_factory=threading.Event)
-
-
-def parse_request(line: str) -> tuple[str, Any]:
-    """(op, GenerateRequest | None). Raises BadConfigError/BadDataError for a bad request."""
-    try:
-        obj = json.loads(line)
-    except ValueError as exc:
-        raise BadConfigError("A chat request is not valid JSON.", details=line[:500]) from exc
-    if not isinstance(obj, dict):
-        raise BadConfigError("A chat request must be a JSON object.", details=line[:500])
-    op = obj.get("op")
-    if op in ("stop", "quit"):
-        return op, None
-    if op != "generate":
-        raise BadConfigError(f"Unknown chat request op {op!r}.", advice="Use generate, stop or quit.")
-    req_id = obj.get("id")
-    if not isinstance(req_id, (str, int)) or isinstance(req_id, bool) or str(req_id) == "":
-        raise BadConfigError("A generate request needs an id.", details=line[:500])
-    messages = check_messages(obj.get("messages"), f"chat request {req_id}")
-    max_new = obj.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
-    temperature = obj.get("temperature", DEFAULT_TEMPERATURE)
-    if not isinstance(max_new, int) or isinstance(max_new, bool) or max_new < 1:
-        raise BadConfigError(f"max_new_tokens must be a positive integer, got {max_new!r}.")
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0:
-        raise BadConfigError(f"temperature must be a number >= 0, got {temperature!r}.")
-    return op, GenerateRequest(str(req_id), messages, max_new, float(temperature))
-
-
-def _request_id(line: str) -> Optional[str]:
-    try:
-        obj = json.loads(line)
-        return str(obj["id"]) if isinstance(obj, dict) and obj.get("id") is not None else None
-    except (ValueError, KeyError):
-        return None
-
-
-class IncrementalStreamer:
-    """A transformers streamer that decodes the generated ids so far and hands on only the
-    new text; it holds back a trailing U+FFFD (a multi-byte character not yet complete).
-
-    `text` is the decode of every generated id once generation ends, even where a decode
-    rewrote earlier text (token events can only append, so they may then lag it).
-    """
-
-    def __init__(self, tokenizer, on_text: Callable[[str], None]):
-        self.tokenizer = tokenizer
-        self.on_text = on_text
-        self.ids: list[int] = []
-        self.text = ""
-        self._prompt_seen = False
-
-    def put(self, value) -> None:
-        if not self._prompt_seen:  # generate() first passes the prompt
-            self._prompt_seen = True
-            return
-        self.ids.extend(int(v) for v in value.reshape(-1).tolist())
-        self._flush(final=False)
-
-    def end(self) -> None:
-        self._flush(final=True)
-        self.text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-
-    def _flush(self, final: bool) -> None:
-        decoded = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if not final and decoded.endswith("\ufffd"):
-            return
-        if decoded.startswith(self.text):
-            new = decoded[len(self.text):]
-        else:  # a merge changed earlier text; send nothing new, keep the consistent prefix
-            return
-        if new:
-            self.text = decoded
-            self.on_text(new)
-
-
-def stop_token_ids(tokenizer, generation_config) -> list[int]:
-    """The ids that end a reply: the model's generation config eos_token_id (an int or a list,
-    e.g. Llama 3 lists <|eot_id|> and <|end_of_text|>) plus the tokenizer's eos."""
-    ids: set[int] = set()
-    for value in (tokenizer.eos_token_id, getattr(generation_config, "eos_token_id", None)):
-        if isinstance(value, int) and not isinstance(value, bool):
-            ids.add(value)
-        elif isinstance(value, (list, tuple)):
-            ids.update(v for v in value if isinstance(v, int) and not isinstance(v, bool))
-    return sorted(ids)
-
-
-def generation_pad_id(tokenizer, stop_ids: list[int]) -> Optional[int]:
-    """The tokenizer's pad id (0 is a valid id), else the first stop id."""
-    if tokenizer.pad_token_id is not None:
-        return int(tokenizer.pad_token_id)
-    return stop_ids[0] if stop_ids else None
-
-
-def tokenizer_folder(spec: ChatSpec) -> str:
-    """Where the chat loads its tokenizer: the adapter folder when training saved the tokenizer
-    and chat template there (prompts render as in training), else the base model folder."""
-    adapter = spec.adapter_path
-    if adapter and any(os.path.isfile(os.path.join(adapter, name))
-                       for name in ("tokenizer.json", "tokenizer_config.json")):
-        return adapter
-    return spec.base_model_path
-
-
-def context_limit(config) -> Optional[int]:
-    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
+Job = Union[GenerateRequest, ManyRequest, AddAdapterRequest, None]
 
 
 class ChatServer:
     def __init__(self, spec: ChatSpec, writer: EventWriter):
         self.spec = spec
         self.writer = writer
-        self.requests: "queue.Queue[Optional[GenerateRequest]]" = queue.Queue()
-        self._live: list[GenerateRequest] = []
+        self.requests: "queue.Queue[Job]" = queue.Queue()
+        self._live: list[Union[GenerateRequest, ManyRequest]] = []
         self._lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from workbench.engine.devices import pick_device
+        from workbench.engine.eval_generate import set_cpu_threads
 
         self.torch = torch
         self.plan = pick_device(self.spec.device)
-        path = self.spec.base_model_path
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder(self.spec),
-                                                           trust_remote_code=False)
-            model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=self.plan.torch_dtype(), trust_remote_code=False
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"Cannot load the base model {path}.", details=str(exc),
-                                 advice="Check that the folder holds a Hugging Face causal LM.") from exc
-        if not self.tokenizer.chat_template:
-            raise ModelLoadError(f"The base model {path} has no chat template.",
-                                 advice="Chat needs an instruction/chat model.")
-        if self.spec.adapter_path:
-            from peft import PeftModel
+        if self.plan.device == "cpu":
+            set_cpu_threads()
+        table = adapter_table(self.spec)
+        self.chat = ChatModel(self.spec.base_model_path, self.plan.device, self.plan.torch_dtype())
+        for name, path in table.items():
+            self.chat.add_adapter(name, path)
+        self.generator = RowGenerator(self.chat)
+        self.writer.emit("ready", model=self.spec.base_model_path, adapter=self.spec.adapter_path,
+                         adapters=self.chat.adapter_names, device=self.plan.device,
+                         context_limit=self.chat.limit)
 
-            try:
-                model = PeftModel.from_pretrained(model, self.spec.adapter_path)
-            except (OSError, ValueError, KeyError, RuntimeError) as exc:
-                raise ModelLoadError(
-                    f"Cannot load the adapter {self.spec.adapter_path}.", details=str(exc),
-                    advice="The adapter must be trained on this base model.") from exc
-        self.model = model.to(self.plan.device).eval()
-        self.eos_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
-        self.pad_id = generation_pad_id(self.tokenizer, self.eos_ids)
-        self.writer.emit("ready", model=path, adapter=self.spec.adapter_path, device=self.plan.device)
+    # Names older callers (tests, eval) read off the server.
+    @property
+    def tokenizer(self):
+        return self.chat.tokenizer
+
+    @property
+    def model(self):
+        return self.chat.model
+
+    @property
+    def eos_ids(self) -> list[int]:
+        return self.chat.eos_ids
+
+    @property
+    def pad_id(self) -> Optional[int]:
+        return self.chat.pad_id
 
     # -- stdin ---------------------------------------------------------------------------
     def _read_stdin(self) -> None:
@@ -197,23 +91,37 @@ class ChatServer:
             try:
                 op, req = parse_request(line)
             except Exception as exc:
-                self.writer.emit("failed", id=_request_id(line), **failure_payload(exc))
+                self.writer.emit("failed", id=request_id(line), **failure_payload(exc))
                 continue
-            if op == "generate":
-                with self._lock:
-                    self._live.append(req)
-                self.requests.put(req)
-            elif op == "stop":
-                self._cancel_all()
-            else:
+            if op == "quit":
                 break
-        self._cancel_all()  # quit or EOF: interrupt whatever runs, then exit
+            if isinstance(req, StopRequest):
+                self._cancel(req.id)
+            elif isinstance(req, RenderRequest):
+                self._render(req)  # here, at once: it never waits for a running reply
+            else:
+                if isinstance(req, (GenerateRequest, ManyRequest)):
+                    with self._lock:
+                        self._live.append(req)
+                self.requests.put(req)
+        self._cancel(None)  # quit or EOF: interrupt whatever runs, then exit
         self.requests.put(None)
 
-    def _cancel_all(self) -> None:
+    def _cancel(self, req_id: Optional[str]) -> None:
         with self._lock:
             for req in self._live:
-                req.cancel.set()
+                if req_id is None or req.id == req_id:
+                    req.cancel.set()
+
+    def _render(self, req: RenderRequest) -> None:
+        try:
+            adapter = self.chat.resolve(req.adapter, DEFAULT_ADAPTER)
+            text, ids = render_prompt(self.chat.tokenizer_for(adapter), req.messages)
+        except Exception as exc:
+            self.writer.emit("failed", id=req.id, **failure_payload(exc))
+            return
+        self.writer.emit("rendered", id=req.id, text=text, tokens=len(ids),
+                         adapter=adapter, context_limit=self.chat.limit)
 
     # -- serving -------------------------------------------------------------------------
     def serve(self) -> int:
@@ -223,66 +131,76 @@ class ChatServer:
             if req is None:
                 return 0
             try:
-                self.generate(req)
-            except Exception as exc:
-                self.writer.emit("failed", id=req.id, **failure_payload(exc, oom_advice=CHAT_OOM_ADVICE))
-                if self.plan.device == "cuda":
-                    self.torch.cuda.empty_cache()
+                if isinstance(req, AddAdapterRequest):
+                    self.add_adapter(req)
+                elif isinstance(req, ManyRequest):
+                    self.generate_many(req)
+                else:
+                    self.generate(req)
+            except Exception as exc:  # this request failed; the model is still loaded
+                self._failed(req.id, None, exc)
             finally:
-                with self._lock:
-                    self._live.remove(req)
+                if not isinstance(req, AddAdapterRequest):
+                    with self._lock:
+                        self._live.remove(req)
+
+    def add_adapter(self, req: AddAdapterRequest) -> None:
+        try:
+            self.chat.add_adapter(req.name, req.path)
+        except Exception as exc:
+            self.writer.emit("failed", id=req.id, name=req.name, **failure_payload(exc))
+            return
+        self.writer.emit("adapter_added", id=req.id, name=req.name, adapters=self.chat.adapter_names)
+
+    def _failed(self, req_id: str, key: Optional[str], exc: BaseException) -> None:
+        extra = {} if key is None else {"key": key}
+        self.writer.emit("failed", id=req_id, **extra, **failure_payload(exc, oom_advice=CHAT_OOM_ADVICE))
+        if self.plan.device == "cuda":
+            self.torch.cuda.empty_cache()
+
+    def _done(self, req_id: str, r: RowResult) -> None:
+        if r.error is not None:
+            self._failed(req_id, r.key, r.error)
+            return
+        extra: dict[str, Any] = {} if r.key is None else {"key": r.key}
+        self.writer.emit("done", id=req_id, **extra, text=r.text, finish_reason=r.finish_reason,
+                         tokens=r.tokens, prompt_tokens=r.prompt_tokens, seconds=r.seconds, ttft=r.ttft,
+                         tokens_per_s=r.tokens_per_s, seed=r.seed)
 
     def generate(self, req: GenerateRequest) -> None:
-        torch = self.torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
+        """One reply: token events, then done; raises when it cannot be generated (serve()
+        answers that with `failed {id}`)."""
         started = time.monotonic()
-        prompt = self.tokenizer.apply_chat_template(req.messages, tokenize=False, add_generation_prompt=True)
-        enc = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt").to(self.plan.device)
-        n_prompt = int(enc["input_ids"].shape[1])
-        max_new = req.max_new_tokens
-        limit = context_limit(self.model.config)
-        if limit is not None:
-            if n_prompt >= limit:
-                raise BadConfigError(
-                    f"The conversation is {n_prompt} tokens long; this model reads at most {limit}.",
-                    advice="Start a new chat or remove earlier messages.")
-            max_new = min(max_new, limit - n_prompt)
+        row = Row(None, req.messages, self.chat.resolve(req.adapter, DEFAULT_ADAPTER))
+        emit = self.writer.emit
+        result = self.generator.run([row], req.sampling, req.cancel,
+                                    lambda _i, text: emit("token", id=req.id, text=text), started)[0]
+        if result.error is not None:
+            raise result.error
+        self._done(req.id, result)
 
-        cancel = req.cancel
-
-        class Cancelled(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool,
-                                  device=input_ids.device)
-
-        streamer = IncrementalStreamer(
-            self.tokenizer, lambda text: self.writer.emit("token", id=req.id, text=text))
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": req.temperature} if req.temperature > 0
-            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        )
-        out_ids: list[int] = []
-        if not cancel.is_set():
-            with torch.inference_mode():
-                out = self.model.generate(
-                    **enc, max_new_tokens=max_new, streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                    eos_token_id=self.eos_ids or None,
-                    pad_token_id=self.pad_id,
-                    **sampling,
-                )
-            out_ids = out[0, n_prompt:].tolist()
-        if cancel.is_set():
-            reason = "interrupted"
-        elif out_ids and out_ids[-1] in self.eos_ids:
-            reason = "stop"
-        elif len(out_ids) >= max_new:
-            reason = "length"
-        else:
-            reason = "stop"
-        self.writer.emit("done", id=req.id, text=streamer.text, finish_reason=reason,
-                         tokens=len(out_ids), seconds=round(time.monotonic() - started, 3))
+    def generate_many(self, req: ManyRequest) -> None:
+        """Every key gets `done` or `failed`, then `batch_done`."""
+        started = time.monotonic()
+        rows: list[Row] = []
+        for item in req.items:
+            try:
+                rows.append(Row(item.key, item.messages, self.chat.resolve(item.adapter, DEFAULT_ADAPTER)))
+            except Exception as exc:
+                self._failed(req.id, item.key, exc)
+        if rows:
+            emit = self.writer.emit
+            try:
+                results = self.generator.run(
+                    rows, req.settings, req.cancel,
+                    lambda i, text: emit("token", id=req.id, key=rows[i].key, text=text), started)
+            except Exception as exc:
+                for row in rows:
+                    self._failed(req.id, row.key, exc)
+            else:
+                for r in results:
+                    self._done(req.id, r)
+        self.writer.emit("batch_done", id=req.id, seconds=round(time.monotonic() - started, 4))
 
 
 def run_chat(spec: ChatSpec, writer: EventWriter) -> int:

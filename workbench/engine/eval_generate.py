@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from workbench.core.eval_records import GenerationSettings
-from workbench.core.tool_calls import split_tools
-from workbench.engine.chat import context_limit, generation_pad_id, stop_token_ids
+from workbench.engine.chat_generate import render_prompt as render_chat_prompt
+from workbench.engine.chat_model import context_limit, generation_pad_id, stop_token_ids
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ def set_cpu_threads() -> int:
 def render_prompt(tokenizer, messages: list[dict[str, Any]]) -> list[int]:
     """The prompt's token ids: the chat template with the generation prompt, rendered as training
     renders it (tools from the first message go to the template's `tools`)."""
-    plain, tools = split_tools(messages)
-    text = tokenizer.apply_chat_template(plain, tools=tools, tokenize=False, add_generation_prompt=True)
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return render_chat_prompt(tokenizer, messages)[1]
 
 
 def sampling_kwargs(settings: GenerationSettings) -> dict[str, Any]:

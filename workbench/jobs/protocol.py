@@ -22,14 +22,27 @@ Model building (`build-model`):
   progress   {fraction, message}
   completed  {path, fingerprint, name}
   failed     {...as above}
-Chat (`chat`), requests arrive as JSON lines on stdin:
-  {"op": "generate", "id": str, "messages": [...], "max_new_tokens": int, "temperature": float}
-  {"op": "stop"}   interrupt the current generation
-  {"op": "quit"}   exit
-  ready      {model, adapter, device}
-  token      {id, text}
-  done       {id, text, finish_reason: stop|length|interrupted, tokens, seconds}
-  failed     {...as above, id?}
+Chat (`chat`), one base model with LoRA adapters loaded by name; requests arrive as JSON lines
+on stdin (`settings`: core.chat_records.SamplingSettings fields; legacy top-level max_new_tokens
+and temperature still accepted; `adapter`: a loaded name, null = the base with adapters disabled,
+absent = "default" when loaded, else the base):
+  {"op": "generate", "id", "messages": [...], "adapter", "settings": {...}}
+  {"op": "generate_many", "id", "items": [{"key", "messages", "adapter"}, ...], "settings"}
+             one batched generate, each row with its own adapter (peft mixed-adapter batch)
+  {"op": "render", "id", "messages", "adapter"?}   answered at once, even while generating
+  {"op": "add_adapter", "name", "path", "id"?}      loads it; the base is not reloaded
+  {"op": "stop", "id"?}   interrupt every generation (running and queued), or one id's
+  {"op": "quit"}   exit (EOF on stdin too)
+  ready      {model, adapter (ChatSpec.adapter_path), adapters: [names], device, context_limit}
+  token      {id, key?, text}   text only ever appends; held back while it may begin a stop string
+  done       {id, key?, text, finish_reason: stop|length|interrupted, tokens, prompt_tokens,
+              seconds, ttft, tokens_per_s, seed}   text: the decode of every generated id, cut
+              before a stop string; seconds / ttft from the request's start; tokens_per_s:
+              decode speed after the first token; seed: what sampling used (null: greedy)
+  batch_done {id, seconds}   after every key of a generate_many has its done or failed
+  rendered   {id, text, tokens, adapter, context_limit}   the chat template's prompt
+  adapter_added {id?, name, adapters}
+  failed     {...as above, id?, key?, name?}   id null: a request that did not parse, or loading
 Evaluation (`eval`), "stop" on stdin or the stop file ends it after the running batch:
   started    {total_items, todo_items, device, model, adapter}   todo: items not in done_outputs
   progress   {phase: load|generate|judge, done, total}

@@ -36,10 +36,13 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class ChatSpec:
+    """One chat child: one base model, loaded once, with LoRA adapters of it by name."""
+
     base_model_path: str
-    adapter_path: Optional[str] = None
+    adapter_path: Optional[str] = None  # loaded as the adapter named "default"
     journal_path: Optional[str] = None
     device: str = "auto"
+    adapters: dict[str, str] = field(default_factory=dict)  # name -> adapter folder
 
 
 @dataclass(frozen=True)
