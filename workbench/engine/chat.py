@@ -51,12 +51,9 @@ class ChatServer:
         import torch
 
         from workbench.engine.devices import pick_device
-        from workbench.engine.eval_generate import set_cpu_threads
 
         self.torch = torch
         self.plan = pick_device(self.spec.device)
-        if self.plan.device == "cpu":
-            set_cpu_threads()
         table = adapter_table(self.spec)
         self.chat = ChatModel(self.spec.base_model_path, self.plan.device, self.plan.torch_dtype())
         for name, path in table.items():
