@@ -121,3 +121,44 @@ def read_rows(store: ProjectStore, version_id: str, offset: int, limit: int) -> 
     version = store.get_version(version_id)
     return _read_rows(store.abspath(version.blob_path), offset, limit)
 
+
+
+def create_version_from_rows(store: ProjectStore, *, dataset_name: str, rows: list[dict[str, Any]], kind: str,
+                             source_name: str, options: Optional[dict[str, Any]] = None,
+                             dataset_id: Optional[str] = None) -> DatasetVersion:
+    """A new version from rows in the stored shape: {"messages": [...], "rejected": [...]
+    (kind "preference" only: the rejected reply's assistant turns; messages = prompt + chosen),
+    "source": any JSON (provenance)}.
+
+    Rows are checked like an import (a bad row raises DataImportError naming the row and the
+    field; nothing is written). The blob is content-hashed and written before the SQLite row,
+    so a failure leaves no version. The version goes to `dataset_id`, else to the dataset named
+    `dataset_name` (made when there is none); the same rows in the same dataset again return the
+    version already there.
+    """
+    from workbench.data.ingest.rows import write_rows
+
+    if dataset_id is not None:
+        dataset = next((d for d in store.list_datasets() if d.id == dataset_id), None)
+        if dataset is None:
+            raise DataImportError(f"No dataset {dataset_id[:8]} in this project.",
+                                  advice="Choose a dataset of this project, or give a name for a new one.")
+    else:
+        if not dataset_name.strip():
+            raise DataImportError("The new dataset needs a name.", advice="Give the dataset a name.")
+        dataset = next((d for d in store.list_datasets() if d.name == dataset_name), None)
+    dest = store.abspath(DATASET_BLOBS)
+    os.makedirs(dest, exist_ok=True)
+    blob = write_rows(rows, kind, dest, name=source_name)
+    if dataset is not None:
+        for version in store.list_versions(dataset.id):
+            if version.content_hash == blob.content_hash and version.kind == kind:
+                return version
+    else:
+        dataset = store.add_dataset(dataset_name)
+    return store.add_version(
+        dataset_id=dataset.id, content_hash=blob.content_hash, blob_path=store.relpath(str(blob.path)),
+        row_count=blob.row_count, format="rows", source_name=source_name, source_size=0,
+        # the rows' own hash: re-importing any file never resolves to this version
+        source_hash=blob.content_hash, options=dict(options or {}), kind=kind,
+    )

@@ -374,7 +374,7 @@ def apply_clean(path: str | Path, dest_dir: str | Path, op: str, params: Any = N
                 cancel: Optional[CancelToken] = None) -> tuple[CleanReport, WrittenBlob]:
     """Write the cleaned rows as <content_hash>.parquet in dest_dir: (report, written blob).
     Refuses to write a version with no rows."""
-    writer = VersionWriter(dest_dir)
+    writer = VersionWriter(dest_dir, like=path)
     with writer:
         result = run_clean(path, op, params, writer=writer, exclude=exclude, max_examples=max_examples,
                            progress=progress, cancel=cancel)

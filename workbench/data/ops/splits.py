@@ -156,7 +156,7 @@ def write_split(path: str | Path, plan: SplitPlan, dest_dir: str | Path,
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> dict[str, WrittenBlob]:
     """One blob per split, rows in their original order; all written or none."""
-    writers = {name: VersionWriter(dest_dir) for name in SPLITS}
+    writers = {name: VersionWriter(dest_dir, like=path) for name in SPLITS}
     try:
         for row in iter_rows(path, cancel=cancel, progress=progress, label="Writing splits"):
             s = int(plan.assignment[row.index])

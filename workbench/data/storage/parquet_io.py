@@ -3,7 +3,8 @@
 Columns: `messages` (JSON list of {role, content}), `source` (the original record as JSON, for
 lineage: a JSON Lines record's own line, otherwise the record re-serialised), `source_row`
 (int64: the record's line in JSONL and text, row in CSV/TSV, index in JSON, Parquet, Arrow and
-folders).
+folders). A preference version (DatasetVersion.kind "preference") adds `rejected` (JSON list of
+the rejected reply's assistant turns; `messages` then holds the prompt and the chosen reply).
 
 The content hash is a sha256 over the normalised rows themselves (not the Parquet bytes), so it
 is the same for identical input whatever pyarrow version wrote the file, and however the rows
@@ -33,6 +34,8 @@ SCHEMA = pa.schema([
     pa.field("source", pa.string(), nullable=False),
     pa.field("source_row", pa.int64(), nullable=False),
 ])
+PREFERENCE_SCHEMA = SCHEMA.append(pa.field("rejected", pa.string(), nullable=False))
+REJECTED = "rejected"
 # A page of the preview table reads one row group: 10k short rows decode in a few ms, and a
 # 1M-row file has a small footer (100 groups).
 ROW_GROUP_ROWS = 10_000
@@ -43,6 +46,7 @@ _QUEUED_TABLES = 2
 COMPRESSION = "snappy"
 # v2: per-column streams of (lengths, bytes) so whole Arrow arrays hash without a Python loop.
 _HASH_PREFIX = b"workbench.dataset.v2\n"
+_PREFERENCE_HASH_PREFIX = b"workbench.dataset.v2.preference\n"
 
 
 def dumps(value: Any) -> str:
@@ -56,20 +60,20 @@ class _RowHash:
     """sha256 over the rows: for each text column the value lengths and the value bytes as
     separate streams (an unambiguous encoding), and the source rows as int64."""
 
-    def __init__(self) -> None:
-        self._parts = [hashlib.sha256() for _ in range(5)]
+    def __init__(self, preference: bool = False) -> None:
+        self.preference = preference
+        self._parts = [hashlib.sha256() for _ in range(7 if preference else 5)]
 
-    def update(self, messages: pa.Array, source: pa.Array, rows: pa.Array) -> None:
-        for (lengths, data), (h_len, h_data) in zip(
-            (_text_buffers(messages), _text_buffers(source)),
-            ((self._parts[0], self._parts[1]), (self._parts[2], self._parts[3])),
-        ):
-            h_len.update(lengths.astype(">i8").tobytes())
-            h_data.update(data)
+    def update(self, messages: pa.Array, source: pa.Array, rows: pa.Array, rejected: Optional[pa.Array] = None) -> None:
+        texts = [(messages, 0), (source, 2)] + ([(rejected, 5)] if self.preference else [])
+        for array, at in texts:
+            lengths, data = _text_buffers(array)
+            self._parts[at].update(lengths.astype(">i8").tobytes())
+            self._parts[at + 1].update(data)
         self._parts[4].update(rows.to_numpy().astype(">i8").tobytes())
 
     def hexdigest(self) -> str:
-        final = hashlib.sha256(_HASH_PREFIX)
+        final = hashlib.sha256(_PREFERENCE_HASH_PREFIX if self.preference else _HASH_PREFIX)
         for part in self._parts:
             final.update(part.digest())
         return final.hexdigest()
@@ -86,29 +90,30 @@ def _text_buffers(array: pa.Array) -> tuple[np.ndarray, memoryview]:
 class _Groups:
     """The writing side: hashes tables in order and writes exactly-sized row groups."""
 
-    def __init__(self, path: Path, row_group_rows: int, compression: str) -> None:
+    def __init__(self, path: Path, row_group_rows: int, compression: str, schema: pa.Schema = SCHEMA) -> None:
         self.path = path
         self.rows_per_group = row_group_rows
         self.compression = compression
-        self.hash = _RowHash()
+        self.schema = schema
+        self.hash = _RowHash(preference=REJECTED in schema.names)
         self.writer: Optional[pq.ParquetWriter] = None
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
 
     def add(self, table: pa.Table) -> None:
-        self.hash.update(*(table.column(i).combine_chunks() for i in range(3)))
+        self.hash.update(*(table.column(i).combine_chunks() for i in range(table.num_columns)))
         self.pending.append(table)
         self.pending_rows += table.num_rows
         if self.pending_rows >= self.rows_per_group:
             self.write(final=False)
 
     def write(self, final: bool) -> None:
-        table = pa.concat_tables(self.pending) if self.pending else SCHEMA.empty_table()
+        table = pa.concat_tables(self.pending) if self.pending else self.schema.empty_table()
         full = table.num_rows if final else table.num_rows - table.num_rows % self.rows_per_group
         if self.writer is None:
             # Dictionary encoding and min/max statistics do nothing for long unique texts but
             # cost time: only the row numbers get them.
-            self.writer = pq.ParquetWriter(self.path, SCHEMA, compression=self.compression,
+            self.writer = pq.ParquetWriter(self.path, self.schema, compression=self.compression,
                                            use_dictionary=["source_row"], write_statistics=["source_row"])
         if full:
             self.writer.write_table(table.slice(0, full), row_group_size=self.rows_per_group)
@@ -133,15 +138,20 @@ class DatasetWriter:
 
     Hashing, encoding and compressing run in a background thread (pyarrow and hashlib release
     the GIL), overlapping the parsing of the next block; a bounded queue keeps memory at a few
-    blocks."""
+    blocks.
 
-    def __init__(self, dest_dir: str | Path, row_group_rows: int = ROW_GROUP_ROWS, compression: str = COMPRESSION) -> None:
+    `preference=True` writes the `rejected` column too: every add then gives its rejected JSON."""
+
+    def __init__(self, dest_dir: str | Path, row_group_rows: int = ROW_GROUP_ROWS, compression: str = COMPRESSION,
+                 *, preference: bool = False) -> None:
         self.dest_dir = Path(dest_dir)
         self.dest_dir.mkdir(parents=True, exist_ok=True)
         clean_stale_partials(self.dest_dir)  # what killed imports left behind
         self.temp_path = partial_path(self.dest_dir, ".parquet")
-        self._groups = _Groups(self.temp_path, row_group_rows, compression)
-        self._lists: tuple[list[str], list[str], list[int]] = ([], [], [])
+        self.preference = preference
+        self.schema = PREFERENCE_SCHEMA if preference else SCHEMA
+        self._groups = _Groups(self.temp_path, row_group_rows, compression, self.schema)
+        self._lists: tuple[list[str], list[str], list[int], list[str]] = ([], [], [], [])
         self._arrow_rows = 0
         self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=_QUEUED_TABLES)
         self._thread: Optional[threading.Thread] = None
@@ -153,35 +163,47 @@ class DatasetWriter:
         """Rows added so far."""
         return self._arrow_rows + len(self._lists[0])
 
-    def add(self, messages_json: str, source_json: str, source_row: int) -> None:
+    def _check_rejected(self, given: bool) -> None:
+        if given != self.preference:  # a programming error: the two kinds of blob never mix
+            raise ValueError("rejected is required for a preference blob and refused for another")
+
+    def add(self, messages_json: str, source_json: str, source_row: int, rejected_json: Optional[str] = None) -> None:
         """One row (rows move to Arrow every _LIST_ROWS rows)."""
+        self._check_rejected(rejected_json is not None)
         self._lists[0].append(messages_json)
         self._lists[1].append(source_json)
         self._lists[2].append(source_row)
+        if rejected_json is not None:
+            self._lists[3].append(rejected_json)
         if len(self._lists[0]) >= _LIST_ROWS:
             self._take_lists()
 
-    def add_rows(self, messages: Sequence[str], sources: Sequence[str], rows: Sequence[int]) -> None:
+    def add_rows(self, messages: Sequence[str], sources: Sequence[str], rows: Sequence[int],
+                 rejected: Optional[Sequence[str]] = None) -> None:
+        self._check_rejected(rejected is not None)
         self._lists[0].extend(messages)
         self._lists[1].extend(sources)
         self._lists[2].extend(rows)
+        if rejected is not None:
+            self._lists[3].extend(rejected)
         if len(self._lists[0]) >= _LIST_ROWS:
             self._take_lists()
 
     def add_arrays(self, messages: pa.Array, source: pa.Array, rows: pa.Array) -> None:
-        """Rows already in Arrow (the JSONL fast path)."""
+        """Rows already in Arrow (the JSONL fast path: conversations only)."""
+        self._check_rejected(False)
         self._take_lists()  # keep the order of rows added before
         self._send(pa.Table.from_arrays([messages, source, rows], schema=SCHEMA))
 
     def _take_lists(self) -> None:
         if not self._lists[0]:
             return
-        messages, sources, rows = self._lists
-        self._lists = ([], [], [])
-        self._send(pa.Table.from_arrays(
-            [pa.array(messages, pa.string()), pa.array(sources, pa.string()), pa.array(rows, pa.int64())],
-            schema=SCHEMA,
-        ))
+        messages, sources, rows, rejected = self._lists
+        self._lists = ([], [], [], [])
+        arrays = [pa.array(messages, pa.string()), pa.array(sources, pa.string()), pa.array(rows, pa.int64())]
+        if self.preference:
+            arrays.append(pa.array(rejected, pa.string()))
+        self._send(pa.Table.from_arrays(arrays, schema=self.schema))
 
     def _send(self, table: pa.Table) -> None:
         if not table.num_rows:
@@ -242,7 +264,7 @@ class DatasetWriter:
             self._groups.close()
         except Exception:  # the file is being thrown away anyway
             pass
-        self._lists = ([], [], [])
+        self._lists = ([], [], [], [])
         self.temp_path.unlink(missing_ok=True)
 
 
@@ -271,9 +293,14 @@ def count_rows(parquet_path: str | Path) -> int:
     return _open(parquet_path).metadata.num_rows
 
 
+def is_preference_blob(parquet_path: str | Path) -> bool:
+    """Whether the file holds preference pairs (a `rejected` column)."""
+    return REJECTED in _open(parquet_path).schema_arrow.names
+
+
 def read_rows(parquet_path: str | Path, offset: int, limit: int) -> list[dict[str, Any]]:
-    """Rows [offset, offset + limit) as {index, messages, source, source_row}; reads only the
-    row groups that hold them."""
+    """Rows [offset, offset + limit) as {index, messages, source, source_row} (+ rejected, for
+    preference pairs); reads only the row groups that hold them."""
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must be >= 0")
     pf = _open(parquet_path)
@@ -293,7 +320,7 @@ def read_rows(parquet_path: str | Path, offset: int, limit: int) -> list[dict[st
     table = pf.read_row_groups(wanted)
     table = table.slice(offset - first_row_of_first_group, limit)
     columns = table.to_pydict()
-    return [
+    rows = [
         {
             "index": offset + i,
             "messages": json.loads(columns["messages"][i]),
@@ -302,6 +329,10 @@ def read_rows(parquet_path: str | Path, offset: int, limit: int) -> list[dict[st
         }
         for i in range(table.num_rows)
     ]
+    if REJECTED in columns:
+        for row, text in zip(rows, columns[REJECTED]):
+            row[REJECTED] = json.loads(text)
+    return rows
 
 
 def iter_messages(parquet_path: str | Path) -> Iterator[list[dict[str, str]]]:

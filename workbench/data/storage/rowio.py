@@ -1,7 +1,9 @@
 """Stream a dataset version's rows in batches and write derived versions.
 
 Rows keep their stored JSON text (`messages`, `source`) unless an operation changes them, so a
-derived version holding the same rows hashes the same as its parent.
+derived version holding the same rows hashes the same as its parent. A preference blob's
+`rejected` column travels with its row (StoredRow.rejected_json), so every derived version of a
+preference version keeps its pairs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pyarrow.parquet as pq
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import CancelToken, ProgressCallback, report
-from workbench.data.storage.parquet_io import DatasetWriter, count_rows, dumps
+from workbench.data.storage.parquet_io import REJECTED, DatasetWriter, count_rows, dumps, is_preference_blob
 
 BATCH_ROWS = 1024
 
@@ -30,6 +32,7 @@ class StoredRow:
     messages_json: str
     source_json: str
     source_row: int
+    rejected_json: Optional[str] = None  # preference pairs only: the rejected reply's turns
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -39,21 +42,30 @@ class StoredRow:
     def source(self) -> Any:
         return json.loads(self.source_json)
 
+    @property
+    def rejected(self) -> Optional[list[dict[str, Any]]]:
+        return None if self.rejected_json is None else json.loads(self.rejected_json)
+
 
 def _open(path: str | Path) -> pq.ParquetFile:
     count_rows(path)  # raises the data layer's readable error for a missing or damaged blob
     return pq.ParquetFile(path)
 
 
-def iter_rows(path: str | Path, *, columns: tuple[str, ...] = ("messages", "source", "source_row"),
+_ALL = ("messages", "source", "source_row", REJECTED)
+
+
+def iter_rows(path: str | Path, *, columns: tuple[str, ...] = _ALL,
               cancel: Optional[CancelToken] = None, progress: Optional[ProgressCallback] = None,
               span: tuple[float, float] = (0.0, 1.0), label: str = "Reading") -> Iterator[StoredRow]:
-    """Every row in order, one row group in memory at a time. Columns not asked for are empty.
+    """Every row in order, one row group in memory at a time. Columns not asked for are empty
+    (`rejected` is None where the file has no such column).
 
     Progress is reported once per row group, mapped into `span` of the caller's progress bar.
     """
     pf = _open(path)
     total = pf.metadata.num_rows
+    columns = tuple(c for c in columns if c in pf.schema_arrow.names)
     index = 0
     lo, hi = span
     for group in range(pf.metadata.num_row_groups):
@@ -64,8 +76,9 @@ def iter_rows(path: str | Path, *, columns: tuple[str, ...] = ("messages", "sour
         msgs = data.get("messages") or [""] * n
         srcs = data.get("source") or [""] * n
         nums = data.get("source_row") or [0] * n
+        rejected = data.get(REJECTED) or [None] * n
         for i in range(n):
-            yield StoredRow(index, msgs[i], srcs[i], nums[i])
+            yield StoredRow(index, msgs[i], srcs[i], nums[i], rejected[i])
             index += 1
         report(progress, lo + (hi - lo) * index / max(1, total), f"{label}: {index:,}/{total:,} rows")
 
@@ -92,16 +105,18 @@ class WrittenBlob:
 
 class VersionWriter:
     """A derived version's blob: rows added in order, committed to <content_hash>.parquet
-    atomically (temp file then rename, via the data layer's DatasetWriter)."""
+    atomically (temp file then rename, via the data layer's DatasetWriter). `like`: the parent
+    blob; a preference parent gives a preference blob (each row keeps its rejected reply)."""
 
-    def __init__(self, dest_dir: str | Path) -> None:
-        self._writer = DatasetWriter(dest_dir)
+    def __init__(self, dest_dir: str | Path, like: Optional[str | Path] = None) -> None:
+        self.preference = like is not None and is_preference_blob(like)
+        self._writer = DatasetWriter(dest_dir, preference=self.preference)
 
     def add(self, row: StoredRow, messages: Optional[list[dict[str, str]]] = None,
             source: Any = None, *, source_changed: bool = False) -> None:
         messages_json = row.messages_json if messages is None else dumps(messages)
         source_json = dumps(source) if source_changed else row.source_json
-        self._writer.add(messages_json, source_json, row.source_row)
+        self._writer.add(messages_json, source_json, row.source_row, row.rejected_json if self.preference else None)
 
     def commit(self) -> WrittenBlob:
         path, content_hash = self._writer.commit()
