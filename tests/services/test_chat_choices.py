@@ -41,8 +41,8 @@ def test_choices_list_base_models_then_runs_with_an_adapter(store, tmp_path):
 def test_a_continued_conversation_is_copied_into_the_new_session(store, tmp_path):
     model = store.add_base_model("tiny", "tiny", str(tmp_path / "tiny"), "f1")
     first = ChatClient(store, model.id)
-    store.add_chat_message(first.session.id, "user", "def f():\n    return 1")
-    store.add_chat_message(first.session.id, "assistant", "It returns 1.")
+    question = store.add_turn(first.session.id, "user", "def f():\n    return 1")
+    store.add_turn(first.session.id, "assistant", "It returns 1.", parent_id=question.id)
     history = first.history() + [{"role": "model-change", "content": "smol from here on"},
                                  {"role": "assistant", "content": ""}]
     second = ChatClient(store, model.id, history=history)
