@@ -7,7 +7,8 @@
     workbench runs --project PATH [--json]
     workbench runs export RUN --merged OUT [--checkpoint best|final|N] --project PATH [--json]
     workbench runs queue|status RUN|resume RUN|cancel RUN --project PATH [--json]  (see cli_runs.py)
-    workbench chat --project PATH [--model ...] [--run NAME|ID] PROMPT
+    workbench chat --project PATH [--model ...] [--run NAME|ID] [--system S] [--temperature T] [--top-p P]
+        [--top-k K] [--repetition-penalty R] [--max-new-tokens N] [--stop S]... [--seed N] PROMPT
     workbench data import|list|show|clean|split|leakage|render|export ... (see cli_data.py)
     workbench estimate --config FILE [--model M] [--project P] [--json]  (see cli_estimate.py)
     workbench eval suites|suite create|suite show|run|compare|cv ... --project PATH [--json]  (see cli_eval.py)
@@ -89,10 +90,19 @@ def train_and_wait(store, version_id: str, model_id: str, config: TrainConfig, n
 
 
 def chat_once(store, model_id: str, run_id: Optional[str], prompt: str, max_new_tokens: int = 96,
-              temperature: float = 0.7, stream=None, timeout: float = 600.0) -> str:
+              temperature: float = 0.7, stream=None, timeout: float = 600.0, *, settings=None,
+              system_prompt: str = "") -> str:
+    """One prompt, one reply. `settings` (SamplingSettings) wins over max_new_tokens/temperature."""
+    from workbench.core.chat_records import SamplingSettings
     from workbench.services.chat import ChatClient
 
-    client = ChatClient(store, model_id, run_id)
+    if settings is None:
+        settings = SamplingSettings(temperature=temperature, max_new_tokens=max_new_tokens)
+    problems = settings.problems()
+    if problems:
+        raise WorkbenchError("These generation settings cannot be used.", details="\n".join(problems),
+                             advice=problems[0])
+    client = ChatClient(store, model_id, run_id, system_prompt=system_prompt, settings=settings)
     client.start()
     deadline = time.monotonic() + timeout
     reply = None
@@ -100,7 +110,7 @@ def chat_once(store, model_id: str, run_id: Optional[str], prompt: str, max_new_
         while reply is None and time.monotonic() < deadline:
             for ev in client.poll():
                 if ev.kind == "ready":
-                    client.send(prompt, max_new_tokens=max_new_tokens, temperature=temperature)
+                    client.send(prompt, settings=settings)
                 elif ev.kind == "token" and stream is not None:
                     stream.write(ev.payload.get("text", ""))
                     stream.flush()
@@ -210,9 +220,14 @@ def cmd_chat(args) -> dict[str, Any]:
     try:
         run = lookup.find_run(store, args.run) if args.run else None
         model = store.get_base_model(run.base_model_id) if run else _model(store, args.model)
-        reply = chat_once(store, model.id, run.id if run else None, args.prompt,
-                          max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                          stream=None if args.json else sys.stdout)
+        from workbench.core.chat_records import SamplingSettings
+
+        settings = SamplingSettings(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                                    repetition_penalty=args.repetition_penalty,
+                                    max_new_tokens=args.max_new_tokens, stop=tuple(args.stop or ()),
+                                    seed=args.seed)
+        reply = chat_once(store, model.id, run.id if run else None, args.prompt, settings=settings,
+                          system_prompt=args.system or "", stream=None if args.json else sys.stdout)
         if not args.json:
             print()
         return {"model": model.name, "run_id": run.id if run else None, "reply": reply}
@@ -272,8 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("prompt")
     c.add_argument("--model", default="tiny")
     c.add_argument("--run")
+    c.add_argument("--system", help="a system prompt")
     c.add_argument("--max-new-tokens", type=int, default=128)
-    c.add_argument("--temperature", type=float, default=0.7)
+    c.add_argument("--temperature", type=float, default=0.7, help="0: always the most likely token")
+    c.add_argument("--top-p", type=float, default=1.0, help="1: off")
+    c.add_argument("--top-k", type=int, default=0, help="0: off")
+    c.add_argument("--repetition-penalty", type=float, default=1.0, help="1: off")
+    c.add_argument("--stop", action="append", help="a stop string (the reply ends before it); repeatable")
+    c.add_argument("--seed", type=int, help="the same seed gives the same reply")
     cli_data.add_data_parser(sub, project)
     cli_estimate.add_estimate_parser(sub)
     cli_eval.add_eval_parser(sub, project)
