@@ -12,6 +12,12 @@ TOKENS_PER_S = "tokens_per_s"  # input tokens per second since the previous trai
 MEMORY = "memory_bytes"  # the training process's memory now: RSS on a CPU, allocated on a GPU
 EPOCH = "epoch"  # fractional epoch at the step (from the log event's own epoch)
 TOKENS = "num_input_tokens_seen"  # non-padding input tokens trained on so far (the Trainer counts)
+# Preference training (DPO, TRL's names): the implicit reward beta * log(policy / reference) of
+# the chosen and the rejected reply, their difference, and how often chosen beats rejected.
+REWARD_CHOSEN = "rewards/chosen"
+REWARD_REJECTED = "rewards/rejected"
+REWARD_MARGIN = "rewards/margins"
+REWARD_ACCURACY = "rewards/accuracies"
 
 # What a run's charts can show: (metric key, title, unit; "" when the value has none).
 CHART_METRICS: tuple[tuple[str, str, str], ...] = (
@@ -21,4 +27,6 @@ CHART_METRICS: tuple[tuple[str, str, str], ...] = (
     (GRAD_NORM, "Grad norm", ""),
     (TOKENS_PER_S, "Tokens/s", "tokens/s"),
     (MEMORY, "Memory", "bytes"),
+    (REWARD_MARGIN, "Reward margin", ""),
+    (REWARD_ACCURACY, "Reward accuracy", ""),
 )

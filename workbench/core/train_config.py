@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from workbench.core.chat_records import PREFERENCE_METHODS, TRAIN_METHODS
 from workbench.core.errors import WorkbenchError
 
 # One default max length for training and for the Datasets page's statistics.
@@ -28,6 +29,10 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # auto: bf16 where the device has
 QUANTIZATIONS = ("none", "4bit", "8bit")  # QLoRA through bitsandbytes: CUDA only
 LOSS_MODES = ("assistant", "all")  # which tokens carry the loss
 ALL_LINEAR = "all-linear"  # peft's shorthand: every linear layer except the output head
+# The methods a run can train with now (TRL 1.x keeps ORPO in trl.experimental; KTO needs
+# unpaired data): the others of TRAIN_METHODS are refused with a clear message.
+TRAINABLE_METHODS = ("sft", "dpo")
+METHOD_NAMES = {"sft": "SFT", "dpo": "DPO", "orpo": "ORPO", "kto": "KTO"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,13 @@ class TrainConfig:
     save_steps: int = 50  # 0: no periodic checkpoints (a run stopped with Cancel still saves one)
     keep_checkpoints: int = 3  # the last K periodic checkpoints are kept (the best one too)
     auto_retry_oom: bool = False  # on out-of-memory, retry with half the batch, double accumulation
+    # -- the method: SFT on conversations, or DPO on preference pairs (prompt, chosen, rejected)
+    method: str = "sft"
+    beta: float = 0.1  # DPO strength: how far the adapter may move from the reference model
+
+    @property
+    def is_preference(self) -> bool:
+        return self.method in PREFERENCE_METHODS
 
     @property
     def effective_batch(self) -> int:
@@ -136,6 +148,17 @@ class TrainConfig:
             bad("save_steps", "Save every N steps cannot be negative (0: only when stopped).")
         if self.keep_checkpoints < 1:
             bad("keep_checkpoints", "Keep at least 1 checkpoint, or the run cannot resume.")
+        if self.method not in TRAIN_METHODS:
+            bad("method", f"Method must be one of {', '.join(TRAINABLE_METHODS)} (got {self.method!r}).")
+        elif self.method not in TRAINABLE_METHODS:
+            bad("method", f"{METHOD_NAMES[self.method]} training is not available yet: use "
+                          f"{' or '.join(TRAINABLE_METHODS)}.")
+        if not 0.0 < self.beta <= 10.0:
+            bad("beta", "Beta must be above 0 and at most 10 (typical: 0.1; higher keeps the adapter "
+                        "closer to the reference model).")
+        if self.is_preference and self.packing:
+            bad("packing", f"Packing is for SFT: {METHOD_NAMES.get(self.method, self.method)} compares whole "
+                           "chosen and rejected replies, so turn packing off.")
         return out
 
     def validate(self) -> list[str]:
@@ -153,6 +176,7 @@ FIELD_LABELS = {
     "max_length": "Max length", "packing": "Packing", "loss_on": "Train on", "precision": "Precision",
     "gradient_checkpointing": "Gradient checkpointing", "seed": "Seed", "eval_steps": "Evaluate every",
     "save_steps": "Save every", "keep_checkpoints": "Keep checkpoints", "auto_retry_oom": "Auto-retry on OOM",
+    "method": "Method", "beta": "Beta",
 }
 
 # Presets change the knobs that set a run's length and capacity; the others keep the user's values.

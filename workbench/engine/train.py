@@ -21,10 +21,10 @@ from workbench.engine.packing import PackedCollator, PackedDataset, pack
 from workbench.engine.token_cache import cache_key, cached_tokenize, parallel_tokenize
 from workbench.engine.run_record import Throughput, peak_memory, write_run_record
 from workbench.engine.train_args import (
-    attach_lora,
     model_load_kwargs,
     quantization_problem,
     resolve_precision,
+    start_lora,
     training_arguments,
 )
 from workbench.engine.train_data import (
@@ -89,8 +89,6 @@ def run_train(spec: TrainSpec, writer: EventWriter) -> int:
         return _train(spec, writer, stop, steps)
 
 
-
-
 # How advice names the device that ran out of memory.
 DEVICE_WORDS = {"cuda": "GPU", "mps": "Apple GPU", "cpu": "computer"}
 
@@ -140,6 +138,10 @@ def _save_best(trainer, output_dir: str, tokenizer, spec: TrainSpec, env: dict[s
 def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCounter) -> int:
     _check_spec(spec)
     cfg = spec.config
+    if cfg.is_preference:
+        from workbench.engine.train_pref import train_preference
+
+        return train_preference(spec, writer, stop, steps)
     # Data first: a bad dataset fails in seconds, before torch/peft/Trainer are imported.
     name = spec.dataset_name or "the dataset"  # messages never name the blob file
     tokenizer = load_tokenizer(spec.base_model_path)
@@ -172,7 +174,7 @@ def _train(spec: TrainSpec, writer: EventWriter, stop: StopSignal, steps: StepCo
     model.config.use_cache = False
     if cfg.gradient_checkpointing:
         model.enable_input_require_grads()  # LoRA leaves the embeddings frozen
-    model = attach_lora(model, cfg)
+    model = start_lora(model, cfg, spec.init_adapter_path)
     if cfg.packing:
         rows = pack(data.examples, cfg.max_length)
         train_dataset: Any = PackedDataset(rows)

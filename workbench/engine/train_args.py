@@ -122,13 +122,38 @@ def attach_lora(model, config: TrainConfig):
         ) from exc
 
 
+def start_lora(model, config: TrainConfig, init_adapter_path: Optional[str]):
+    """A new LoRA adapter on `model`, or (init_adapter_path) an existing one loaded trainable, so a
+    run continues from an earlier run's adapter (e.g. DPO after SFT) with that adapter's own shape."""
+    if not init_adapter_path:
+        return attach_lora(model, config)
+    from peft import PeftModel
+
+    if not os.path.isfile(os.path.join(init_adapter_path, "adapter_config.json")):
+        raise BadConfigError(f"The adapter to start from is missing: {init_adapter_path} has no adapter_config.json.",
+                             advice="Start from another run's adapter, or from the base model.")
+    if config.quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False})
+    try:
+        return PeftModel.from_pretrained(model, init_adapter_path, is_trainable=True)
+    except (ValueError, RuntimeError, KeyError) as exc:  # another base model's adapter: shapes differ
+        raise BadConfigError(f"The adapter in {init_adapter_path} does not fit this base model.",
+                             details=f"{type(exc).__name__}: {exc}",
+                             advice="Start from an adapter trained on the same base model.") from exc
+
+
 def training_arguments(config: TrainConfig, output_dir: str, plan: DevicePlan, precision: Precision,
-                       has_eval: bool):
+                       has_eval: bool, args_class: Any = None, **extra: Any):
+    """transformers' TrainingArguments, or `args_class` (a subclass: TRL's DPOConfig) with `extra`."""
     from transformers import TrainingArguments
 
     evaluate = has_eval and config.eval_steps > 0
     save = config.save_steps > 0
-    return TrainingArguments(
+    return (args_class or TrainingArguments)(
         output_dir=os.path.join(output_dir, CHECKPOINTS),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
@@ -166,4 +191,5 @@ def training_arguments(config: TrainConfig, output_dir: str, plan: DevicePlan, p
         use_cpu=plan.device == "cpu",
         bf16=precision.bf16,
         fp16=precision.fp16,
+        **extra,
     )

@@ -32,6 +32,8 @@ class TrainSpec:
     # Training processes (torchrun workers, one per GPU or CPU share); the launcher starts them
     # (jobs/launch.engine_argv) and the spec records it, so a resume or re-attach knows it.
     nproc: int = 1
+    # A LoRA adapter folder (an SFT run's) the run starts from, trained further; None: a new adapter.
+    init_adapter_path: Optional[str] = None
 
 
 @dataclass(frozen=True)
