@@ -28,7 +28,7 @@ from workbench.services.run_resume import (  # noqa: F401 - callers import these
     resume_advice,
     resume_check,
 )
-from workbench.services.train_spec import previous_nproc, spec_fields
+from workbench.services.train_spec import check_method, init_adapter_path, previous_nproc, spec_fields
 from workbench.store import ProjectStore
 
 STOP_GRACE_S = 30.0  # cooperative stop (saves the adapter) before SIGTERM
@@ -92,9 +92,11 @@ class RunManager(RunStopping):
     # -- starting --------------------------------------------------------------------------------
     @_locked
     def start(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
-              name: Optional[str] = None, queue: bool = False, nproc: int = 1) -> Run:
+              name: Optional[str] = None, queue: bool = False, nproc: int = 1,
+              init_run_id: Optional[str] = None) -> Run:
         """A new run: it starts now, or with `queue` it waits at the end of the queue. `nproc` > 1
-        trains in that many processes through torchrun (one per GPU)."""
+        trains in that many processes through torchrun (one per GPU). `init_run_id`: the run
+        whose adapter this one trains further (e.g. DPO after SFT); None: a new adapter."""
         if nproc > 1 and queue:
             raise WorkbenchError("A queued run trains in one process.", advice="Start it now to train in several.")
         problems = config.validate()
@@ -104,6 +106,7 @@ class RunManager(RunStopping):
         version = self.store.get_version(dataset_version_id)
         model = self.store.get_base_model(base_model_id)
         self._check_model(model.path)
+        check_method(self.store, version, model, config, init_run_id)
         run_id = new_id()
         work_rel = os.path.join("runs", run_id)
         os.makedirs(self.store.abspath(work_rel), exist_ok=True)
@@ -112,14 +115,14 @@ class RunManager(RunStopping):
         run = self.store.add_run(
             id=run_id, name=name, dataset_version_id=version.id, base_model_id=model.id,
             config=dataclasses.asdict(config), status="queued", work_dir=work_rel, seed=config.seed,
-            queue_position=self.store.next_queue_position() if queue else None,
+            queue_position=self.store.next_queue_position() if queue else None, init_run_id=init_run_id,
         )
         return run if queue else self._launch(run, resume_from=None, nproc=nproc)
 
     @_locked
     def enqueue(self, dataset_version_id: str, base_model_id: str, config: TrainConfig,
-                name: Optional[str] = None) -> Run:
-        return self.start(dataset_version_id, base_model_id, config, name=name, queue=True)
+                name: Optional[str] = None, init_run_id: Optional[str] = None) -> Run:
+        return self.start(dataset_version_id, base_model_id, config, name=name, queue=True, init_run_id=init_run_id)
 
     @_locked
     def resume(self, run_id: str, queue: bool = False) -> Run:
@@ -172,6 +175,7 @@ class RunManager(RunStopping):
             version = self.store.get_version(run.dataset_version_id)
             model = self.store.get_base_model(run.base_model_id)
             self._check_model(model.path)
+            init_path = init_adapter_path(self.store, run.init_run_id, model)
         except WorkbenchError as exc:
             self.store.finish_run(run.id, "failed", error=exc.user_message, advice=exc.advice)
             raise
@@ -191,7 +195,7 @@ class RunManager(RunStopping):
             run_id=run.id, base_model_path=model.path, dataset_path=self.store.abspath(version.blob_path),
             output_dir=work, journal_path=tracked.journal_path, stop_file=tracked.stop_file,
             config=run.train_config, resume_from=resume_from, dataset_name=title_of(self.store, version),
-            nproc=nproc, **spec_fields(self.store, version, model),
+            nproc=nproc, init_adapter_path=init_path, **spec_fields(self.store, version, model),
         )
         if os.path.exists(tracked.stop_file):  # the last segment's stop request is done with
             os.remove(tracked.stop_file)
