@@ -2,7 +2,8 @@
 
     workbench demo --project PATH --model tiny|smollm2 --json
     workbench import FILE --project PATH
-    workbench train --project PATH [--dataset NAME|ID] [--model KIND|NAME|ID] [options]
+    workbench train --project PATH [--dataset NAME|ID] [--model KIND|NAME|ID] [--method sft|dpo]
+                    [--beta B] [--from-run RUN] [options]
         (exits non-zero, with the reason on stderr, when the run does not complete; so does demo)
     workbench runs --project PATH [--json]
     workbench runs export RUN --merged OUT [--checkpoint best|final|N] --project PATH [--json]
@@ -32,7 +33,7 @@ from workbench import cli_data, cli_estimate, cli_eval, cli_eval_runs, cli_runs,
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
 from workbench.core.records import TrainConfig
-from workbench.core.train_config import ConfigFile, load_config_file
+from workbench.core.train_config import TRAINABLE_METHODS
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -61,32 +62,6 @@ DEMO_CONFIGS = {
                         target_modules=["c_attn", "c_proj", "c_fc"]),
     "smollm2": TrainConfig(r=8, alpha=16, learning_rate=3e-4, max_steps=12, batch_size=2, max_length=256),
 }
-
-
-def train_and_wait(store, version_id: str, model_id: str, config: TrainConfig, name: Optional[str] = None,
-                   nproc: int = 1):
-    from workbench.services.runs import RunManager
-
-    manager = RunManager(store)
-    run = manager.start(version_id, model_id, config, name=name, nproc=nproc)
-    print(f"run {run.name} ({run.id}) started", file=sys.stderr, flush=True)
-    last = -1
-    try:
-        while run.id in manager.active_run_ids():
-            for _, ev in manager.poll():
-                if ev.kind == "log" and "loss" in (ev.payload.get("values") or {}):
-                    step = ev.payload.get("step")
-                    if step != last:
-                        last = step
-                        loss = ev.payload["values"]["loss"]
-                        total = store.get_run(run.id).total_steps
-                        print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        print("stopping (saving the adapter)...", file=sys.stderr, flush=True)
-        manager.cancel(run.id)
-        manager.shutdown(kill=True)
-    return store.get_run(run.id)
 
 
 def chat_once(store, model_id: str, run_id: Optional[str], prompt: str, max_new_tokens: int = 96,
@@ -135,7 +110,7 @@ def cmd_demo(args) -> dict[str, Any]:
         version = datasets.import_dataset(store, paths.demo_dataset_path(), name="Shop support chats",
                                           progress=_progress)
         model = _model(store, args.model)
-        run = train_and_wait(store, version.id, model.id, DEMO_CONFIGS[args.model])
+        run = cli_runs.train_and_wait(store, version.id, model.id, DEMO_CONFIGS[args.model])
         reply = ""
         if run.status == "completed":
             _progress(0.95, "chatting with the trained adapter")
@@ -162,29 +137,6 @@ def cmd_import(args) -> dict[str, Any]:
         return {"dataset_id": v.dataset_id, "version_id": v.id, "rows": v.row_count, "format": v.format,
                 "content_hash": v.content_hash, "skipped_rows": v.derivation.skipped_rows,
                 "not_kept": [u.message() for u in datasets.unused_fields(v)]}
-    finally:
-        store.close()
-
-
-def cmd_train(args) -> dict[str, Any]:
-    from workbench.services import lookup
-
-    store = _open(args.project)
-    try:
-        setup = load_config_file(args.config) if args.config else ConfigFile(TrainConfig())
-        version = lookup.find_version(store, args.dataset or setup.dataset)
-        model = _model(store, args.model or setup.base_model or "tiny")
-        given = {attr: getattr(args, attr) for _flag, attr, _type in TRAIN_FLAGS if getattr(args, attr) is not None}
-        config = setup.config.replace(**given)
-        name = args.name or setup.name
-        if args.queue:
-            from workbench.services.runs import RunManager
-
-            run = RunManager(store).enqueue(version.id, model.id, config, name=name)
-            print(f"run {run.name} ({run.id}) queued", file=sys.stderr, flush=True)
-            return _run_dict(store, run)
-        run = train_and_wait(store, version.id, model.id, config, name=name, nproc=args.nproc)
-        return _run_dict(store, run)
     finally:
         store.close()
 
@@ -240,6 +192,8 @@ TRAIN_FLAGS = (("--r", "r", int), ("--alpha", "alpha", int), ("--lr", "learning_
                ("--epochs", "epochs", float), ("--max-steps", "max_steps", int),
                ("--batch-size", "batch_size", int), ("--max-length", "max_length", int),
                ("--seed", "seed", int), ("--save-steps", "save_steps", int))
+# Only `workbench train`'s: how it trains (eval cv trains SFT folds).
+METHOD_FLAGS = (("--method", "method", str), ("--beta", "beta", float))
 
 
 def _processes(text: str) -> int:
@@ -276,9 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "(workbench runs queue --run trains the queue)")
     t.add_argument("--nproc", type=_processes, default=1, metavar="N",
                    help="train in N processes through torchrun (one per GPU; gloo on a CPU)")
+    t.add_argument("--from-run", metavar="RUN", help="start from this run's adapter (name or id; e.g. an SFT "
+                                                     "run before DPO) instead of a new one")
     defaults = TrainConfig()
-    for flag, attr, typ in TRAIN_FLAGS:
-        t.add_argument(flag, type=typ, dest=attr, default=None, help=f"default {getattr(defaults, attr)}")
+    for flag, attr, typ in TRAIN_FLAGS + METHOD_FLAGS:
+        t.add_argument(flag, type=typ, dest=attr, default=None, help=f"default {getattr(defaults, attr)}",
+                       **({"choices": TRAINABLE_METHODS} if attr == "method" else {}))
     r = sub.add_parser("runs", help="list runs; runs export: a run as a merged model")
     project(r, required=False)  # its sub-verbs take --project after them too (checked in _run_verb)
     cli_runs_export.add_runs_subparsers(r, project)
@@ -349,7 +306,7 @@ class Verb:
 VERBS = {
     "demo": Verb(cmd_demo, _show_fields, _run_outcome, always_json=True),
     "import": Verb(cmd_import, _show_fields),
-    "train": Verb(cmd_train, _show_fields, _run_outcome),
+    "train": Verb(cli_runs.cmd_train, _show_fields, _run_outcome),
     "runs": Verb(cmd_runs, _show_runs),
     "chat": Verb(cmd_chat, lambda _result: None),  # the reply was streamed as it came
     "data": Verb(cli_data.run, cli_data.print_human),

@@ -15,9 +15,12 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from workbench.core.failures import FAILURE_LABELS
+from workbench.core.metric_names import REWARD_MARGIN
+from workbench.core.records import TrainConfig
+from workbench.core.train_config import ConfigFile, load_config_file
 
 
 def add_runs_control_parsers(sub: Any, project: Callable[..., None]) -> None:
@@ -181,3 +184,59 @@ def show_run(result: dict[str, Any]) -> None:
     from workbench.cli import _show_runs
 
     _show_runs([result])
+
+
+# -- `workbench train` ------------------------------------------------------------------------------
+def train_and_wait(store, version_id: str, model_id: str, config: TrainConfig, name: Optional[str] = None,
+                   nproc: int = 1, init_run_id: Optional[str] = None):
+    from workbench.services.runs import RunManager
+
+    manager = RunManager(store)
+    run = manager.start(version_id, model_id, config, name=name, nproc=nproc, init_run_id=init_run_id)
+    print(f"run {run.name} ({run.id}) started", file=sys.stderr, flush=True)
+    last = -1
+    try:
+        while run.id in manager.active_run_ids():
+            for _, ev in manager.poll():
+                if ev.kind == "log" and "loss" in (ev.payload.get("values") or {}):
+                    step = ev.payload.get("step")
+                    if step != last:
+                        last = step
+                        values = ev.payload["values"]
+                        total = store.get_run(run.id).total_steps
+                        margin = values.get(REWARD_MARGIN)  # preference runs: how far chosen leads
+                        extra = f" reward margin {margin:.4f}" if margin is not None else ""
+                        print(f"step {step}/{total} loss {values['loss']:.4f}{extra}", file=sys.stderr, flush=True)
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        print("stopping (saving the adapter)...", file=sys.stderr, flush=True)
+        manager.cancel(run.id)
+        manager.shutdown(kill=True)
+    return store.get_run(run.id)
+
+
+def cmd_train(args) -> dict[str, Any]:
+    from workbench.cli import METHOD_FLAGS, TRAIN_FLAGS, _model, _open, _run_dict
+    from workbench.services import lookup
+
+    store = _open(args.project)
+    try:
+        setup = load_config_file(args.config) if args.config else ConfigFile(TrainConfig())
+        version = lookup.find_version(store, args.dataset or setup.dataset)
+        model = _model(store, args.model or setup.base_model or "tiny")
+        given = {attr: getattr(args, attr) for _flag, attr, _type in TRAIN_FLAGS + METHOD_FLAGS
+                 if getattr(args, attr) is not None}
+        config = setup.config.replace(**given)
+        name = args.name or setup.name
+        init_run_id = lookup.find_run(store, args.from_run).id if args.from_run else None
+        if args.queue:
+            from workbench.services.runs import RunManager
+
+            run = RunManager(store).enqueue(version.id, model.id, config, name=name, init_run_id=init_run_id)
+            print(f"run {run.name} ({run.id}) queued", file=sys.stderr, flush=True)
+            return _run_dict(store, run)
+        run = train_and_wait(store, version.id, model.id, config, name=name, nproc=args.nproc,
+                             init_run_id=init_run_id)
+        return _run_dict(store, run)
+    finally:
+        store.close()

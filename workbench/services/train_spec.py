@@ -64,8 +64,8 @@ def check_method(store: "ProjectStore", version: DatasetVersion, model: BaseMode
         raise WorkbenchError(
             f"{method} trains on preference pairs, but {title_of(store, version)} is an SFT version "
             "(conversations without rejected replies).",
-            advice=f"Pick a preference version (import pairs with chosen and rejected replies, or make one "
-                   f"from chat feedback), or train this version with SFT.")
+            advice="Pick a preference version (import pairs with chosen and rejected replies, or make one "
+                   "from chat feedback), or train this version with SFT.")
     if init_run_id:
         init_adapter_path(store, init_run_id, model)
 
