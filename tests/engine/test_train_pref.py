@@ -161,3 +161,18 @@ def test_dpo_with_a_missing_start_adapter_fails_clearly(tmp_path, tiny_model_dir
     result = run_engine("train", spec, str(tmp_path / "bad.json"))
     assert result.rc != 0
     assert "adapter to start from is missing" in result.last("failed").payload["message"]
+
+
+def test_the_memory_estimate_covers_a_dpo_run(dpo_run, tiny_model_dir):
+    """The estimate counts chosen + rejected and the reference adapter: it stays near the
+    child's measured peak (CPU peak RSS), as the SFT estimate does (tests/engine/test_memory_fit.py)."""
+    from workbench.services.fit import estimated_measured_peak
+
+    _spec_, result = dpo_run
+    measured = result.last("completed").payload["peak_memory_bytes"]
+    estimate = estimated_measured_peak(tiny_model_dir, DPO, "cpu")
+    sft = estimated_measured_peak(tiny_model_dir, DPO.replace(method="sft"), "cpu")
+    print(f"DPO peak RSS measured {measured / 2**20:.0f} MiB, estimated {estimate / 2**20:.0f} MiB "
+          f"(SFT estimate {sft / 2**20:.0f} MiB)")
+    assert estimate > sft
+    assert 0.75 * measured < estimate < 1.35 * measured

@@ -157,6 +157,13 @@ def estimate_memory(shape: ModelShape, config: TrainConfig, kind: str) -> Memory
         lora += shape.layers * sum(t.out_features for t in targets)  # DoRA's magnitude vectors
 
     tokens = config.batch_size * config.max_length  # packing: at most a batch of full rows
+    if config.is_preference:
+        # Each pair's chosen and rejected sequences go through the model in one batch; the
+        # reference pass (no gradients) reuses that memory before the policy pass.
+        tokens *= 2
+        notes.append("DPO: chosen and rejected replies train together (twice the tokens of a batch), plus "
+                     "a reference pass without gradients; TRL computes log-probabilities in chunks, so the "
+                     "logits part is an upper bound.")
     if config.packing:
         notes.append("Packing: assumes each packed batch is full (batch x max length tokens); "
                       "rows shorter than max length use less.")
@@ -177,6 +184,8 @@ def estimate_memory(shape: ModelShape, config: TrainConfig, kind: str) -> Memory
     parts = [(weight_name, weights), ("LoRA adapter (fp32)", lora * ADAPTER_BYTES),
              ("optimizer state (AdamW m and v, fp32)", lora * ADAM_BYTES), ("gradients (fp32)", lora * GRAD_BYTES),
              (act_name, int(saved)), ("logits and loss (fp32)", logits)]
+    if config.is_preference:  # TRL keeps a frozen copy of the starting adapter as the reference
+        parts.append(("reference adapter (DPO, fp32)", lora * ADAPTER_BYTES))
     if mask:
         parts.append(("packing attention mask", mask))
     if dora_tmp:
