@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.records import BaseModel, DatasetVersion, TrainConfig
+from workbench.core.records import BaseModel, DatasetVersion, Run, TrainConfig
 from workbench.core.train_config import ConfigFile
 
 if TYPE_CHECKING:  # importing this module must not load sqlite-utils (the pages import it early)
@@ -29,6 +29,12 @@ class TrainChoices:
     default_version_id: Optional[str]  # the newest version that is not held out
     # A split's train part -> its validation part (what "evaluate every N steps" runs on).
     validation_parts: dict[str, DatasetVersion] = field(default_factory=dict)
+    # Runs whose adapter a new run can start from (newest first): they saved one.
+    adapter_runs: list[Run] = field(default_factory=list)
+
+    def start_runs(self, model_id: Optional[str]) -> list[Run]:
+        """The runs of `model_id` a new run can continue from (an adapter fits only its base model)."""
+        return [r for r in self.adapter_runs if r.base_model_id == model_id]
 
     def version(self, version_id: Optional[str]) -> Optional[DatasetVersion]:
         return next((v for v in self.versions if v.id == version_id), None)
@@ -60,7 +66,12 @@ def train_choices(store: "ProjectStore") -> TrainChoices:
         part = validation_part(store, v)
         if part is not None:
             validation[v.id] = part
-    return TrainChoices(store.list_base_models(), versions, titles, default, validation)
+    return TrainChoices(store.list_base_models(), versions, titles, default, validation, adapter_runs(store))
+
+
+def adapter_runs(store: "ProjectStore") -> list[Run]:
+    """The runs that saved an adapter a new run can start from, newest first."""
+    return [r for r in store.list_runs() if r.adapter_path and r.status in ("completed", "cancelled")]
 
 
 def last_settings(store: "ProjectStore") -> TrainConfig:

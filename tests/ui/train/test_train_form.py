@@ -17,7 +17,7 @@ EVERYTHING_CHANGED = TrainConfig(
     quantization="8bit", learning_rate=3.5e-4, lr_scheduler="cosine_with_restarts", warmup_ratio=0.05,
     weight_decay=0.01, max_grad_norm=0.5, epochs=2.5, max_steps=120, batch_size=6, grad_accum=3,
     max_length=384, packing=True, loss_on="all", precision="fp32", gradient_checkpointing=True, seed=7,
-    eval_steps=25, save_steps=40, keep_checkpoints=5, auto_retry_oom=True)
+    eval_steps=25, save_steps=40, keep_checkpoints=5, auto_retry_oom=True, method="dpo", beta=0.25)
 
 
 def pick(combo, data) -> None:

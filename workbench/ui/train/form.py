@@ -30,6 +30,7 @@ from workbench.core.train_config import (
     PRESETS,
     QUANTIZATIONS,
     SCHEDULERS,
+    TRAINABLE_METHODS,
     ConfigProblem,
     TrainConfig,
     apply_preset,
@@ -39,7 +40,8 @@ from workbench.ui.train import knobs
 from workbench.ui.train.targets import TargetModulesEdit
 
 FIELD_WIDTH = 150  # numbers need no more; stretched spin boxes read badly
-CHOICES = {"lr_scheduler": SCHEDULERS, "precision": PRECISIONS, "quantization": QUANTIZATIONS, "loss_on": LOSS_MODES}
+CHOICES = {"lr_scheduler": SCHEDULERS, "precision": PRECISIONS, "quantization": QUANTIZATIONS, "loss_on": LOSS_MODES,
+           "method": TRAINABLE_METHODS}
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
 _DEFAULTS = TrainConfig()
 INVALID_TINT = {"light": "#fcd5d5", "dark": "#5a2328"}

@@ -12,7 +12,7 @@ from typing import Optional
 from workbench.core.train_config import ALL_LINEAR, FIELD_LABELS, PRESETS, TrainConfig
 
 # The knobs a first run needs; the rest sit behind "Advanced".
-BASIC_FIELDS = ("epochs", "max_steps", "learning_rate", "batch_size", "max_length", "r", "alpha")
+BASIC_FIELDS = ("method", "beta", "epochs", "max_steps", "learning_rate", "batch_size", "max_length", "r", "alpha")
 ADVANCED_GROUPS = (
     ("Adapter", ("dropout", "target_modules", "use_dora", "use_rslora", "quantization")),
     ("Optimiser", ("lr_scheduler", "warmup_ratio", "weight_decay", "max_grad_norm", "grad_accum")),
@@ -24,7 +24,7 @@ ADVANCED_GROUPS = (
 # The form's labels: FIELD_LABELS, with a unit or a hint where the bare name is unclear.
 LABELS = {**FIELD_LABELS, "r": "LoRA rank r", "max_length": "Max length (tokens)", "warmup_ratio": "Warmup ratio",
           "eval_steps": "Evaluate every (steps)", "save_steps": "Save every (steps)",
-          "keep_checkpoints": "Keep last (checkpoints)"}
+          "keep_checkpoints": "Keep last (checkpoints)", "beta": "Beta (DPO)"}
 # Check boxes carry their label as their text.
 CHECK_TEXTS = {
     "use_dora": "DoRA (weight-decomposed LoRA)",
@@ -91,6 +91,13 @@ TIPS = {
                         "too). Good value: 2–3.",
     "auto_retry_oom": "When the run runs out of memory, start again with half the batch size and twice the "
                       "gradient accumulation (the same effective batch). Good value: on for unattended runs.",
+    "method": "SFT teaches the model to write the replies of a conversation dataset. DPO (direct preference "
+              "optimisation) teaches it to prefer the chosen reply of each pair over the rejected one, on a "
+              "preference version (pairs from an import or from chat votes and corrections). Good value: SFT "
+              "first; then DPO on preference pairs, starting from the SFT run's adapter.",
+    "beta": "How far DPO may move the model from its reference (the model it starts from): low values follow "
+            "the preferences more strongly, high values stay closer to the start. Used by DPO only. "
+            "Good value: 0.1; 0.05–0.5.",
 }
 
 SCHEDULER_LABELS = {"linear": "linear decay", "cosine": "cosine decay", "cosine_with_restarts": "cosine with restarts",
@@ -98,8 +105,9 @@ SCHEDULER_LABELS = {"linear": "linear decay", "cosine": "cosine decay", "cosine_
 PRECISION_LABELS = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}
 QUANTIZATION_LABELS = {"none": "none", "4bit": "4-bit (QLoRA)", "8bit": "8-bit"}
 LOSS_LABELS = {"assistant": "assistant replies only", "all": "all tokens"}
+METHOD_LABELS = {"sft": "SFT (conversations)", "dpo": "DPO (preference pairs)"}
 CHOICE_LABELS = {"lr_scheduler": SCHEDULER_LABELS, "precision": PRECISION_LABELS,
-                 "quantization": QUANTIZATION_LABELS, "loss_on": LOSS_LABELS}
+                 "quantization": QUANTIZATION_LABELS, "loss_on": LOSS_LABELS, "method": METHOD_LABELS}
 
 # (minimum, maximum, step, decimals) of the numeric knobs. The ranges admit invalid values on
 # purpose (rank 0, dropout 1): TrainConfig.problems() is the one judge and says what to change.
@@ -109,7 +117,7 @@ INT_RANGES = {"r": (0, 1024, 1), "alpha": (0, 4096, 1), "max_steps": (0, 10_000_
               "keep_checkpoints": (0, 1000, 1)}
 FLOAT_RANGES = {"dropout": (0.0, 1.0, 0.05, 2), "warmup_ratio": (0.0, 1.0, 0.01, 3),
                 "weight_decay": (0.0, 10.0, 0.01, 3), "max_grad_norm": (0.0, 1000.0, 0.1, 2),
-                "epochs": (0.0, 1000.0, 0.5, 2)}
+                "epochs": (0.0, 1000.0, 0.5, 2), "beta": (0.0, 10.0, 0.05, 3)}
 # What a spin box shows at its minimum, where 0 means something.
 SPECIAL_ZERO = {"max_steps": "use epochs", "eval_steps": "never", "save_steps": "only when stopped",
                 "max_grad_norm": "off (no clipping)"}

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QToolButton,
@@ -70,6 +71,9 @@ def lay_out(page: Any) -> None:
     what_form.addRow("Base model:", page.model_combo)
     what_form.addRow("Dataset version:", page.dataset_combo)
     what_form.addRow("Run name:", page.name_edit)
+    start_label = QLabel("Start from:")
+    start_label.setToolTip(page.start_from.toolTip())
+    what_form.addRow(start_label, page.start_from)
     preset_label = QLabel("Preset:")
     preset_label.setToolTip(page.preset_combo.toolTip())
     what_form.addRow(preset_label, page.preset_combo)
@@ -143,3 +147,19 @@ def lay_out(page: Any) -> None:
     layout.setSpacing(0)
     layout.addWidget(scroll, 1)
     layout.addWidget(bar)
+
+
+def confirm_test_part(parent: QWidget, title: str) -> bool:
+    """Ask before training on a test part."""
+    box = QMessageBox(parent)
+    box.setObjectName("testPartQuestion")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Train on the test part?")
+    box.setText(f"{title} is the test part of a split.")
+    box.setInformativeText("Test rows are kept for the final evaluation: a model trained on them scores "
+                           "well on them without being any better. Train on the train part instead?")
+    train = box.addButton("Train on the Test Part", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is train

@@ -8,12 +8,13 @@ follow the form as the user types.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from workbench.core.train_config import ConfigProblem, TrainConfig
 from workbench.ui.common import settings, theme
@@ -24,10 +25,12 @@ from workbench.ui.shell.context import ProjectContext
 from workbench.ui.train import settings_files
 from workbench.ui.train.fit import FitCheck
 from workbench.ui.train.form import ConfigForm
+from workbench.ui.train import layout
 from workbench.ui.train.layout import action, button, label, lay_out
 from workbench.ui.train.memory_panel import MemoryPanel
 from workbench.ui.train.quantization import QuantizationCheck
 from workbench.ui.train.gate_box import GateBox
+from workbench.ui.train.method import StartFromCombo, follow_method, method_problem
 from workbench.ui.train.tool_check import ToolCheck
 
 if TYPE_CHECKING:
@@ -57,6 +60,7 @@ class TrainPage(Page):
         self.name_edit = QLineEdit()
         self.name_edit.setObjectName("runNameEdit")
         self.name_edit.setPlaceholderText("automatic (model-dataset-N)")
+        self.start_from = StartFromCombo()  # a new adapter, or a finished run's (SFT before DPO)
         self._choices: Optional["TrainChoices"] = None  # what the combos list
         self._versions: dict[str, Any] = {}  # id -> DatasetVersion of the combo's items
         self._titles: dict[str, str] = {}
@@ -96,6 +100,7 @@ class TrainPage(Page):
         self.advanced_action.toggled.connect(self._show_advanced)
         self.form.changed.connect(self.validate)
         self.model_combo.currentIndexChanged.connect(self.validate)
+        self.model_combo.currentIndexChanged.connect(lambda _i: self._fill_start_from())
         self.dataset_combo.currentIndexChanged.connect(self.validate)
         self.advanced_action.setChecked(settings.settings().value(ADVANCED_KEY, False, type=bool))
         self._show_advanced(self.advanced_action.isChecked())
@@ -115,6 +120,7 @@ class TrainPage(Page):
             self.connect_ctx(ctx.datasets_changed, self.refresh_when_shown(self.refresh))
             self.connect_ctx(ctx.models_changed, self.refresh_when_shown(self.refresh))
             self.connect_ctx(ctx.runs_changed, self._show_queue)
+            self.connect_ctx(ctx.runs_changed, self.refresh_when_shown(lambda: self._fill_start_from(reload=True)))
             self.load_config(train_form.last_settings(ctx.store))
         self.refresh()
 
@@ -136,6 +142,7 @@ class TrainPage(Page):
         self._fill(self.dataset_combo, [
             (self._titles[v.id], v.id, f"Version {v.id} · made {v.created_at[:16].replace('T', ' ')} by {v.created_by}")
             for v in versions], default=choices.default_version_id if choices else None)
+        self._fill_start_from()
         self.fit.forget_errors()
         self.tools.forget()
         if self.is_current:
@@ -159,6 +166,13 @@ class TrainPage(Page):
         index = combo.findData(keep)
         combo.setCurrentIndex(index if index >= 0 else (0 if items else -1))
         combo.blockSignals(False)
+
+    def _fill_start_from(self, reload: bool = False) -> None:
+        if reload and self._choices is not None and self.ctx is not None:  # a run ended: it may have an adapter
+            from workbench.services.train_form import adapter_runs
+
+            self._choices = dataclasses.replace(self._choices, adapter_runs=adapter_runs(self.ctx.store))
+        self.start_from.fill(self._choices.start_runs(self.model_combo.currentData()) if self._choices else [])
 
     def _show_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)
@@ -199,10 +213,10 @@ class TrainPage(Page):
             problems.append("Import a dataset on the Datasets page first.")
         config, config_problems = self.config()
         problems.extend(config_problems)
-        if config is not None:
-            dropped_all = self.fit.problem(config.max_length)
-            if dropped_all:
-                problems.append(dropped_all)
+        if config is not None:  # every row dropped by max length; a method the version cannot feed
+            version = self.selected_version()
+            title = self._titles.get(version.id, "") if version is not None else ""
+            problems += [p for p in (self.fit.problem(config.max_length), method_problem(config, version, title)) if p]
         tools = self.tools.problem()
         if tools:
             problems.append(tools)
@@ -264,6 +278,7 @@ class TrainPage(Page):
         self._follow_model()
         config, config_problems = self._config_problems()
         self.form.mark(config_problems)
+        follow_method(self.form, config)
         self._show_notes(config)
         problems = self.problems()
         color = theme.colors().error_text
@@ -334,7 +349,8 @@ class TrainPage(Page):
             return None
         try:
             run = self.ctx.runs.start(self.dataset_combo.currentData(), self.model_combo.currentData(),
-                                      config, name=self.name_edit.text().strip() or None, queue=queue)
+                                      config, name=self.name_edit.text().strip() or None, queue=queue,
+                                      init_run_id=self.start_from.init_run_id())
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, exc, "Could not queue the run" if queue else "Could not start training")
             return None
@@ -355,18 +371,7 @@ class TrainPage(Page):
 
     def confirm_test_part(self, title: str) -> bool:
         """Ask before training on a test part (tests replace this method)."""
-        box = QMessageBox(self)
-        box.setObjectName("testPartQuestion")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Train on the test part?")
-        box.setText(f"{title} is the test part of a split.")
-        box.setInformativeText("Test rows are kept for the final evaluation: a model trained on them scores "
-                               "well on them without being any better. Train on the train part instead?")
-        train = box.addButton("Train on the Test Part", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return box.clickedButton() is train
+        return layout.confirm_test_part(self, title)
 
     # -- settings files and runs (settings_files.py) ---------------------------------------------
     def save_settings(self, path: Optional[str] = None) -> Optional[Task]:
