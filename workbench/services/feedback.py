@@ -1,6 +1,6 @@
 """Feedback on chat replies: rate and correct a reply (the rating dialog), and the way feedback
-becomes data (feedback_items / make_version / export_feedback in services/feedback_data.py,
-re-exported here so callers import one module).
+becomes data (feedback_items in services/feedback_items.py, make_version / export_feedback in
+services/feedback_data.py: re-exported here so callers import one module).
 
 Feedback is history (the store never overwrites it): saving writes one small record per kind
 that changed, and the latest record of each kind per rater counts. A record with no value
@@ -14,9 +14,12 @@ from typing import Iterable, Optional
 from workbench.core.chat_records import Feedback
 from workbench.core.errors import WorkbenchError
 from workbench.core.feedback_records import MessageRating
+from workbench.services.feedback_data import export_feedback, make_version
+from workbench.services.feedback_items import feedback_items, latest_feedback
 from workbench.store import ProjectStore
 
-__all__ = ["message_rating", "save_rating", "latest_feedback", "parse_tags"]
+__all__ = ["message_rating", "save_rating", "latest_feedback", "parse_tags", "feedback_items",
+           "make_version", "export_feedback"]
 
 
 def parse_tags(text: str) -> tuple[str, ...]:
@@ -27,14 +30,6 @@ def parse_tags(text: str) -> tuple[str, ...]:
         if tag and tag.casefold() not in {t.casefold() for t in out}:
             out.append(tag)
     return tuple(out)
-
-
-def latest_feedback(records: Iterable[Feedback]) -> dict[tuple[str, str, str], Feedback]:
-    """The record that counts for each (message, rater, kind): the latest (records come oldest first)."""
-    out: dict[tuple[str, str, str], Feedback] = {}
-    for record in records:
-        out[(record.message_id, record.rater, record.kind)] = record
-    return out
 
 
 def message_rating(store: ProjectStore, message_id: str, rater: Optional[str] = None) -> MessageRating:
