@@ -16,6 +16,8 @@
         (eval run waits and exits non-zero when an eval run does not complete)
     workbench eval gate RUN --suite S --rule "exact_match>=base" [--every-checkpoint] [--wait] --project PATH
     workbench eval score PREDICTIONS.jsonl --references REFS.jsonl --metrics bleu,chrf,rouge_l,... [--json]
+    workbench feedback list [--kind sft|preference] | export --kind K OUT | make-version --kind K --name N
+        --project PATH [--json]  (see cli_feedback.py)
     workbench gui [PROJECT]
 """
 
@@ -29,7 +31,8 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-from workbench import cli_data, cli_estimate, cli_eval, cli_eval_runs, cli_runs, cli_runs_export, engine_worker
+from workbench import (cli_data, cli_estimate, cli_eval, cli_eval_runs, cli_feedback, cli_runs, cli_runs_export,
+                       engine_worker)
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled
 from workbench.core.records import TrainConfig
@@ -255,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_data.add_data_parser(sub, project)
     cli_estimate.add_estimate_parser(sub)
     cli_eval.add_eval_parser(sub, project)
+    cli_feedback.add_feedback_parser(sub, project)
     g = sub.add_parser("gui", help="open the desktop app")
     g.add_argument("project_path", nargs="?")
     return p
@@ -317,6 +321,7 @@ VERBS = {
     "runs resume": Verb(cli_runs.resume, cli_runs.show_run, _run_outcome),
     "runs cancel": Verb(cli_runs.cancel, cli_runs.show_run),
     **{f"eval {name}": Verb(*parts) for name, parts in {**cli_eval.VERBS, **cli_eval_runs.VERBS}.items()},
+    **{f"feedback {name}": Verb(*parts) for name, parts in cli_feedback.VERBS.items()},
 }
 
 
