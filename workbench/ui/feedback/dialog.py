@@ -28,6 +28,7 @@ from workbench.ui.common.page import hint
 from workbench.ui.shell.context import ProjectContext
 
 SCALE_VALUES = (1, 2, 3, 4, 5)
+KIND_TITLES = {"sft": "SFT rows (prompt + reply)", "preference": "Preference pairs (chosen / rejected)"}
 
 
 class FeedbackDialog(QDialog):
@@ -146,3 +147,50 @@ class FeedbackDialog(QDialog):
             self.feedback_saved.emit(self.message_id)
             self.ctx.feedback_changed.emit()
         super().accept()
+
+
+class MakeVersionDialog(QDialog):
+    """Make Dataset Version…: the dataset's name, SFT rows or preference pairs, and whether items
+    that match an eval suite's prompts are dropped (the default) or kept and flagged."""
+
+    def __init__(self, count: int, kind: str, parent: Optional[QWidget] = None) -> None:
+        from PySide6.QtWidgets import QCheckBox, QComboBox
+
+        super().__init__(parent)
+        self.setObjectName("makeVersionDialog")
+        self.setWindowTitle("Make dataset version")
+        self.name = QLineEdit("Chat feedback")
+        self.name.setObjectName("versionName")
+        self.name.selectAll()
+        self.kind = QComboBox()
+        self.kind.setObjectName("versionKind")
+        for value, title in KIND_TITLES.items():
+            self.kind.addItem(title, value)
+        self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
+        self.drop_leaks = QCheckBox("Drop items whose prompt is an eval suite's (else keep them, flagged)")
+        self.drop_leaks.setObjectName("dropLeaks")
+        self.drop_leaks.setChecked(True)
+        form = QFormLayout()
+        form.addRow("Dataset", self.name)
+        form.addRow("Kind", self.kind)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.buttons = buttons
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"{count} selected feedback item{'s' if count != 1 else ''}. Those of the other "
+                                "kind are left out; rows already in the project's data are dropped."))
+        layout.addLayout(form)
+        layout.addWidget(self.drop_leaks)
+        layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        if not self.name.text().strip():
+            self.name.setFocus()
+            self.name.setPlaceholderText("the dataset needs a name")
+            return
+        super().accept()
+
+    def request(self) -> tuple[str, str, bool]:
+        """(dataset name, kind, drop leaks)."""
+        return self.name.text().strip(), self.kind.currentData(), self.drop_leaks.isChecked()
