@@ -173,7 +173,8 @@ def add_data_parser(sub, project) -> None:
     project(i)
     i.add_argument("file")
     i.add_argument("--name")
-    i.add_argument("--format", help="override detection: openai_messages, sharegpt, alpaca, prompt_completion, text")
+    i.add_argument("--format", help="override detection: openai_messages, sharegpt, alpaca, prompt_completion, text, "
+                   "sharegpt_preference, prompt_preference (pairs: a preference version)")
     i.add_argument("--skip-invalid", action="store_true", help="import valid rows, list the others")
     project(dsub.add_parser("list", help="datasets and their versions, with lineage"))
     s = dsub.add_parser("show", help="a version's metadata, statistics and first rows")
@@ -241,7 +242,8 @@ def _hist_line(h: dict[str, Any], unit: str) -> str:
 
 
 def _version_line(v: dict[str, Any]) -> str:
-    return f"{v['id'][:8]}  {v['row_count']:>7,} rows  {v['created_at'][:16]}"
+    unit = "preference pairs" if v.get("kind") == "preference" else "rows"
+    return f"{v['id'][:8]}  {v['row_count']:>7,} {unit}  {v['created_at'][:16]}"
 
 
 def _messages_text(messages: list[dict[str, str]], width: int = 100) -> list[str]:

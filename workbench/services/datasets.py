@@ -104,6 +104,7 @@ def import_dataset(
         source_size=outcome.source_size,
         source_hash=outcome.source_hash,
         options={**options, **extra},
+        kind=outcome.kind,
     )
 
 

@@ -164,7 +164,7 @@ def test_preference_pairs_are_refused_not_cut_in_half(write, dest):
     assert outcome.row_count == 4 and outcome.skipped_count == 6
     assert {p.kind for p in outcome.problems} == {ProblemKind.PREFERENCE_PAIR}
     assert str(outcome.problems[0]).startswith(
-        "prefs.jsonl, line 3, field 'chosen': A preference pair (chosen/rejected); preference data is not supported yet.")
+        "prefs.jsonl, line 3, field 'chosen': A preference pair (chosen/rejected) in a file read as ShareGPT conversations.")
     assert all(m[-1]["role"] == "assistant" for m in (r["messages"] for r in read_rows(outcome.parquet_path, 0, 10)))
 
 

@@ -128,7 +128,7 @@ def test_preference_pairs_are_refused_not_imported_as_half_conversations(open_wi
     table = dialog.problems_table
     assert table.rowCount() == 5
     assert {table.item(r, 3).text() for r in range(5)} == {
-        "A preference pair (chosen/rejected); preference data is not supported yet."}
+        "A preference pair (chosen/rejected) in a file read as ShareGPT conversations."}
     assert table.item(0, 1).text() == "line 3"
     dialog.skip_button.click()
     wait_idle(qtbot, dialog)

@@ -47,6 +47,8 @@ class RecordFormat:
     reads: dict[str, str] = {}
     # Plain text has no user turn: a lone assistant message is a valid conversation.
     assistant_only: bool = False
+    # Preference pairs (preference_formats): pair(record) gives prompt, chosen and rejected.
+    preference: bool = False
 
     def score(self, record: dict[str, Any]) -> int:
         """2: has all required fields, 1: has a hint field, 0: not this format."""

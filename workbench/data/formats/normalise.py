@@ -12,6 +12,7 @@ from workbench.data.formats.detect import RecordFormat, Turn
 from workbench.data.storage.parquet_io import dumps
 from workbench.data.formats.problems import Issue, Location, Problem, ProblemKind
 from workbench.data.ingest.readers import RawRecord
+from workbench.data.formats.preference import pair_issues
 from workbench.data.formats.unused import preference_issue
 from workbench.data.formats.validation import check_turns
 
@@ -22,6 +23,8 @@ class NormalisedRecord:
     messages: list[dict[str, Any]]  # empty when problems is not (tools on the first: core.tool_calls)
     source: Any
     problems: list[Problem]
+    # A preference pair's rejected reply (messages then holds the prompt and the chosen reply).
+    rejected: Optional[list[dict[str, Any]]] = None
 
 
 def source_json(raw: RawRecord) -> str:
@@ -55,6 +58,8 @@ def normalise_record(raw: RawRecord, fmt: RecordFormat, file_name: str) -> Norma
                       fmt.advice())
         return NormalisedRecord(raw.location, [], raw.value,
                                 [Problem.at(issue, file_name, raw.location, raw_text(raw))])
+    if fmt.preference:
+        return _normalise_pair(raw, fmt, file_name)
     preference = preference_issue(raw.value, fmt)
     turns, issues = ([], [preference]) if preference is not None else fmt.normalise(raw.value)
     tools, tools_issue = fmt.tools(raw.value) if not issues else (None, None)
@@ -63,10 +68,29 @@ def normalise_record(raw: RawRecord, fmt: RecordFormat, file_name: str) -> Norma
     if not issues:
         issues = check_turns(turns, assistant_only=fmt.assistant_only, list_field=fmt.list_field(raw.value))
     if issues:
-        text = raw_text(raw)
-        return NormalisedRecord(raw.location, [], raw.value,
-                                [Problem.at(issue, file_name, raw.location, text) for issue in issues])
+        return _refused(raw, file_name, issues)
     return NormalisedRecord(raw.location, with_tools([message(t) for t in turns], tools), raw.value, [])
+
+
+def _refused(raw: RawRecord, file_name: str, issues: list[Issue]) -> NormalisedRecord:
+    text = raw_text(raw)
+    return NormalisedRecord(raw.location, [], raw.value,
+                            [Problem.at(issue, file_name, raw.location, text) for issue in issues])
+
+
+def _normalise_pair(raw: RawRecord, fmt: RecordFormat, file_name: str) -> NormalisedRecord:
+    """A preference record: the rules of preference.pair_issues (those of SFT data for each
+    side, plus the pair's own)."""
+    prompt, chosen, rejected, issues = fmt.pair(raw.value)  # type: ignore[attr-defined]
+    tools, tools_issue = fmt.tools(raw.value) if not issues else (None, None)
+    if tools_issue is not None:
+        issues = [tools_issue]
+    if not issues:
+        issues = pair_issues(prompt, chosen, rejected, prompt_field=fmt.list_field(raw.value))
+    if issues:
+        return _refused(raw, file_name, issues)
+    return NormalisedRecord(raw.location, with_tools([message(t) for t in prompt + chosen], tools), raw.value, [],
+                            [message(t) for t in rejected])
 
 
 def message(turn: Turn) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from workbench.core.records import MESSAGE_ROLES
+from workbench.core.records import MESSAGE_ROLES, TOOL_ROLE
 from workbench.data.formats.detect import Turn
 from workbench.data.formats.problems import Issue, ProblemKind
 from workbench.data.formats.validation import check_turns
@@ -71,6 +71,12 @@ def pair_issues(prompt: list[Turn], chosen: list[Turn], rejected: list[Turn], *,
         issues.append(Issue(ProblemKind.ROLE_ORDER, prompt_field,
                             "The prompt has no user turn." if prompt else "The prompt is missing or empty.",
                             "Give the prompt as text or as turns that include the user's message."))
+    elif prompt[-1].role not in ("user", TOOL_ROLE):
+        issues.append(Issue(ProblemKind.ROLE_ORDER, prompt[-1].field,
+                            f"The prompt ends with {'an' if prompt[-1].role[0] in 'aeiou' else 'a'} {prompt[-1].role} "
+                            "turn; it must end with the user's turn "
+                            "that the replies answer.",
+                            "Move the last turn into the replies, or end the prompt with the user's message."))
     for side, turns, where in (("chosen", chosen, chosen_field), ("rejected", rejected, rejected_field)):
         if not turns or _blank(turns):
             issues.append(Issue(ProblemKind.EMPTY_MESSAGE, where, f"The {side} reply is empty.",

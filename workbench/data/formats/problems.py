@@ -33,7 +33,7 @@ class ProblemKind(StrEnum):
     ROLE_ORDER = "role_order"
     NON_TEXT = "non_text"
     INVALID_TEXT = "invalid_text"
-    PREFERENCE_PAIR = "preference_pair"  # chosen/rejected replies: preference data, not supported yet
+    PREFERENCE_PAIR = "preference_pair"  # a pair that cannot be read or stored (or one in a file of conversations)
     BAD_TOOL_CALL = "bad_tool_call"  # a tool call without a name, or arguments that are not a JSON object
     BAD_TOOLS = "bad_tools"  # tool definitions that are not a list of function specs
 

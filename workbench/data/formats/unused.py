@@ -3,9 +3,10 @@
 preview and an import summary can name every field that will not be kept (tool definitions,
 preference pairs, a column the mapping leaves out) instead of dropping it without a word.
 
-Also the one rule for preference pairs: a record with both `chosen` and `rejected` that the
-format does not read is refused as a whole (its conversation alone would be a prompt with the
-reply cut off), with a problem that says so.
+Also the one rule for preference pairs in a file read as conversations: a record with both
+`chosen` and `rejected` that the format does not read is refused as a whole (its conversation
+alone would be a prompt with the reply cut off), with a problem that says so. (A file of pairs
+is detected as a preference format: preference_formats.)
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ PREFERENCE_KEYS = ("chosen", "rejected")
 # Keys of tool-calling records: the JSONL fast path builds {role, content} only, so a block
 # with any of them goes to the Python path (which keeps tool calls and definitions).
 TOOL_KEYS = ("tools", "functions", "tool_calls", "function_call")
-_PREFERENCE = ("this looks like preference data: chosen/rejected will not be kept (preference training is "
-               "not supported yet); records holding a pair are refused")
+_PREFERENCE = ("this looks like preference data: chosen/rejected will not be kept in a file read as "
+               "conversations; records holding a pair are refused (a file of pairs imports as a preference version)")
 _TOOLS = ("tool definitions will not be kept (the OpenAI messages and ShareGPT formats read them; "
           "this column mapping does not)")
 # What a field usually holds, for the fields most often left over.
@@ -75,14 +76,14 @@ def used_keys(fmt: RecordFormat) -> frozenset[str]:
 
 def preference_issue(record: dict[str, Any], fmt: RecordFormat) -> Optional[Issue]:
     """The problem with a preference pair the format does not read (None for other records)."""
-    if any(k in fmt.reads for k in PREFERENCE_KEYS):
-        return None  # a mapping reads chosen (or rejected) as a reply: the user's choice
+    if fmt.preference or any(k in fmt.reads for k in PREFERENCE_KEYS):
+        return None  # a pair format, or a mapping that reads chosen (or rejected) as a reply: the user's choice
     if not all(has_value(record.get(k)) for k in PREFERENCE_KEYS):
         return None
     return Issue(ProblemKind.PREFERENCE_PAIR, "chosen",
-                 "A preference pair (chosen/rejected); preference data is not supported yet.",
-                 "Preference training is not supported yet: leave these rows out, or make each one a "
-                 "conversation that ends with its chosen reply.")
+                 f"A preference pair (chosen/rejected) in a file read as {fmt.label} conversations.",
+                 "Import the pairs as a file of their own (it is read as preference pairs), or leave these "
+                 "rows out, or make each one a conversation that ends with its chosen reply.")
 
 
 def _re2_escape(text: str) -> str:

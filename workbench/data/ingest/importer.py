@@ -57,6 +57,7 @@ class ImportOutcome:
     problems_path: Optional[Path] = None  # the full problem report, when one was asked for
     # Top-level fields with values that the format or mapping does not read (not kept).
     unused_fields: tuple[UnusedField, ...] = ()
+    kind: str = "sft"  # "preference" for a file of pairs (DatasetVersion.kind)
 
 
 def no_records_error(name: str) -> DataImportError:
@@ -140,6 +141,7 @@ class _Run:
         messages: list[str] = []
         sources: list[str] = []
         rows: list[int] = []
+        rejected: list[str] = []
         for raw in records:
             self.seen += 1
             self.tally.add(raw.value)
@@ -150,9 +152,11 @@ class _Run:
             if self.bad and self.abort:
                 continue  # keep counting problems; the file will not be written
             text, source = dumps(record.messages), source_json(raw)
+            other = dumps(record.rejected) if record.rejected is not None else ""
             try:
                 text.encode("utf-8")
                 source.encode("utf-8")
+                other.encode("utf-8")
             except UnicodeEncodeError as exc:  # a lone surrogate from a "\ud800" JSON escape
                 self._reject([Problem.at(Issue(
                     ProblemKind.INVALID_TEXT, None,
@@ -163,8 +167,9 @@ class _Run:
             messages.append(text)
             sources.append(source)
             rows.append(raw.location.number)
+            rejected.append(other)
         if messages and not (self.bad and self.abort):
-            self.writer.add_rows(messages, sources, rows)
+            self.writer.add_rows(messages, sources, rows, rejected if self.fmt.preference else None)
 
     def fast_block(self, block: FastRows) -> None:
         if block.fallback is not None and (lines_with_keys(block.source, PREFERENCE_KEYS)
@@ -223,7 +228,7 @@ def import_file(
     del head
     problem_report = ProblemReport(problems_path) if problems_path is not None else None
     try:
-        writer = DatasetWriter(dest_dir)
+        writer = DatasetWriter(dest_dir, preference=fmt.preference)
     except OSError as exc:
         if problem_report is not None:
             problem_report.discard()
@@ -314,6 +319,7 @@ def _import(path: Path, read: ReadOptions, fmt: RecordFormat, on_invalid: str, w
         options=options,
         problems_path=report_path,
         unused_fields=tally.result(),
+        kind="preference" if fmt.preference else "sft",
     )
 
 
