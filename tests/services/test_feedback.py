@@ -204,3 +204,16 @@ def test_the_export_loads_with_datasets_and_trl_accepts_it(store, targets, tmp_p
     assert vote_pair["rejected"] == [{"role": "assistant", "content": "Spain."}]
     with pytest.raises(WorkbenchError, match="no sft feedback"):
         feedback.export_feedback(store.__class__.create(str(tmp_path / "Empty.wbproj")), "sft", str(tmp_path / "e.jsonl"))
+
+
+def test_models_are_named_by_their_model_and_run(store, targets):
+    base = ChatTarget.from_key(targets["base"]).base_model_id
+    version = datasets.create_version_from_rows(store, dataset_name="d", rows=[{"messages": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}], kind="sft", source_name="t")
+    run = store.add_run(name="support-lora-1", dataset_version_id=version.id, base_model_id=base, config={},
+                        work_dir="runs/r")
+    keys = [targets["base"], ChatTarget(base, run.id).key, ChatTarget(base, run.id, "checkpoint-40").key,
+            "gone::"]
+    assert feedback.target_titles(store, keys) == {
+        targets["base"]: "base", keys[1]: "support-lora-1", keys[2]: "support-lora-1 @ checkpoint-40",
+        "gone::": "gone::"}

@@ -146,7 +146,7 @@ def test_the_page_lists_filters_and_makes_a_preference_version(qtbot, ctx, page)
     vote_row = next(r for r in range(page.model.rowCount()) if page.model.item_at(r).provenance.origin == "vote")
     cells = [page.model.index(vote_row, c).data() for c in range(8)]
     assert cells[0] == "pair · vote" and cells[1] == "Capital of Peru?" and cells[2] == "Lima."
-    assert cells[3] == "Rome." and cells[5] == "ann" and cells[7] == "yes"
+    assert cells[3] == "Rome." and cells[4] == "tuned vs base" and cells[5] == "ann" and cells[7] == "yes"
     assert page.model.index(vote_row, 4).data(Qt.ItemDataRole.ToolTipRole) == f"{tuned}\n{base}"
     page.set_kind("preference")
     assert page.proxy.rowCount() == 2 and page.export_action.isEnabled()
@@ -178,6 +178,7 @@ def test_the_page_exports_the_kind_shown_and_follows_new_feedback(qtbot, ctx, pa
     assert not page.export_action.isEnabled()  # "All feedback", nothing selected: which kind is unclear
     page.table.selectRow(0)
     assert "Lima." in page.detail.toPlainText() and "blind vote" in page.detail.toPlainText()
+    assert "models: tuned vs base" in page.detail.toPlainText()
     out = tmp_path / "pairs.jsonl"
     page.export(str(out))
     qtbot.waitUntil(lambda: not page.busy() and out.exists(), timeout=20000)

@@ -15,11 +15,11 @@ from workbench.core.chat_records import Feedback
 from workbench.core.errors import WorkbenchError
 from workbench.core.feedback_records import MessageRating
 from workbench.services.feedback_data import export_feedback, make_version
-from workbench.services.feedback_items import feedback_items, latest_feedback
+from workbench.services.feedback_items import feedback_items, latest_feedback, target_titles
 from workbench.store import ProjectStore
 
 __all__ = ["message_rating", "save_rating", "latest_feedback", "parse_tags", "feedback_items",
-           "make_version", "export_feedback"]
+           "target_titles", "make_version", "export_feedback"]
 
 
 def parse_tags(text: str) -> tuple[str, ...]:

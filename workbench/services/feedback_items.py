@@ -163,3 +163,22 @@ def feedback_items(store: ProjectStore, kind: Optional[str] = None) -> list[Feed
     if kind is not None:
         items = [i for i in items if i.kind == kind]
     return sorted(items, key=lambda i: (i.provenance.at, i.id), reverse=True)
+
+
+def target_titles(store: ProjectStore, keys) -> dict[str, str]:
+    """A readable name for each ChatTarget key: the base model's name, the run's name, and the
+    checkpoint ("SmolLM2-135M", "support-lora-1", "support-lora-1 @ checkpoint-40"); a key whose
+    model or run is gone keeps its key."""
+    from workbench.core.chat_records import ChatTarget
+
+    models = {m.id: m.name for m in store.list_base_models()}
+    runs = {r.id: r.name for r in store.list_runs()}
+    out = {}
+    for key in keys:
+        target = ChatTarget.from_key(key)
+        if target.run_id:
+            name = runs.get(target.run_id, key)
+            out[key] = f"{name} @ {target.checkpoint}" if target.checkpoint and name != key else name
+        else:
+            out[key] = models.get(target.base_model_id, key)
+    return out

@@ -56,17 +56,21 @@ def _excerpt(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _model_name(key: str) -> str:
-    # A ChatTarget key "base:run:checkpoint": the id parts are long; show them short.
+def _model_name(key: str, titles: dict[str, str]) -> str:
+    if key in titles:
+        return titles[key]
+    # A ChatTarget key "base:run:checkpoint" of a model no longer in the project: ids, shortened.
     parts = [p for p in key.split(":") if p]
     return " / ".join(p[:8] if len(p) > 12 else p for p in parts) or "?"
 
 
 # -- loads (worker threads) -------------------------------------------------------------------
-def load_items(store: Any, progress=None, cancel=None) -> list["FeedbackItem"]:
+def load_items(store: Any, progress=None, cancel=None) -> tuple[list["FeedbackItem"], dict[str, str]]:
+    """The items, and a name for each model they name."""
     from workbench.services import feedback
 
-    return feedback.feedback_items(store)
+    items = feedback.feedback_items(store)
+    return items, feedback.target_titles(store, {m for i in items for m in i.provenance.models})
 
 
 def make_version(store: Any, item_ids: list[str], kind: str, name: str, drop_leaks: bool,
@@ -88,10 +92,12 @@ class FeedbackItemsModel(QAbstractTableModel):
     def __init__(self, parent: Optional[Any] = None) -> None:
         super().__init__(parent)
         self._items: list["FeedbackItem"] = []
+        self.titles: dict[str, str] = {}  # ChatTarget key -> the model's name
 
-    def set_items(self, items: list["FeedbackItem"]) -> None:
+    def set_items(self, items: list["FeedbackItem"], titles: Optional[dict[str, str]] = None) -> None:
         self.beginResetModel()
         self._items = list(items)
+        self.titles = dict(titles or {})
         self.endResetModel()
 
     def item_at(self, row: int) -> Optional["FeedbackItem"]:
@@ -131,7 +137,7 @@ class FeedbackItemsModel(QAbstractTableModel):
             " ".join(prompt.split()),
             _text(item.chosen),
             _text(item.rejected) if item.rejected else "",
-            " vs ".join(_model_name(m) for m in p.models),
+            " vs ".join(_model_name(m, self.titles) for m in p.models),
             p.rater,
             p.at.replace("T", " ")[:16],
             "yes" if p.blind else "",
@@ -263,9 +269,9 @@ class FeedbackPage(Page):
         if self.ctx is not None:
             self._task("load", load_items, self.ctx.store, done=self._loaded, title="Cannot read the feedback")
 
-    def _loaded(self, items: list["FeedbackItem"]) -> None:
+    def _loaded(self, loaded: tuple[list["FeedbackItem"], dict[str, str]]) -> None:
         selected = set(self.selected_ids())
-        self.model.set_items(items)
+        self.model.set_items(*loaded)
         for row in range(self.proxy.rowCount()):  # keep what was selected
             if self.proxy.index(row, 0).data(ItemIdRole) in selected:
                 self.table.selectRow(row)
@@ -305,7 +311,7 @@ class FeedbackPage(Page):
 
     def _selection_changed(self) -> None:
         items = self.selected_items()
-        self.detail.setPlainText(_describe(items[0]) if len(items) == 1 else
+        self.detail.setPlainText(_describe(items[0], self.model.titles) if len(items) == 1 else
                                  f"{len(items)} items selected." if items else "")
         self._update_actions()
 
@@ -374,11 +380,11 @@ class FeedbackPage(Page):
             task.cancel()
 
 
-def _describe(item: "FeedbackItem") -> str:
+def _describe(item: "FeedbackItem", titles: dict[str, str]) -> str:
     p = item.provenance
     lines = [f"{item.id} · {ORIGINS.get(p.origin, p.origin)} · rated by {p.rater} at {p.at}"
              + (" · blind vote" if p.blind else "")]
-    lines += [f"models: {' vs '.join(p.models)}", "", "PROMPT"]
+    lines += [f"models: {' vs '.join(_model_name(m, titles) for m in p.models)}", "", "PROMPT"]
     lines += [f"[{m['role']}] {m['content']}" for m in item.prompt]
     lines += ["", "CHOSEN" if item.kind == "preference" else "REPLY", _text(item.chosen)]
     if item.rejected:
