@@ -46,6 +46,7 @@ def _add_derived(store: ProjectStore, parent: DatasetVersion, blob, options: dic
         dataset_id=parent.dataset_id, content_hash=blob.content_hash, blob_path=store.relpath(str(blob.path)),
         row_count=blob.row_count, format=parent.format, source_name=parent.source_name,
         source_size=parent.source_size, source_hash=parent.content_hash, options=options, parent_id=parent.id,
+        kind=parent.kind,  # a cleaned or split preference version is still pairs (rowio keeps rejected)
     )
 
 

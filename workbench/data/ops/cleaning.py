@@ -84,6 +84,7 @@ class _Decision:
     length: Optional[int] = None
     replaced: dict[str, int] = field(default_factory=dict)
     replacements: tuple[Replacement, ...] = ()
+    rejected: Optional[list[Message]] = None  # a preference pair's changed rejected reply
 
 
 class _Op:
@@ -111,7 +112,7 @@ class _ExactDedup(_Op):
 
     def prepare(self, path, progress, cancel):
         keys, total, done = [], count_rows(path), 0
-        for batch in iter_message_batches(path, cancel=cancel):
+        for batch in iter_message_batches(path, cancel=cancel, with_rejected=True):  # pairs: both sides count
             keys.append(dedup.exact_keys(batch, self.params.case_sensitive))
             done += len(batch)
             report(progress, 0.4 * done / max(1, total), f"Hashing rows: {done:,}/{total:,}")
@@ -136,7 +137,7 @@ class _NearDedup(_Op):
         hasher = dedup.MinHasher(p.num_perm, p.shingle_size, p.seed)
         parts = []
         total, done = count_rows(path), 0
-        for batch in iter_message_batches(path, cancel=cancel):
+        for batch in iter_message_batches(path, cancel=cancel, with_rejected=True):
             parts.append(hasher.signatures(dedup.texts_of(batch, p.include_system)))
             done += len(batch)
             report(progress, 0.35 * done / max(1, total), f"MinHash signatures: {done:,}/{total:,} rows")
@@ -266,6 +267,8 @@ class _Pii(_Op):
         # The stored original record is scrubbed too, or the blob would still hold the PII.
         original = row.source
         source = self.scrubber.scrub_value(original, ScrubCounts(), keep=left)
+        # A pair's rejected reply is scrubbed as a whole (its spans are not offered one by one).
+        rejected = None if row.rejected_json is None else self.scrubber.scrub_value(row.rejected, counts, keep=left)
         self.total.luhn_invalid += counts.luhn_invalid
         if counts.replaced == 0 and source == original:
             return None
@@ -273,12 +276,13 @@ class _Pii(_Op):
         replaced = {k: v for k in ("email", "phone", "card") if (v := getattr(counts, k))}
         reason = ", ".join(f"{v} {k}" for k, v in replaced.items()) or "personal data in the source record"
         return _Decision("change", reason, messages=new, source=source, source_changed=True, replaced=replaced,
-                         replacements=tuple(done))
+                         replacements=tuple(done), rejected=rejected)
 
     def decide(self, rows):
         out: list[Optional[_Decision]] = []
         for row in rows:
-            if not self.scrubber.may_hold_pii(row.messages_json) and not self.scrubber.may_hold_pii(row.source_json):
+            if not any(self.scrubber.may_hold_pii(text) for text in (row.messages_json, row.source_json,
+                                                                      row.rejected_json or "")):
                 out.append(None)
             else:
                 out.append(self._row(row))
@@ -354,7 +358,7 @@ def run_clean(path: str | Path, op: str, params: Any = None, *, writer: Optional
             else:
                 changed.append(row.index)
                 if writer is not None:
-                    writer.add(row, d.messages, d.source, source_changed=d.source_changed)
+                    writer.add(row, d.messages, d.source, source_changed=d.source_changed, rejected=d.rejected)
             if len(examples) < max_examples:
                 examples.append(RowChange(row.index, d.action, d.reason, row.messages, d.messages, d.duplicate_of,
                                           d.similarity, d.length, d.replaced, d.replacements))

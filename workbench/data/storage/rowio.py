@@ -83,12 +83,19 @@ def iter_rows(path: str | Path, *, columns: tuple[str, ...] = _ALL,
         report(progress, lo + (hi - lo) * index / max(1, total), f"{label}: {index:,}/{total:,} rows")
 
 
-def iter_message_batches(path: str | Path, batch_rows: int = BATCH_ROWS,
-                         cancel: Optional[CancelToken] = None) -> Iterator[list[list[dict[str, str]]]]:
-    """Parsed messages in batches of rows (vectorised scans: dedup signatures, token counts)."""
+def iter_message_batches(path: str | Path, batch_rows: int = BATCH_ROWS, cancel: Optional[CancelToken] = None,
+                         *, with_rejected: bool = False) -> Iterator[list[list[dict[str, str]]]]:
+    """Parsed messages in batches of rows (vectorised scans: dedup signatures, token counts).
+
+    `with_rejected`: a preference pair's rejected turns follow its messages, their roles marked
+    "rejected:<role>", so a comparison of rows sees both sides of each pair (dedup)."""
+    columns = ("messages", REJECTED) if with_rejected else ("messages",)
     batch: list[list[dict[str, str]]] = []
-    for row in iter_rows(path, columns=("messages",), cancel=cancel):
-        batch.append(json.loads(row.messages_json))
+    for row in iter_rows(path, columns=columns, cancel=cancel):
+        messages = json.loads(row.messages_json)
+        if row.rejected_json is not None:
+            messages += [{**m, "role": f"rejected:{m.get('role', '')}"} for m in json.loads(row.rejected_json)]
+        batch.append(messages)
         if len(batch) >= batch_rows:
             yield batch
             batch = []
@@ -113,10 +120,12 @@ class VersionWriter:
         self._writer = DatasetWriter(dest_dir, preference=self.preference)
 
     def add(self, row: StoredRow, messages: Optional[list[dict[str, str]]] = None,
-            source: Any = None, *, source_changed: bool = False) -> None:
+            source: Any = None, *, source_changed: bool = False, rejected: Optional[list[dict[str, Any]]] = None) -> None:
+        """`rejected`: a pair's changed rejected reply (None: the row's own)."""
         messages_json = row.messages_json if messages is None else dumps(messages)
         source_json = dumps(source) if source_changed else row.source_json
-        self._writer.add(messages_json, source_json, row.source_row, row.rejected_json if self.preference else None)
+        rejected_json = row.rejected_json if rejected is None else dumps(rejected)
+        self._writer.add(messages_json, source_json, row.source_row, rejected_json if self.preference else None)
 
     def commit(self) -> WrittenBlob:
         path, content_hash = self._writer.commit()
