@@ -43,8 +43,11 @@ class FeedbackDialog(QDialog):
         self.current = feedback.message_rating(ctx.store, message_id)
         self.written: list = []  # the records the last OK wrote
 
-        self.thumbs_up = self._toggle("👍 Good", "thumbsUp")
-        self.thumbs_down = self._toggle("👎 Bad", "thumbsDown")
+        # The app's stylesheets do not mark a checked button; palette colours follow the theme.
+        self.setStyleSheet("QPushButton:checked { background: palette(highlight); color: palette(highlighted-text);"
+                           " border-color: palette(highlight); }")
+        self.thumbs_up = self._toggle("Thumbs up", "thumbsUp")
+        self.thumbs_down = self._toggle("Thumbs down", "thumbsDown")
         self._exclusive_when_checked(self.thumbs_up, self.thumbs_down)
         thumbs = QHBoxLayout()
         thumbs.addWidget(self.thumbs_up)
