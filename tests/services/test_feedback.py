@@ -217,3 +217,25 @@ def test_models_are_named_by_their_model_and_run(store, targets):
     assert feedback.target_titles(store, keys) == {
         targets["base"]: "base", keys[1]: "support-lora-1", keys[2]: "support-lora-1 @ checkpoint-40",
         "gone::": "gone::"}
+
+
+@pytest.mark.slow
+def test_trl_dpo_trainer_trains_on_the_exported_pairs(store, targets, tmp_path, tiny_model_dir):
+    import math
+
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    for i in range(2):
+        rnd = _arena_round(store, targets, f"Question {i}?", {"base": "No idea.", "tuned": "The answer."},
+                           display=["base", "tuned"])
+        store.add_vote(rnd.id, "b", rater="ann", blind=True)
+    out = tmp_path / "pairs.jsonl"
+    assert feedback.export_feedback(store, "preference", str(out)) == 2
+    data = load_dataset("json", data_files=str(out), split="train")
+    trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                         args=DPOConfig(output_dir=str(tmp_path / "dpo"), max_steps=1, per_device_train_batch_size=2,
+                                        report_to=[], use_cpu=True, save_strategy="no", dataloader_num_workers=0),
+                         train_dataset=data, processing_class=AutoTokenizer.from_pretrained(tiny_model_dir))
+    assert math.isfinite(trainer.train().training_loss)
