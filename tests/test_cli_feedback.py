@@ -52,7 +52,7 @@ def test_list_shows_the_items_of_each_kind(project, wb):
     assert vote["chosen"][0]["content"] == "Lima." and vote["rejected"][0]["content"] == "Rome."
     pairs = wb("feedback", "list", "--kind", "preference", "--project", project["path"])
     assert pairs.returncode == 0 and len(pairs.stdout.splitlines()) == 2
-    assert "'Lima.' over 'Rome.'" in pairs.stdout and "blind" in pairs.stdout
+    assert "'Lima.' over 'Rome.'" in pairs.stdout and "[tuned vs base; ann blind]" in pairs.stdout
 
 
 def test_export_writes_trl_rows(project, wb, tmp_path):

@@ -49,10 +49,11 @@ def _open(args):
     return open_project(args.project)
 
 
-def _item_dict(item) -> dict[str, Any]:
+def _item_dict(item, titles: dict[str, str]) -> dict[str, Any]:
     return {"id": item.id, "kind": item.kind, "prompt": [dict(m) for m in item.prompt],
             "chosen": [dict(m) for m in item.chosen], "rejected": [dict(m) for m in item.rejected],
-            "source": item.provenance.to_dict()}
+            "source": item.provenance.to_dict(),
+            "model_names": [titles.get(m, m) for m in item.provenance.models]}
 
 
 def list_items(args) -> list[dict[str, Any]]:
@@ -60,7 +61,9 @@ def list_items(args) -> list[dict[str, Any]]:
 
     store = _open(args)
     try:
-        return [_item_dict(i) for i in feedback.feedback_items(store, args.kind)]
+        items = feedback.feedback_items(store, args.kind)
+        titles = feedback.target_titles(store, {m for i in items for m in i.provenance.models})
+        return [_item_dict(i, titles) for i in items]
     finally:
         store.close()
 
@@ -75,7 +78,7 @@ def show_items(items: list[dict[str, Any]]) -> None:
         line += f" -> {_cut(_text(item['chosen']))!r}"
         if item["rejected"]:
             line += f" over {_cut(_text(item['rejected']))!r}"
-        models = " vs ".join(m for m in source["models"] if m)
+        models = " vs ".join(m for m in item["model_names"] if m)
         blind = " blind" if source["blind"] else ""
         print(f"{line}  [{models}; {source['rater']}{blind}]")
 
