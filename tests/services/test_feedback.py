@@ -34,14 +34,14 @@ def _chat(store, targets, prompt="Where is Paris?", reply="Paris is in Spain.", 
                           settings={"temperature": 0.0, "seed": 7})
 
 
-def _arena_round(store, targets, prompt, replies: dict[str, str], display: list[str]):
+def _arena_round(store, targets, prompt, replies: dict[str, str], display: list[str], side_system=SYSTEM):
     """A blind round whose display positions (A, B, ...) show the models in `display` order."""
     names = list(replies)
     arena = store.add_arena("arena", [targets[n] for n in names], blind=True, system_prompt=SYSTEM)
     sessions = {}
     for name in names:
         t = ChatTarget.from_key(targets[name])
-        sessions[name] = store.add_conversation(name, t.base_model_id, t.run_id, system_prompt=SYSTEM,
+        sessions[name] = store.add_conversation(name, t.base_model_id, t.run_id, system_prompt=side_system,
                                                 arena_id=arena.id)
     sides = [ArenaSide(pos, targets[name], sessions[name].id) for pos, name in enumerate(display)]
     rnd = store.add_round(arena.id, prompt, sides, blind=True)
@@ -100,6 +100,14 @@ def test_blind_votes_become_pairs_that_name_the_right_models(store, targets):
         source = pair.provenance.to_dict()
         assert source["blind"] is True and source["round_id"] == rnd.id and source["voted_at"] == vote.created_at
         assert source["rater"] == "ann" and source["settings"] == {"temperature": 0.7}
+
+
+def test_a_side_without_a_system_prompt_takes_its_arenas(store, targets):
+    rnd = _arena_round(store, targets, "Q?", {"base": "one", "tuned": "two"}, display=["base", "tuned"],
+                       side_system="")
+    store.add_vote(rnd.id, "a", rater="ann", blind=True)
+    [pair] = feedback.feedback_items(store, "preference")
+    assert pair.prompt[0] == {"role": "system", "content": SYSTEM}
 
 
 def test_a_later_vote_replaces_the_earlier_one_and_ties_make_no_pair(store, targets):

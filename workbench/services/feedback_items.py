@@ -51,7 +51,11 @@ class _Conversations:
     def _load(self, session_id: str) -> dict[str, Turn]:
         if session_id not in self._turns:
             self._turns[session_id] = {t.id: t for t in self.store.turns(session_id)}
-            self._system[session_id] = self.store.get_conversation(session_id).system_prompt
+            conv = self.store.get_conversation(session_id)
+            system = conv.system_prompt
+            if not system and conv.arena_id:  # an arena side may keep the system prompt on its arena only
+                system = self.store.get_arena(conv.arena_id).system_prompt
+            self._system[session_id] = system
         return self._turns[session_id]
 
     def turn(self, session_id: str, message_id: Optional[str]) -> Optional[Turn]:
