@@ -162,7 +162,8 @@ def _d_export(store, args) -> dict[str, Any]:
 
     v = _version(store, args.version)
     fmt = args.format or ("parquet" if args.path.lower().endswith(".parquet") else "jsonl")
-    return {"export": _plain(dataset_ops.export_version(store, v.id, args.path, fmt, args.style, progress=_progress))}
+    style = args.style or ("trl" if v.kind == "preference" else "openai")
+    return {"export": _plain(dataset_ops.export_version(store, v.id, args.path, fmt, style, progress=_progress))}
 
 
 def add_data_parser(sub, project) -> None:
@@ -219,7 +220,9 @@ def add_data_parser(sub, project) -> None:
     e.add_argument("version")
     e.add_argument("path")
     e.add_argument("--format", choices=["jsonl", "parquet"], help="default: from the file name")
-    e.add_argument("--style", choices=["openai", "alpaca"], default="openai")
+    e.add_argument("--style", choices=["openai", "alpaca", "trl", "trl_text", "sharegpt_pairs"], default=None,
+                   help="openai (default; a preference version: trl), alpaca; preference pairs: trl (prompt/chosen/"
+                   "rejected messages), trl_text (as text), sharegpt_pairs (conversations + chosen + rejected)")
 
 
 def run(args) -> dict[str, Any]:

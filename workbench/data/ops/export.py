@@ -1,4 +1,6 @@
-"""Export a dataset version as JSONL or Parquet, in OpenAI-messages or Alpaca form.
+"""Export a dataset version as JSONL or Parquet, in OpenAI-messages or Alpaca form (a
+preference version: the prompt and the chosen reply), or, for a preference version, as pairs in
+the shapes of export_pairs (TRL conversational or text, ShareGPT).
 
 Alpaca follows the multi-turn convention of LLaMA-Factory: `system` (the system prompt),
 `instruction` (the last user turn), `input` (always empty: prompts are already merged),
@@ -20,17 +22,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.core.progress import CancelToken, ProgressCallback, report
-from workbench.data.storage.parquet_io import count_rows
-from workbench.data.storage.rowio import DataOpError, iter_message_batches
+from workbench.data.ops.export_pairs import PAIR_SCHEMAS, PAIR_STYLES, to_pair_record
+from workbench.data.storage.parquet_io import REJECTED, count_rows, is_preference_blob
+from workbench.data.storage.rowio import BATCH_ROWS, DataOpError, iter_rows
 
 FORMATS = ("jsonl", "parquet")
-STYLES = ("openai", "alpaca")
+SFT_STYLES = ("openai", "alpaca")
+STYLES = SFT_STYLES + PAIR_STYLES
 _SCHEMAS = {
     "openai": pa.schema([pa.field("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])))]),
     "alpaca": pa.schema([
         ("system", pa.string()), ("instruction", pa.string()), ("input", pa.string()),
         ("output", pa.string()), ("history", pa.list_(pa.list_(pa.string()))),
     ]),
+    **PAIR_SCHEMAS,
 }
 
 
@@ -70,10 +75,25 @@ def to_alpaca(messages: list[dict[str, str]]) -> Optional[dict[str, Any]]:
     return {"system": system, "instruction": instruction, "input": "", "output": output, "history": history}
 
 
-def _records(messages: list[dict[str, str]], style: str) -> Optional[dict[str, Any]]:
+def _records(messages: list[dict[str, str]], rejected: Optional[list[dict[str, Any]]],
+             style: str) -> Optional[dict[str, Any]]:
+    if style in PAIR_STYLES:
+        return to_pair_record(messages, rejected or [], style)
     if style == "openai":
         return {"messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
     return to_alpaca(messages)
+
+
+def _batches(path: str | Path, pairs: bool, cancel: Optional[CancelToken]):
+    """Batches of (messages, rejected or None)."""
+    batch: list[tuple[list[dict[str, Any]], Optional[list[dict[str, Any]]]]] = []
+    for row in iter_rows(path, columns=("messages", REJECTED) if pairs else ("messages",), cancel=cancel):
+        batch.append((json.loads(row.messages_json), row.rejected))
+        if len(batch) >= BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def export(path_in: str | Path, path_out: str | Path, *, format: str = "jsonl", style: str = "openai",
@@ -83,6 +103,10 @@ def export(path_in: str | Path, path_out: str | Path, *, format: str = "jsonl", 
         raise DataOpError(f"Unknown export format '{format}'.", advice=f"Use one of: {', '.join(FORMATS)}.")
     if style not in STYLES:
         raise DataOpError(f"Unknown export style '{style}'.", advice=f"Use one of: {', '.join(STYLES)}.")
+    pairs = style in PAIR_STYLES
+    if pairs and not is_preference_blob(path_in):
+        raise DataOpError(f"The {style} style writes preference pairs; this version holds conversations.",
+                          advice=f"Export a preference version in it, or use one of: {', '.join(SFT_STYLES)}.")
     out = Path(path_out)
     if out.is_dir():
         raise DataOpError(f"{out} is a folder.", advice="Give a file name to export to, e.g. data.jsonl.")
@@ -97,10 +121,10 @@ def export(path_in: str | Path, path_out: str | Path, *, format: str = "jsonl", 
         if format == "parquet":
             writer = pq.ParquetWriter(tmp, _SCHEMAS[style], compression="zstd")
         try:
-            for batch in iter_message_batches(path_in, cancel=cancel):
+            for batch in _batches(path_in, pairs, cancel):
                 records = []
-                for msgs in batch:
-                    rec = _records(msgs, style)
+                for msgs, rejected in batch:
+                    rec = _records(msgs, rejected, style)
                     if rec is None:
                         skipped += 1
                         if len(skipped_rows) < 20:

@@ -1,4 +1,5 @@
-"""Export… : write a version as JSONL or Parquet, in OpenAI-messages or Alpaca form."""
+"""Export… : write a version as JSONL or Parquet, in OpenAI-messages or Alpaca form; a preference
+version also (and first) as pairs: TRL conversational or text, ShareGPT."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ from workbench.ui.common.task_dialog import TaskDialog
 
 FORMATS = (("jsonl", "JSON Lines (.jsonl)"), ("parquet", "Parquet (.parquet)"))
 STYLES = (("openai", "OpenAI messages"), ("alpaca", "Alpaca (instruction / input / output)"))
+PAIR_STYLES = (("trl", "Pairs: TRL prompt / chosen / rejected messages"),
+               ("trl_text", "Pairs: TRL prompt / chosen / rejected text"),
+               ("sharegpt_pairs", "Pairs: ShareGPT conversations + chosen + rejected"),
+               ("openai", "OpenAI messages (the chosen side)"),
+               ("alpaca", "Alpaca (the chosen side)"))
 
 
 class ExportDialog(TaskDialog):
@@ -41,7 +47,7 @@ class ExportDialog(TaskDialog):
         for key, label in FORMATS:
             self.format_combo.addItem(label, key)
         self.style_combo = QComboBox()
-        for key, label in STYLES:
+        for key, label in PAIR_STYLES if version.kind == "preference" else STYLES:
             self.style_combo.addItem(label, key)
         stem = dataset_ops.export_stem(store, version)
         self.path_edit = QLineEdit(os.path.join(folder or os.path.expanduser("~"), f"{stem}.jsonl"))
@@ -96,7 +102,9 @@ class ExportDialog(TaskDialog):
         text = f"Exported {result.rows:,} rows to {result.path}."
         if result.skipped:
             rows = ", ".join(str(i + 1) for i in result.skipped_rows[:10])
-            text += (f" {result.skipped:,} rows have no assistant reply and no {result.style} form; "
+            why = ("pairs have a prompt or reply of several turns, which has no" if self.version.kind == "preference"
+                   else "rows have no assistant reply and no")
+            text += (f" {result.skipped:,} {why} {result.style} form; "
                      f"they were left out (rows {rows}{'…' if result.skipped > 10 else ''}).")
         self.result_label.setText(text)
         self.exported.emit(result)
