@@ -195,3 +195,23 @@ def search_rows(store: ProjectStore, version_id: str, text: str, *, case_sensiti
         if truncated:
             break
     return SearchResult(text, matches, start, truncated)
+
+
+# -- preference pairs ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PairParts:
+    """A stored preference row taken apart for a side-by-side view."""
+
+    prompt: list[dict[str, Any]]
+    chosen: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+
+
+def pair_parts(row: dict[str, Any]) -> Optional[PairParts]:
+    """The prompt, chosen and rejected turns of a row as read_rows gives it (None: not a pair)."""
+    if row.get("rejected") is None:
+        return None
+    from workbench.data.formats.preference import split_pair
+
+    prompt, chosen = split_pair(row.get("messages") or [])
+    return PairParts(prompt, chosen, list(row["rejected"]))

@@ -131,7 +131,7 @@ def test_versions_show_lineage(open_window, qtbot):
     assert table.item(0, 0).text() == "shop v1"
     assert table.item(1, 0).text().strip() == "↳ v2 cleaned"
     assert table.item(1, 1).text() == "5"
-    assert table.item(1, 2).text() == "exact_dedup: -15 rows"
+    assert table.item(1, 2).text() == "SFT" and table.item(1, 3).text() == "exact_dedup: -15 rows"
     assert base.id in table.item(1, 0).toolTip()  # the parent
     assert page.selected_version().id == cleaned.id
 

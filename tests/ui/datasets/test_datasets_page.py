@@ -21,8 +21,8 @@ def test_import_lists_the_version_and_reads_rows_in_blocks(open_window, qtbot, m
     table = page.versions_table
     assert table.rowCount() == 1
     cells = [table.item(0, c).text() for c in range(table.columnCount())]
-    assert cells[0] == "chats v1" and cells[1] == f"{rows:,}" and cells[3] == "openai_messages"
-    assert cells[2] == "imported from chats.jsonl (openai_messages)" and cells[4] == "tester"
+    assert cells[0] == "chats v1" and cells[1] == f"{rows:,}" and cells[2] == "SFT" and cells[4] == "openai_messages"
+    assert cells[3] == "imported from chats.jsonl (openai_messages)" and cells[5] == "tester"
 
     model = page.rows_model
     assert model.rowCount() == rows  # every row at once; only the first block was read

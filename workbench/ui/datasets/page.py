@@ -31,7 +31,8 @@ from workbench.ui.datasets.model_sees.panel import ModelSeesPanel
 from workbench.ui.datasets.row_search import RowSearch
 from workbench.ui.common.workers import InlineProgress, Task, run_task
 
-VERSION_COLUMNS = ("Version", "Rows", "How it was made", "Format", "Created by", "Created at")
+VERSION_COLUMNS = ("Version", "Rows", "Kind", "How it was made", "Format", "Created by", "Created at")
+KIND_LABELS = {"sft": "SFT", "preference": "Preference"}  # DatasetVersion.kind as the list shows it
 
 
 def droppable(path: str) -> bool:
@@ -118,8 +119,8 @@ class DatasetsPage(Page):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(hint("Import chat data (JSONL, JSON, CSV/TSV, Parquet, Arrow, text files or a folder of "
-                              "them; OpenAI messages, ShareGPT, Alpaca, prompt/completion, or map the columns "
-                              "yourself) or drop it onto the window. Versions never change: cleaning and "
+                              "them; OpenAI messages, ShareGPT, Alpaca, prompt/completion, preference pairs with "
+                              "chosen/rejected, or map the columns yourself) or drop it onto the window. Versions never change: cleaning and "
                               "splitting make new ones."))
         layout.addWidget(self.progress)
         layout.addWidget(splitter, 1)
@@ -155,13 +156,16 @@ class DatasetsPage(Page):
         for i, (v, depth, how, name) in enumerate(entries):
             label = (f"{name} v{numbers[v.id]}" if depth == 0 else
                      "    " * (depth - 1) + f"  ↳ v{numbers[v.id]} {v.derivation.label}")
-            cells = (label, f"{v.row_count:,}", how, v.format, v.created_by, v.created_at[:19].replace("T", " "))
+            cells = (label, f"{v.row_count:,}", KIND_LABELS.get(v.kind, v.kind), how, v.format, v.created_by,
+                     v.created_at[:19].replace("T", " "))
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j == 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if j == 0:
                     item.setToolTip(f"{name} · version {v.id}" + (f" · parent {v.parent_id}" if v.parent_id else ""))
+                if j == 2 and v.kind == "preference":
+                    item.setToolTip("Preference pairs: a prompt, a chosen and a rejected reply (DPO training)")
                 table.setItem(i, j, item)
         for col in range(table.columnCount() - 1):
             table.resizeColumnToContents(col)
@@ -195,7 +199,11 @@ class DatasetsPage(Page):
         from workbench.services import datasets as dataset_service
 
         store, vid = self.ctx.store, version.id
-        self.rows_model.reset(lambda off, lim: dataset_service.read_rows(store, vid, off, lim), version.row_count)
+        pairs = version.kind == "preference"
+        self.rows_model.reset(lambda off, lim: dataset_service.read_rows(store, vid, off, lim), version.row_count,
+                              pairs=pairs)
+        if pairs:  # the rejected reply's column shares the width with the chosen one
+            self.rows_view.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.search.set_source(store, vid, self.current_row)
         self.rows_label.setText(f"Rows ({version.row_count:,})")
         if version.row_count:

@@ -6,7 +6,8 @@ asked-for row through `fetch(offset, limit)` and keeps the last few blocks in an
 The view only asks for the rows it paints, so scrolling a million rows reads a handful of
 blocks and memory never holds more than CACHE_BLOCKS x BLOCK_ROWS rows.
 
-Rows can be marked (search matches): they are drawn with a highlight background.
+Rows can be marked (search matches): they are drawn with a highlight background. A preference
+version's rows (reset with pairs=True) show the chosen reply and, in a fifth column, the rejected one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workbench.core.tool_calls import readable_messages
 
 Fetch = Callable[[int, int], list[dict[str, Any]]]  # (offset, limit) -> rows
 COLUMNS = ("#", "Roles", "First user message", "First assistant reply")
+PAIR_COLUMNS = ("#", "Roles", "First user message", "Chosen reply", "Rejected reply")
 BLOCK_ROWS = 256
 CACHE_BLOCKS = 8
 SUMMARY_CHARS = 160
@@ -35,6 +37,7 @@ class RowSummary:
     roles: str
     first_user: str
     first_assistant: str
+    rejected: str = ""  # a preference pair's rejected reply
 
 
 def _one_line(text: str) -> str:
@@ -48,8 +51,15 @@ def summarize(row: dict[str, Any]) -> RowSummary:
     first: dict[Any, str] = {}
     for m in messages:
         first.setdefault(m.get("role"), str(m.get("content", "")))
+    rejected = readable_messages(row.get("rejected") or [])
+    if rejected:  # a pair: the chosen reply is the last turns, not the first assistant turn
+        cut = len(messages)
+        while cut > 0 and messages[cut - 1].get("role") == "assistant":
+            cut -= 1
+        first["assistant"] = "\n".join(str(m.get("content", "")) for m in messages[cut:])
     return RowSummary(int(row.get("index", 0)), roles, _one_line(first.get("user", "")),
-                      _one_line(first.get("assistant", "")))
+                      _one_line(first.get("assistant", "")),
+                      _one_line("\n".join(str(m.get("content", "")) for m in rejected)))
 
 
 @dataclass
@@ -70,10 +80,12 @@ class VirtualRowsModel(QAbstractTableModel):
         self._marked: frozenset[int] = frozenset()
         self._mark_brush = QBrush(QColor(255, 214, 10, 90))
         self.read_error: Optional[BaseException] = None  # the last failed read (a damaged blob)
+        self.columns = COLUMNS
 
-    def reset(self, fetch: Optional[Fetch], total: int) -> None:
+    def reset(self, fetch: Optional[Fetch], total: int, pairs: bool = False) -> None:
         self.beginResetModel()
         self._fetch, self._total = fetch, total
+        self.columns = PAIR_COLUMNS if pairs else COLUMNS
         self._cache.clear()
         self._marked = frozenset()
         self.read_error = None
@@ -91,7 +103,7 @@ class VirtualRowsModel(QAbstractTableModel):
     def set_marked(self, rows: Any) -> None:
         self._marked = frozenset(int(r) for r in rows)
         if self._total:
-            self.dataChanged.emit(self.index(0, 0), self.index(self._total - 1, len(COLUMNS) - 1),
+            self.dataChanged.emit(self.index(0, 0), self.index(self._total - 1, len(self.columns) - 1),
                                   [Qt.ItemDataRole.BackgroundRole])
 
     def set_mark_color(self, color: QColor) -> None:
@@ -141,14 +153,14 @@ class VirtualRowsModel(QAbstractTableModel):
         return 0 if parent.isValid() else self._total
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole):
         # The tooltip too: a narrow column's title is elided ("First user me…").
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole) \
                 and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
+            return self.columns[section] if 0 <= section < len(self.columns) else None
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -170,4 +182,4 @@ class VirtualRowsModel(QAbstractTableModel):
             return str(summary.index + 1)
         if col == 1:
             return summary.roles
-        return summary.first_user if col == 2 else summary.first_assistant
+        return (summary.first_user, summary.first_assistant, summary.rejected)[col - 2]

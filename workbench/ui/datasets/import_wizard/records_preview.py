@@ -102,6 +102,15 @@ class RecordsPreview(QWidget):
         if not rows or rows[0].row() >= len(self.records):
             return
         rec = self.records[rows[0].row()]
+        rejected = getattr(rec, "rejected", None)
+        if rec.messages and rejected is not None:  # a preference pair: both replies, each marked
+            cut = len(rec.messages)
+            while cut > 0 and rec.messages[cut - 1].get("role") == "assistant":
+                cut -= 1
+            notes = {i: "· chosen" for i in range(cut, len(rec.messages))}
+            notes.update({len(rec.messages) + i: "· rejected" for i in range(len(rejected))})
+            self.chat.set_messages([*rec.messages, *rejected], notes=notes, follow=False)
+            return
         if rec.messages:
             self.chat.set_messages(rec.messages, follow=False)
             return

@@ -1,4 +1,5 @@
-"""The right side of the Datasets page: the selected row as a conversation, as the chosen base
+"""The right side of the Datasets page: the selected row as a conversation (a preference pair:
+prompt, then chosen and rejected side by side), as the chosen base
 model sees it (chat template, trained tokens), and the version's statistics against that
 model's tokenizer and a max length. Template and statistics are computed in workers, only for
 the tab on screen, and again only when the version, row, model or max length changed."""
@@ -7,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench.core.records import DEFAULT_MAX_LENGTH
 from workbench.core.tool_calls import readable_messages
@@ -15,6 +25,7 @@ from workbench.ui.common.errors import describe
 from workbench.ui.common.chat_view import ChatView
 from workbench.ui.datasets.model_sees.stats_view import StatsView
 from workbench.ui.datasets.model_sees.template_view import TemplateView
+from workbench.ui.datasets.pair_view import PairView
 from workbench.ui.common.workers import InlineProgress, Task, run_task
 
 CONVERSATION, TEMPLATE, STATS = range(3)
@@ -40,6 +51,10 @@ class ModelSeesPanel(QWidget):
         self.conversation = ChatView()
         self.conversation.setObjectName("conversationView")
         self.conversation.set_placeholder("Select a row to read its conversation.")
+        self.pair_view = PairView()
+        self.row_stack = QStackedWidget()  # the conversation, or a preference version's pair
+        self.row_stack.addWidget(self.conversation)
+        self.row_stack.addWidget(self.pair_view)
         self.template_view = TemplateView()
         self.stats_view = StatsView()
         self.stats_progress = InlineProgress()
@@ -56,7 +71,7 @@ class ModelSeesPanel(QWidget):
         box.addWidget(self.template_view, 1)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("rowTabs")
-        self.tabs.addTab(self.conversation, "Conversation")
+        self.tabs.addTab(self.row_stack, "Conversation")
         self.tabs.addTab(template_box, "As the Model Sees It")
         self.tabs.addTab(stats_box, "Stats")
         layout = QVBoxLayout(self)
@@ -106,9 +121,16 @@ class ModelSeesPanel(QWidget):
     def set_model(self, model_id: str) -> None:
         self.model_combo.setCurrentIndex(self.model_combo.findData(model_id))
 
+    def is_pairs(self) -> bool:
+        return self.version is not None and getattr(self.version, "kind", "sft") == "preference"
+
     def set_version(self, version: Any) -> None:
         self.version, self.row_index = version, -1
         self.conversation.set_messages([])
+        self.pair_view.set_row(None)
+        pairs = self.is_pairs()
+        self.row_stack.setCurrentWidget(self.pair_view if pairs else self.conversation)
+        self.tabs.setTabText(CONVERSATION, "Pair" if pairs else "Conversation")
         if version is None:
             self.stats_view.set_placeholder("Select a version to see its statistics.")
             self.template_view.set_message("Select a row to see it as the model sees it.")
@@ -116,7 +138,9 @@ class ModelSeesPanel(QWidget):
 
     def set_row(self, row_index: int, row: Optional[dict[str, Any]]) -> None:
         self.row_index = row_index
-        if row is None:
+        if self.is_pairs():
+            self.pair_view.set_row(row)
+        elif row is None:
             self.conversation.set_messages([])
         else:
             # Tool calls written out under the assistant's text; tool results as their own bubbles.
@@ -197,6 +221,7 @@ class ModelSeesPanel(QWidget):
 
     def theme_changed(self) -> None:
         self.conversation.rerender()
+        self.pair_view.rerender()
         self.template_view.rerender()
         self.stats_view.apply_theme()
 
