@@ -49,3 +49,12 @@ def test_pii_is_scrubbed_from_the_rejected_reply_too(store):
     assert cleaned.kind == "preference" and cleaned.options["changed_rows"] == [0]
     rejected = datasets.read_rows(store, cleaned.id, 0, 1)[0]["rejected"]
     assert rejected == [{"role": "assistant", "content": "Mail [EMAIL]"}]
+
+
+def test_search_finds_text_in_the_rejected_reply(store):
+    from workbench.services import dataset_view
+
+    version = _version(store, [_pair("q0", "good", "a soggy biscuit"), _pair("q1", "biscuits", "bad"),
+                               _pair("q2", "good", "bad")])
+    assert dataset_view.search_rows(store, version.id, "biscuit").matches == [0, 1]
+    assert dataset_view.search_rows(store, version.id, "soggy").matches == [0]

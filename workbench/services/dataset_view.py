@@ -178,14 +178,21 @@ def search_rows(store: ProjectStore, version_id: str, text: str, *, case_sensiti
     matches: list[int] = []
     start = 0
     truncated = False
+    # A preference pair's rejected reply is searched too.
+    names = [n for n in ("messages", "rejected") if n in pf.schema_arrow.names]
     for group in range(pf.metadata.num_row_groups):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        column = pf.read_row_group(group, columns=["messages"]).column("messages")
-        hits = pc.match_substring(column, escaped, ignore_case=not case_sensitive)
+        table = pf.read_row_group(group, columns=names)
+        column = table.column("messages")
+        texts = [table.column(n) for n in names]
+        hits = pc.match_substring(texts[0], escaped, ignore_case=not case_sensitive)
+        for other in texts[1:]:
+            hits = pc.or_(hits, pc.match_substring(other, escaped, ignore_case=not case_sensitive))
         candidates = pc.indices_nonzero(hits)
-        for i, messages_json in zip(candidates.to_pylist(), column.take(candidates).to_pylist()):
-            if _content_matches(messages_json, needle, case_sensitive):
+        rows = list(zip(*(t.take(candidates).to_pylist() for t in texts)))
+        for i, row_texts in zip(candidates.to_pylist(), rows):
+            if any(_content_matches(text, needle, case_sensitive) for text in row_texts):
                 matches.append(start + i)
                 if len(matches) >= max_matches:
                     truncated = True
