@@ -135,7 +135,7 @@ def test_a_file_of_conversations_with_a_few_pairs_stays_sft_and_refuses_the_pair
 def test_the_preview_shows_each_pair_and_a_format_can_be_chosen(write):
     records = [{"prompt": "What is 2+2?", "chosen": "4", "rejected": "5", "id": 1}]
     preview = preview_file(write("dpo.jsonl", jsonl(records)))
-    assert preview.format == "prompt_preference"
+    assert preview.format == "prompt_preference" and preview.kind == "preference"
     (record,) = preview.records
     assert record.messages == [U, GOOD] and record.rejected == [BAD]
     assert [u.name for u in preview.unused_fields] == ["id"]

@@ -20,6 +20,7 @@ def test_import_a_pair_file_and_read_a_pair_side_by_side(open_window, qtbot, tmp
     dialog = page.open_import_dialog(write_jsonl(tmp_path / "poems.jsonl", RECORDS))
     wait_idle(qtbot, dialog)
     assert "ShareGPT preference pairs" in dialog.info_label.text()
+    assert "It imports as a <b>preference</b> version" in dialog.info_label.text()
     preview = dialog.preview_step.records
     preview.table.selectRow(1)
     shown = preview.chat.toPlainText()

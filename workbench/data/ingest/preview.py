@@ -38,6 +38,7 @@ class ImportPreview:
     # The columns a mapping can use and the mapping to start from (the detected format's, or
     # one guessed from the field names).
     mapping_choices: Optional[MappingChoices] = None
+    kind: str = "sft"  # "preference" when the format reads pairs (the version's kind)
 
 
 def preview_file(
@@ -93,4 +94,5 @@ def preview_file(
         unused_fields=unused,
         records_read=len(head),
         mapping_choices=mapping_choices(fields, nested, [r.value for r in head], detected),
+        kind="preference" if fmt is not None and fmt.preference else "sft",
     )

@@ -132,8 +132,10 @@ class PreviewStep(QWidget):
             bad = sum(1 for r in preview.records if r.problems)
             note = (f" <span style='color:{error}'>{bad} of the first {len(preview.records)} records have "
                     "problems.</span>" if bad else "")
+            pairs = (" It imports as a <b>preference</b> version: each row a prompt, a chosen and a rejected "
+                     "reply." if getattr(preview, "kind", "sft") == "preference" else "")
             self.info_label.setText(f"<b>{kind}</b> — format: <b>{labels.get(preview.format, preview.format)}"
-                                    f"</b> ({how}).{note}")
+                                    f"</b> ({how}).{pairs}{note}")
         else:
             self.info_label.setText(f"<b>{kind}</b> — <span style='color:{error}'>"
                                     f"{preview.detection_error or 'The format is not recognised.'}</span> "
