@@ -142,3 +142,11 @@ def test_the_preview_shows_each_pair_and_a_format_can_be_chosen(write):
     # A format the user chooses that does not fit names the field it misses.
     chosen = preview_file(write("dpo2.jsonl", jsonl(records)), format="sharegpt_preference")
     assert chosen.records[0].problems and chosen.records[0].problems[0].field == "conversations"
+
+
+def test_anthropic_hh_dialogues_as_text(write, dest):
+    records = [{"chosen": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: What is 2+2?\n\nAssistant: 4",
+                "rejected": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: What is 2+2?\n\nAssistant: 5"}]
+    outcome = import_file(write("hh.jsonl", jsonl(records)), dest_dir=dest)
+    earlier = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    assert outcome.kind == "preference" and _rows(outcome) == [([*earlier, U, GOOD], [BAD])]

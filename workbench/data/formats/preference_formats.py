@@ -8,6 +8,8 @@ The common shapes, all read here:
 - TRL conversational: the same fields as lists of {role, content} messages; with an implicit
   prompt (no `prompt` field) `chosen` and `rejected` are whole conversations that share the
   prompt turns, and a side that repeats the `prompt` turns before its reply is also accepted.
+- Anthropic HH-RLHF: no `prompt`, `chosen` / `rejected` whole dialogues as text
+  ("\n\nHuman: ...\n\nAssistant: ..."), read as turns with the implicit prompt.
 
 A format with `preference = True` gives `pair(record)`; normalise() (what SFT views of the
 format use) is the prompt followed by the chosen reply, as a preference version stores it.
@@ -16,6 +18,7 @@ format use) is the prompt followed by the chosen reply, as a preference version 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Optional
 
 from workbench.data.formats.detect import FORMATS, RecordFormat, Turn, field_text, kind_of, parse_turn, register_format
@@ -186,6 +189,19 @@ class ShareGPTPreference(_PairFormat):
         return "conversation" if "conversation" in record and "conversations" not in record else "conversations"
 
 
+_HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant): ?")
+
+
+def hh_turns(text: str, key: str) -> Optional[list[dict[str, str]]]:
+    """An HH-RLHF dialogue ("\n\nHuman: ...\n\nAssistant: ...") as messages; None for other text."""
+    body = text.lstrip("\n")
+    if not body.startswith("Human:") or "\n\nAssistant:" not in body:
+        return None
+    parts = _HH_TURN.split(body)  # ["", "Human", text, "Assistant", text, ...]
+    return [{"role": "user" if who == "Human" else "assistant", "content": said.strip()}
+            for who, said in zip(parts[1::2], parts[2::2])]
+
+
 class PromptPreference(_PairFormat):
     """TRL's preference shapes: prompt/chosen/rejected as text or as messages, or an implicit
     prompt (chosen and rejected whole conversations)."""
@@ -205,6 +221,13 @@ class PromptPreference(_PairFormat):
         if record.get("prompt") is None:
             return [], None  # the implicit prompt: the sides hold it (assemble)
         return side_turns(record["prompt"], "prompt", self, "user")
+
+    def pair(self, record: dict[str, Any]) -> Pair:
+        if record.get("prompt") is None and all(isinstance(record.get(k), str) for k in SIDES):
+            dialogues = {k: hh_turns(record[k], k) for k in SIDES}
+            if all(d is not None for d in dialogues.values()):
+                record = {**record, **dialogues}
+        return super().pair(record)
 
 
 PREFERENCE_FORMATS = (ShareGPTPreference(), PromptPreference())
