@@ -19,6 +19,9 @@ def test_import_list_and_export_preference_pairs(tmp_path):
     assert (version["kind"], version["format"], version["row_count"]) == ("preference", "sharegpt_preference", 2)
     done = wb("import", str(data), "--project", project)
     assert done.returncode == 0 and "2 preference pairs" in done.stdout
+    shown = wb("show", version["id"], "--project", project, "--rows", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "preference pairs" in shown.stdout and "rejected:" in shown.stdout and "No." in shown.stdout
     out = tmp_path / "out.jsonl"
     exported = wb_json("export", version["id"], str(out), "--project", project)
     assert exported["export"]["style"] == "trl" and exported["export"]["rows"] == 2

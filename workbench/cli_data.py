@@ -300,7 +300,9 @@ def _show_list(result: dict[str, Any]) -> list[str]:
 
 def _show_show(result: dict[str, Any]) -> list[str]:
     v, st = result["version"], result["stats"]
-    lines = [f"{result['title']}  (version {v['id']})", f"  {result['how']}",
+    kind = "  preference pairs (prompt + chosen in the messages, then the rejected reply)" \
+        if v.get("kind") == "preference" else "  conversations (SFT)"
+    lines = [f"{result['title']}  (version {v['id']})", f"  {result['how']}", kind,
              f"  rows {st['row_count']:,}, messages {st['message_count']:,}, content hash {v['content_hash'][:16]}",
              f"  parent {v['parent_id'] or '-'}",
              "  turns per row: " + ", ".join(f"{k}: {n}" for k, n in st["turns"].items()),
@@ -316,6 +318,9 @@ def _show_show(result: dict[str, Any]) -> list[str]:
     for row in result["rows"]:
         lines.append(f"  row {row['index']} (source row {row['source_row']}):")
         lines += _messages_text(row["messages"])
+        if row.get("rejected") is not None:  # a preference pair: the messages end with the chosen reply
+            lines.append("    rejected:")
+            lines += _messages_text(row["rejected"])
     return lines
 
 
