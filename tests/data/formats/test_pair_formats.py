@@ -150,3 +150,22 @@ def test_anthropic_hh_dialogues_as_text(write, dest):
     outcome = import_file(write("hh.jsonl", jsonl(records)), dest_dir=dest)
     earlier = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
     assert outcome.kind == "preference" and _rows(outcome) == [([*earlier, U, GOOD], [BAD])]
+
+
+def test_a_column_mapping_with_a_rejected_column_makes_pairs(write, dest):
+    from workbench.data import ColumnMapping
+    from workbench.core.errors import DataImportError as Refused
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["persona", "question", "good", "bad"])
+    w.writerow(["Be brief.", "What is 2+2?", "4", "5"])
+    w.writerow(["", "What is 2+2?", "4", ""])
+    path = write("qa.csv", out.getvalue())
+    mapping = ColumnMapping(system="persona", user="question", assistant="good", rejected="bad")
+    assert ColumnMapping.from_dict(mapping.to_dict()) == mapping
+    outcome = import_file(path, dest_dir=dest, mapping=mapping, on_invalid="skip")
+    assert outcome.kind == "preference" and _rows(outcome) == [([S, U, GOOD], [BAD])]
+    assert [(p.row, p.field, p.message) for p in outcome.problems] == [(3, "bad", "The rejected reply is empty.")]
+    with pytest.raises(Refused, match="needs a column of its own"):
+        ColumnMapping(user="question", assistant="good", rejected="good").check()

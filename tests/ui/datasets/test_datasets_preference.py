@@ -72,3 +72,37 @@ def test_an_sft_version_still_shows_a_conversation(open_window, qtbot, tmp_path)
     kinds = {page.versions_table.item(r, 0).text(): page.versions_table.item(r, 2).text()
              for r in range(page.versions_table.rowCount())}
     assert kinds == {"poems v1": "Preference", "chats v1": "SFT"}
+
+
+def test_mapping_a_rejected_column_imports_pairs(open_window, qtbot, tmp_path):
+    import csv
+
+    from workbench.ui.datasets.import_wizard.dialog import MAPPING
+
+    path = tmp_path / "qa.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Frage", "Gute Antwort", "Schlechte Antwort"])
+        for i in range(4):
+            w.writerow([f"Wo ist Bestellung {i}?", f"Sie kommt morgen ({i}).", "Keine Ahnung."])
+    page = open_window.datasets_page
+    dialog = page.open_import_dialog(str(path))
+    wait_idle(qtbot, dialog)
+    assert dialog.step() == MAPPING  # no format reads these columns
+    panel = dialog.mapping_panel
+    panel.set_role_column("user", "Frage")
+    panel.set_role_column("assistant", "Gute Antwort")
+    panel.set_role_column("rejected", "Schlechte Antwort")
+    dialog.refresh_mapping_preview()
+    wait_idle(qtbot, dialog)
+    assert "4 of the first 4 records read as preference pairs" in dialog.mapping_status.text()
+    record = dialog.mapping_records.records[1]
+    assert record.rejected == [{"role": "assistant", "content": "Keine Ahnung."}] and not record.problems
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=30000)
+    version = dialog.result_version
+    assert version.kind == "preference" and version.row_count == 4
+    assert version.options["mapping"]["rejected"] == "Schlechte Antwort"
+    page.rows_view.selectRow(1)
+    qtbot.waitUntil(lambda: "Bestellung 1" in page.inspector.pair_view.prompt.toPlainText(), timeout=10000)
+    assert "Keine Ahnung." in page.inspector.pair_view.rejected.toPlainText()

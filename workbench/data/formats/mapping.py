@@ -10,6 +10,8 @@ answer columns, or a JSONL whose turns live under "dialog" with "speaker" / "tex
     ColumnMapping(text="body")   # plain text: the whole value is learned
     ColumnMapping(user=("instruction", "input"), assistant="output", history="history")
                                  # earlier turns: a column of [user, assistant] pairs
+    ColumnMapping(user="question", assistant="good", rejected="bad")
+                                 # preference pairs: the assistant column is the chosen reply
 
 A key may name a nested field with dots ("meta.prompt") when no column has that exact name.
 For a role mapped to several columns, the first is required and the others are optional;
@@ -72,6 +74,7 @@ class ColumnMapping:
     role_values: dict[str, str] = field(default_factory=dict)
     text: Optional[str] = None
     history: Optional[str] = None  # one column of earlier [user, assistant] pairs (columns mode)
+    rejected: Optional[str] = None  # the rejected reply (columns mode): the import makes preference pairs
 
     def __post_init__(self) -> None:
         for name in _ROLES:  # lists from JSON or a UI become tuples: hashable, comparable
@@ -113,7 +116,8 @@ class ColumnMapping:
         if self.mode == "text":
             return [self.text or ""]
         columns = [c for name in _ROLES for c in _as_tuple(getattr(self, name))]
-        return columns + [self.history] if self.history else columns
+        columns += [self.history] if self.history else []
+        return columns + [self.rejected] if self.rejected else columns
 
     def reads(self) -> dict[str, str]:
         """{source key: what it holds}, as RecordFormat.reads."""
@@ -124,6 +128,8 @@ class ColumnMapping:
         out = {c: _ROLE_MEANINGS[name] for name in _ROLES for c in _as_tuple(getattr(self, name))}
         if self.history:
             out[self.history] = "earlier turns"
+        if self.rejected:
+            out[self.rejected] = "the rejected reply"
         return out
 
     def check(self) -> None:
@@ -143,6 +149,10 @@ class ColumnMapping:
             problem = "The column mapping names an empty column."
         elif self.history and not roles:
             problem = "Earlier turns (history) go with one column per role, not with a list of turns or text."
+        elif self.rejected and not roles:
+            problem = "A rejected reply goes with one column per role, not with a list of turns or text."
+        elif self.rejected and self.rejected in _as_tuple(self.assistant):
+            problem = "The rejected reply needs a column of its own, not the assistant (chosen) reply's."
         bad_roles = {k: v for k, v in self.role_values.items() if v not in _ROLE_TARGETS}
         if bad_roles and not problem:
             problem = ("Role values must map to system, user, assistant, tool (a tool's result) or tool_call "
@@ -168,6 +178,8 @@ class ColumnMapping:
             data["text"] = self.text
         if self.history:
             data["history"] = self.history
+        if self.rejected:
+            data["rejected"] = self.rejected
         return data
 
     @classmethod
@@ -226,6 +238,18 @@ class MappedFormat(RecordFormat):
         self.example = f"a record with the mapped fields {', '.join(mapping.columns())}."
         self.reads = mapping.reads()
         self._roles = {**DEFAULT_ROLE_VALUES, **{k.strip().lower(): v for k, v in mapping.role_values.items()}}
+        self.preference = bool(mapping.rejected)  # then pair() reads the record
+
+    def pair(self, record: dict[str, Any]) -> tuple[list[Turn], list[Turn], list[Turn], list[Issue]]:
+        """(prompt, chosen, rejected, problems): the mapped turns, their assistant reply being the
+        chosen one, and the rejected column's text as the rejected reply."""
+        turns, issues = self.normalise(record)
+        key = self.mapping.rejected or ""
+        text, issue = field_text(lookup(record, key), key, self)
+        issues = issues + ([issue] if issue else [])
+        if issues:
+            return [], [], [], issues
+        return turns[:-1], turns[-1:], [Turn("assistant", text or "", key)], []
 
     def score(self, record: dict[str, Any]) -> int:
         return 2 if all(has_key(record, c) for c in self.mapping.columns()) else 0

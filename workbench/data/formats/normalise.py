@@ -4,6 +4,7 @@ as the record's source."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -78,6 +79,13 @@ def _refused(raw: RawRecord, file_name: str, issues: list[Issue]) -> NormalisedR
                             [Problem.at(issue, file_name, raw.location, text) for issue in issues])
 
 
+def _field_of(turns: list[Turn], default: str) -> str:
+    """The user's field a side came from ("chosen" of "chosen[0].content"; a mapped column)."""
+    if not turns:
+        return default
+    return re.sub(r"(\[\d+\].*|\.(content|value))$", "", turns[0].field) or default
+
+
 def _normalise_pair(raw: RawRecord, fmt: RecordFormat, file_name: str) -> NormalisedRecord:
     """A preference record: the rules of preference.pair_issues (those of SFT data for each
     side, plus the pair's own)."""
@@ -86,7 +94,8 @@ def _normalise_pair(raw: RawRecord, fmt: RecordFormat, file_name: str) -> Normal
     if tools_issue is not None:
         issues = [tools_issue]
     if not issues:
-        issues = pair_issues(prompt, chosen, rejected, prompt_field=fmt.list_field(raw.value))
+        issues = pair_issues(prompt, chosen, rejected, prompt_field=fmt.list_field(raw.value),
+                             chosen_field=_field_of(chosen, "chosen"), rejected_field=_field_of(rejected, "rejected"))
     if issues:
         return _refused(raw, file_name, issues)
     return NormalisedRecord(raw.location, with_tools([message(t) for t in prompt + chosen], tools), raw.value, [],

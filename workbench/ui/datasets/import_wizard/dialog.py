@@ -307,9 +307,9 @@ class ImportDialog(TaskDialog):
 
     def _show_mapping_preview(self, preview: Any) -> None:
         self.mapping_preview = preview
-        bad = sum(1 for r in preview.records if r.problems)
-        n = len(preview.records)
-        self.mapping_status.setText(f"{n - bad} of the first {n} records read as conversations"
+        bad, n = sum(1 for r in preview.records if r.problems), len(preview.records)
+        what = "preference pairs" if preview.kind == "preference" else "conversations"
+        self.mapping_status.setText(f"{n - bad} of the first {n} records read as {what}"
                                     + (f"; {bad} have problems (see the table)." if bad else "."))
         show_unused(self.mapping_unused, preview.unused_fields,
                     f"Not kept by this mapping (counted over the first {preview.records_read:,} records)")

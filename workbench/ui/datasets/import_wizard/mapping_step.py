@@ -1,8 +1,8 @@
 """The column-mapping step of the import dialog: which source columns/keys hold which role.
 
 Three shapes, as workbench.data.ColumnMapping has them: one column per role (system optional,
-a second user column appended, e.g. Alpaca's instruction + input, and earlier turns as
-[user, assistant] pairs), one column holding the list of turns (with its role/content keys and
+a second user column appended, e.g. Alpaca's instruction + input, earlier turns as
+[user, assistant] pairs, and a rejected reply: then the rows are preference pairs), one column holding the list of turns (with its role/content keys and
 how role values map to roles), or one column of plain text (all of it learned). The choices
 and the mapping to start from come with the preview (ImportPreview.mapping_choices: the
 detected format's mapping, or one guessed by the data layer); mapping() returns ColumnMapping
@@ -53,11 +53,16 @@ class MappingPanel(QWidget):
         self.system_combo, self.user_combo, self.user2_combo, self.assistant_combo, self.history_combo = (
             QComboBox() for _ in range(5))
         self.history_combo.setToolTip("A column of earlier turns as [user, assistant] pairs (Alpaca's history)")
+        self.rejected_combo = QComboBox()
+        self.rejected_combo.setObjectName("rejectedColumn")
+        self.rejected_combo.setToolTip("A column with a worse reply: the rows become preference pairs (the "
+                                       "assistant reply is the chosen one)")
         grid = QGridLayout()  # two columns of choices: the step fits a 650-pixel-high window
         for row, col, label, combo in ((0, 0, "User message:", self.user_combo),
                                        (0, 2, "…followed by:", self.user2_combo),
                                        (1, 0, "Assistant reply:", self.assistant_combo),
                                        (1, 2, "System prompt:", self.system_combo),
+                                       (2, 0, "Rejected reply:", self.rejected_combo),
                                        (2, 2, "Earlier turns:", self.history_combo)):
             grid.addWidget(QLabel(label), row, col)
             grid.addWidget(combo, row, col + 1)
@@ -89,7 +94,8 @@ class MappingPanel(QWidget):
         self.pages.addWidget(self._box(form))
 
         for combo in (self.system_combo, self.user_combo, self.user2_combo, self.assistant_combo,
-                      self.history_combo, self.role_key_combo, self.content_key_combo, self.text_combo):
+                      self.history_combo, self.rejected_combo, self.role_key_combo, self.content_key_combo,
+                      self.text_combo):
             combo.currentIndexChanged.connect(self._emit)
         self.list_combo.currentIndexChanged.connect(self._list_changed)
         self.role_values_edit.textChanged.connect(self._emit)
@@ -125,7 +131,8 @@ class MappingPanel(QWidget):
         self._quiet = True
         self.choices, self.nested, self.samples = choices, dict(nested), list(samples)
         for combo, optional in ((self.system_combo, True), (self.user_combo, False), (self.user2_combo, True),
-                                (self.assistant_combo, False), (self.history_combo, True), (self.text_combo, False)):
+                                (self.assistant_combo, False), (self.history_combo, True),
+                                (self.rejected_combo, True), (self.text_combo, False)):
             combo.clear()
             if optional:
                 combo.addItem(NONE, None)
@@ -167,6 +174,7 @@ class MappingPanel(QWidget):
             choose(self.assistant_combo, mapping.get("assistant"))
             choose(self.system_combo, mapping.get("system"))
             choose(self.history_combo, mapping.get("history"))
+            choose(self.rejected_combo, mapping.get("rejected"))
         self._quiet = quiet
         self._show_role_values()
         self._emit()
@@ -229,12 +237,16 @@ class MappingPanel(QWidget):
             out["system"] = self.system_combo.currentData()
         if self.history_combo.currentData():
             out["history"] = self.history_combo.currentData()
+        if self.rejected_combo.currentData():
+            out["rejected"] = self.rejected_combo.currentData()
         return out
 
     def set_role_column(self, role: str, column: Optional[str]) -> None:
-        """Choose `column` for `role` (system, user, user2, assistant, history, text): tests and scripts."""
+        """Choose `column` for `role` (system, user, user2, assistant, history, rejected, text): tests and
+        scripts."""
         combo = {"system": self.system_combo, "user": self.user_combo, "user2": self.user2_combo,
-                 "assistant": self.assistant_combo, "history": self.history_combo, "text": self.text_combo}[role]
+                 "assistant": self.assistant_combo, "history": self.history_combo, "rejected": self.rejected_combo,
+                 "text": self.text_combo}[role]
         index = combo.findData(column)
         if index < 0:
             raise ValueError(f"{column!r} is not a column of this file")
