@@ -12,7 +12,7 @@ from workbench.ui.shell.context import ProjectContext
 
 # Every signal a page can follow, as Qt names them (for QObject.receivers).
 CTX_SIGNALS = ("datasets_changed()", "models_changed()", "runs_changed()", "run_events(PyObject)",
-               "poll_failed(PyObject)")
+               "poll_failed(PyObject)", "evals_changed()", "conversations_changed()", "feedback_changed()")
 
 
 @pytest.fixture
@@ -77,7 +77,8 @@ def test_switching_back_does_not_connect_twice(qtbot, contexts):
 @pytest.mark.parametrize("where, name", [
     ("workbench.ui.runs.page", "RunsPage"), ("workbench.ui.train.page", "TrainPage"),
     ("workbench.ui.chat.page", "ChatPage"), ("workbench.ui.datasets.page", "DatasetsPage"),
-    ("workbench.ui.models.page", "ModelsPage"),
+    ("workbench.ui.models.page", "ModelsPage"), ("workbench.ui.evaluate.page", "EvaluatePage"),
+    ("workbench.ui.feedback.page", "FeedbackPage"),
 ])
 def test_every_page_that_follows_the_project_lets_go_of_the_old_one(qtbot, contexts, where, name):
     import importlib
