@@ -63,6 +63,15 @@ def test_train_dpo_on_an_sft_version_exits_with_the_reason(project):
     assert "DPO trains on preference pairs" in proc.stderr and "preference version" in proc.stderr
 
 
+@pytest.mark.parametrize("method", ["orpo", "kto"])
+def test_train_takes_orpo_and_kto(project, method):
+    """The flag accepts them (argparse would exit 2); on an SFT version the run is refused by name."""
+    path, model = project
+    proc = wb("train", "--project", path, "--dataset", "Chats", "--model", model, "--method", method, *SHORT)
+    assert proc.returncode == 1, proc.stderr
+    assert f"{method.upper()} trains on preference pairs" in proc.stderr
+
+
 def test_train_refuses_an_unknown_method_and_a_missing_start_run(project):
     path, model = project
     proc = wb("train", "--project", path, "--dataset", "Pairs", "--model", model, "--method", "ppo")

@@ -25,11 +25,11 @@ QUESTIONS = ["Where is my order?", "Can I get a refund?", "My parcel is late.", 
              "My code does not work."]
 
 
-def preference_rows(n: int = 12) -> list[dict]:
+def preference_rows(n: int = 12, chosen: str = CHOSEN, rejected: str = REJECTED) -> list[dict]:
     """Pairs the tiny model can learn: the chosen reply is always one phrase, the rejected another."""
     return [{"messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]},
-                          {"role": "assistant", "content": CHOSEN}],
-             "rejected": [{"role": "assistant", "content": REJECTED}]} for i in range(n)]
+                          {"role": "assistant", "content": chosen}],
+             "rejected": [{"role": "assistant", "content": rejected}]} for i in range(n)]
 
 
 def write_pairs(rows: list[dict], path: str) -> str:

@@ -101,7 +101,11 @@ def test_method_and_beta_are_validated():
     assert TrainConfig(method="dpo", beta=0.5).problems() == []
     fields = {p.field: p.message for p in TrainConfig(method="ppo", beta=0.0).problems()}
     assert "Method must be one of sft, dpo" in fields["method"] and "Beta must be above 0" in fields["beta"]
-    assert "not available yet" in TrainConfig(method="kto").problems()[0].message
+    assert TrainConfig(method="orpo").problems() == [] and TrainConfig(method="kto").problems() == []
+    # KTO estimates its KL term from the other rows of a batch: one row alone cannot.
+    assert [(p.field, "at least 2" in p.message) for p in TrainConfig(method="kto", batch_size=1).problems()] == [
+        ("batch_size", True)]
+    assert TrainConfig(method="dpo", batch_size=1).problems() == []
     assert [p.field for p in TrainConfig(method="dpo", packing=True).problems()] == ["packing"]
     assert TrainConfig(method="dpo", beta=0.0).validate() == [
         "Beta: Beta must be above 0 and at most 10 (typical: 0.1; higher keeps the adapter closer to the "

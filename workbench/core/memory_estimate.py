@@ -56,6 +56,17 @@ MIXED_ACTIVATION_FACTOR = 1.2
 # Bytes per stored weight under bitsandbytes: NF4 with double quantisation (0.5 + absmax scales),
 # int8 with per-row scales. prepare_model_for_kbit_training upcasts what is not quantised to fp32.
 QUANT_BYTES = {"4bit": 0.53, "8bit": 1.02}
+# Preference methods that keep a frozen copy of the starting adapter as their reference (ORPO has none).
+REFERENCE_METHODS = ("dpo", "kto")
+PREFERENCE_NOTES = {
+    "dpo": "DPO: chosen and rejected replies train together (twice the tokens of a batch), plus a reference "
+           "pass without gradients; TRL computes log-probabilities in chunks, so the logits part is an upper bound.",
+    "orpo": "ORPO: chosen and rejected replies train together (twice the tokens of a batch); no reference "
+            "model, so no reference adapter or reference pass.",
+    "kto": "KTO: each pair becomes two rows (chosen: desirable, rejected: undesirable), and each row goes through "
+           "the model twice (itself and a mismatched reply for the KL term), plus a reference pass without "
+           "gradients; the logits part is an upper bound.",
+}
 # Trainable LoRA weights are fp32 (peft's autocast_adapter_dtype): the weight, its gradient and
 # AdamW's m and v. They are their own master copy: no separate fp32 copy is kept.
 ADAPTER_BYTES, GRAD_BYTES, ADAM_BYTES = 4, 4, 8
@@ -158,12 +169,11 @@ def estimate_memory(shape: ModelShape, config: TrainConfig, kind: str) -> Memory
 
     tokens = config.batch_size * config.max_length  # packing: at most a batch of full rows
     if config.is_preference:
-        # Each pair's chosen and rejected sequences go through the model in one batch; the
-        # reference pass (no gradients) reuses that memory before the policy pass.
+        # DPO / ORPO: each pair's chosen and rejected sequences go through the model in one batch;
+        # KTO: each row and a mismatched one (its KL term). The reference pass (DPO, KTO; no
+        # gradients) reuses that memory before the policy pass.
         tokens *= 2
-        notes.append("DPO: chosen and rejected replies train together (twice the tokens of a batch), plus "
-                     "a reference pass without gradients; TRL computes log-probabilities in chunks, so the "
-                     "logits part is an upper bound.")
+        notes.append(PREFERENCE_NOTES[config.method])
     if config.packing:
         notes.append("Packing: assumes each packed batch is full (batch x max length tokens); "
                       "rows shorter than max length use less.")
@@ -184,8 +194,8 @@ def estimate_memory(shape: ModelShape, config: TrainConfig, kind: str) -> Memory
     parts = [(weight_name, weights), ("LoRA adapter (fp32)", lora * ADAPTER_BYTES),
              ("optimizer state (AdamW m and v, fp32)", lora * ADAM_BYTES), ("gradients (fp32)", lora * GRAD_BYTES),
              (act_name, int(saved)), ("logits and loss (fp32)", logits)]
-    if config.is_preference:  # TRL keeps a frozen copy of the starting adapter as the reference
-        parts.append(("reference adapter (DPO, fp32)", lora * ADAPTER_BYTES))
+    if config.method in REFERENCE_METHODS:  # TRL keeps a frozen copy of the starting adapter as the reference
+        parts.append((f"reference adapter ({config.method.upper()}, fp32)", lora * ADAPTER_BYTES))
     if mask:
         parts.append(("packing attention mask", mask))
     if dora_tmp:

@@ -29,9 +29,11 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # auto: bf16 where the device has
 QUANTIZATIONS = ("none", "4bit", "8bit")  # QLoRA through bitsandbytes: CUDA only
 LOSS_MODES = ("assistant", "all")  # which tokens carry the loss
 ALL_LINEAR = "all-linear"  # peft's shorthand: every linear layer except the output head
-# The methods a run can train with now (TRL 1.x keeps ORPO in trl.experimental; KTO needs
-# unpaired data): the others of TRAIN_METHODS are refused with a clear message.
-TRAINABLE_METHODS = ("sft", "dpo")
+# The methods a run can train with, all through TRL's trainers (engine/train_pref_trainers.py):
+# ORPO from trl.experimental.orpo (no reference model); KTO takes unpaired rows, so each pair
+# becomes a desirable and an undesirable row. A method of TRAIN_METHODS left out here is refused
+# with a clear message.
+TRAINABLE_METHODS = ("sft", "dpo", "orpo", "kto")
 METHOD_NAMES = {"sft": "SFT", "dpo": "DPO", "orpo": "ORPO", "kto": "KTO"}
 
 
@@ -79,9 +81,11 @@ class TrainConfig:
     save_steps: int = 50  # 0: no periodic checkpoints (a run stopped with Cancel still saves one)
     keep_checkpoints: int = 3  # the last K periodic checkpoints are kept (the best one too)
     auto_retry_oom: bool = False  # on out-of-memory, retry with half the batch, double accumulation
-    # -- the method: SFT on conversations, or DPO on preference pairs (prompt, chosen, rejected)
+    # -- the method: SFT on conversations, or DPO / ORPO / KTO on preference pairs (prompt, chosen, rejected)
     method: str = "sft"
-    beta: float = 0.1  # DPO strength: how far the adapter may move from the reference model
+    # DPO / KTO: how far the adapter may move from the reference model; ORPO: the weight of the
+    # odds-ratio term beside the chosen reply's loss (the paper's lambda).
+    beta: float = 0.1
 
     @property
     def is_preference(self) -> bool:
@@ -156,6 +160,9 @@ class TrainConfig:
         if not 0.0 < self.beta <= 10.0:
             bad("beta", "Beta must be above 0 and at most 10 (typical: 0.1; higher keeps the adapter "
                         "closer to the reference model).")
+        if self.method == "kto" and self.batch_size < 2:
+            bad("batch_size", "KTO needs a batch size of at least 2: it estimates its KL term from the other "
+                              "rows of the batch.")
         if self.is_preference and self.packing:
             bad("packing", f"Packing is for SFT: {METHOD_NAMES.get(self.method, self.method)} compares whole "
                            "chosen and rejected replies, so turn packing off.")

@@ -1,12 +1,13 @@
-"""Preference training (DPO) of a LoRA adapter through TRL's DPOTrainer.
+"""Preference training (DPO, ORPO, KTO) of a LoRA adapter through TRL's trainers
+(engine/train_pref_trainers.py builds the one the method names).
 
 The same child, spec, events and files as SFT (engine/train.py): `started`, `progress`, `log`,
 `checkpoint`, `completed` / `cancelled` / `failed`, the stop file, resume from a checkpoint,
 the adapter folder with its tokenizer and run record. TRL logs `rewards/chosen`,
-`rewards/rejected`, `rewards/accuracies` and `rewards/margins` at every step; EventCallback
-passes them on as metrics.
+`rewards/rejected`, `rewards/margins` (and, for DPO and ORPO, `rewards/accuracies`) at every
+step under those names; EventCallback passes them on as metrics, which the Runs page charts.
 
-The reference model: TRL copies the starting adapter into a frozen adapter named "ref" and
+The reference model (DPO, KTO; ORPO has none): TRL copies the starting adapter into a frozen adapter named "ref" and
 computes the reference log-probabilities with it. A new adapter starts with LoRA's B = 0, so
 then the reference is the base model itself; a run started from an SFT adapter
 (TrainSpec.init_adapter_path) has that SFT model as its reference, as DPO intends.
@@ -110,7 +111,6 @@ def train_preference(spec: TrainSpec, writer: EventWriter, stop: StopSignal, ste
 
     import datasets
     from transformers import AutoModelForCausalLM, set_seed
-    from trl import DPOConfig, DPOTrainer
 
     from workbench.engine.devices import environment, pick_device
     from workbench.engine.train_args import (
@@ -122,6 +122,7 @@ def train_preference(spec: TrainSpec, writer: EventWriter, stop: StopSignal, ste
     )
     from workbench.engine.train_data import pad_id_for
     from workbench.engine.train_events import EventCallback
+    from workbench.engine.train_pref_trainers import MEMORY_WORDS, build_trainer
 
     datasets.disable_progress_bars()  # stdout carries protocol events only
     plan = pick_device("auto")
@@ -155,15 +156,12 @@ def train_preference(spec: TrainSpec, writer: EventWriter, stop: StopSignal, ste
         "token_cache": "off",
         "packed_rows": 0,
     })
-    args = training_arguments(
-        cfg, spec.output_dir, plan, precision, has_eval=eval_pairs is not None, args_class=DPOConfig,
-        beta=cfg.beta, max_length=cfg.max_length, dataset_num_proc=None, precompute_ref_log_probs=False)
-    trainer = DPOTrainer(
-        model=model, ref_model=None, args=args,
-        train_dataset=datasets.Dataset.from_list(pairs),
-        eval_dataset=datasets.Dataset.from_list(eval_pairs) if eval_pairs else None,
-        processing_class=tokenizer, callbacks=[callback],
-    )
+
+    def make_args(args_class, **extra):
+        return training_arguments(cfg, spec.output_dir, plan, precision, has_eval=eval_pairs is not None,
+                                  args_class=args_class, **extra)
+
+    trainer = build_trainer(cfg, model, tokenizer, pairs, eval_pairs, make_args, [callback])
 
     clock = Throughput()
     clock.start()
@@ -172,10 +170,10 @@ def train_preference(spec: TrainSpec, writer: EventWriter, stop: StopSignal, ste
     except Exception as exc:
         if is_oom(exc):
             writer.emit("failed", **failure_payload(exc, oom_advice=(
-                f"The {DEVICE_WORDS.get(plan.device, plan.device)} ran out of memory. DPO runs every pair twice "
-                f"(chosen and rejected, with the reference pass too): retry with half the batch size and double "
-                f"the gradient accumulation (batch {max(1, cfg.batch_size // 2)} x {cfg.grad_accum * 2}), turn on "
-                f"gradient checkpointing, or lower the max length (now {cfg.max_length}).")))
+                f"The {DEVICE_WORDS.get(plan.device, plan.device)} ran out of memory. {MEMORY_WORDS[cfg.method]}: "
+                f"retry with half the batch size and double the gradient accumulation "
+                f"(batch {max(1, cfg.batch_size // 2)} x {cfg.grad_accum * 2}), turn on gradient checkpointing, "
+                f"or lower the max length (now {cfg.max_length}).")))
             return 1
         raise
     trained_steps = max(0, callback.step - callback.start_step)

@@ -39,7 +39,8 @@ def test_method_selector_beta_and_the_data_it_needs(pref_window):
     window, pairs = pref_window
     page = window.train_page
     method, beta = page.form.widgets["method"], page.form.widgets["beta"]
-    assert [method.itemText(i) for i in range(method.count())] == ["SFT (conversations)", "DPO (preference pairs)"]
+    assert [method.itemText(i) for i in range(method.count())] == [
+        "SFT (conversations)", "DPO (preference pairs)", "ORPO (preference pairs)", "KTO (preference pairs, unpaired)"]
     pick(method, "sft")
     assert not beta.isEnabled()  # beta means nothing to SFT
     pick(page.dataset_combo, _sft_version(window.ctx.store).id)
@@ -58,6 +59,13 @@ def test_method_selector_beta_and_the_data_it_needs(pref_window):
     beta.setValue(0.3)
     config, _ = page.form.config()
     assert config.method == "dpo" and config.beta == 0.3
+    pick(method, "kto")  # KTO's own rule shows on the form like the others
+    page.form.widgets["batch_size"].setValue(1)
+    assert any("KTO needs a batch size of at least 2" in p for p in page.validate())
+    page.form.widgets["batch_size"].setValue(4)
+    pick(method, "orpo")
+    assert beta.isEnabled() and page.validate() == []
+    assert page.form.config()[0].method == "orpo"
 
 
 def test_start_from_lists_only_the_base_model_without_finished_runs(pref_window):

@@ -24,7 +24,7 @@ ADVANCED_GROUPS = (
 # The form's labels: FIELD_LABELS, with a unit or a hint where the bare name is unclear.
 LABELS = {**FIELD_LABELS, "r": "LoRA rank r", "max_length": "Max length (tokens)", "warmup_ratio": "Warmup ratio",
           "eval_steps": "Evaluate every (steps)", "save_steps": "Save every (steps)",
-          "keep_checkpoints": "Keep last (checkpoints)", "beta": "Beta (DPO)"}
+          "keep_checkpoints": "Keep last (checkpoints)", "beta": "Beta (preference)"}
 # Check boxes carry their label as their text.
 CHECK_TEXTS = {
     "use_dora": "DoRA (weight-decomposed LoRA)",
@@ -93,11 +93,15 @@ TIPS = {
                       "gradient accumulation (the same effective batch). Good value: on for unattended runs.",
     "method": "SFT teaches the model to write the replies of a conversation dataset. DPO (direct preference "
               "optimisation) teaches it to prefer the chosen reply of each pair over the rejected one, on a "
-              "preference version (pairs from an import or from chat votes and corrections). Good value: SFT "
-              "first; then DPO on preference pairs, starting from the SFT run's adapter.",
-    "beta": "How far DPO may move the model from its reference (the model it starts from): low values follow "
-            "the preferences more strongly, high values stay closer to the start. Used by DPO only. "
-            "Good value: 0.1; 0.05–0.5.",
+              "preference version (pairs from an import or from chat votes and corrections). ORPO does both at "
+              "once (learns the chosen reply and prefers it) without a reference model, so it can start from "
+              "the base model and needs less memory. KTO judges each reply on its own (chosen: good, "
+              "rejected: bad). Good value: SFT first; then DPO on preference pairs, starting from the SFT "
+              "run's adapter.",
+    "beta": "DPO and KTO: how far the model may move from its reference (the model it starts from): low values "
+            "follow the preferences more strongly, high values stay closer to the start. ORPO: the weight of "
+            "the preference term beside learning the chosen reply. Not used by SFT. "
+            "Good value: 0.1 (0.05–0.5) for DPO and KTO; 0.1–1 for ORPO.",
 }
 
 SCHEDULER_LABELS = {"linear": "linear decay", "cosine": "cosine decay", "cosine_with_restarts": "cosine with restarts",
@@ -105,7 +109,8 @@ SCHEDULER_LABELS = {"linear": "linear decay", "cosine": "cosine decay", "cosine_
 PRECISION_LABELS = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}
 QUANTIZATION_LABELS = {"none": "none", "4bit": "4-bit (QLoRA)", "8bit": "8-bit"}
 LOSS_LABELS = {"assistant": "assistant replies only", "all": "all tokens"}
-METHOD_LABELS = {"sft": "SFT (conversations)", "dpo": "DPO (preference pairs)"}
+METHOD_LABELS = {"sft": "SFT (conversations)", "dpo": "DPO (preference pairs)", "orpo": "ORPO (preference pairs)",
+                 "kto": "KTO (preference pairs, unpaired)"}
 CHOICE_LABELS = {"lr_scheduler": SCHEDULER_LABELS, "precision": PRECISION_LABELS,
                  "quantization": QUANTIZATION_LABELS, "loss_on": LOSS_LABELS, "method": METHOD_LABELS}
 

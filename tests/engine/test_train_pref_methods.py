@@ -1,0 +1,118 @@
+"""`train` with method orpo and kto: real TRL runs of a LoRA adapter on the tiny model on pairs it
+can learn (tests/engine/test_train_pref.py has DPO's): the events, the curves the Runs page
+draws, the adapter folder, resume (ORPO)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from tests.engine.engine_helpers import run_engine
+from tests.engine.test_train_pref import CHOSEN, DPO, REJECTED, _series, _spec, preference_rows, write_pairs
+
+from workbench.core.metric_names import LOSS, REWARD_ACCURACY, REWARD_CHOSEN, REWARD_MARGIN, REWARD_REJECTED
+from workbench.core.run_files import RUN_RECORD
+
+pytestmark = pytest.mark.slow
+
+ORPO = DPO.replace(method="orpo", beta=1.0, learning_rate=1e-2, max_steps=8, save_steps=4)
+KTO = DPO.replace(method="kto", max_steps=6, save_steps=0)
+
+
+@pytest.fixture(scope="module")
+def pairs_path(tmp_path_factory) -> str:
+    return write_pairs(preference_rows(), str(tmp_path_factory.mktemp("pairs") / "pairs.parquet"))
+
+
+@pytest.fixture(scope="module")
+def reversed_pairs_path(tmp_path_factory) -> str:
+    """The pairs the other way round: ORPO's rewards are beta x the replies' mean log-probability,
+    and the untrained tiny model already finds "Thank you, ..." likelier than "No. Go away.", so
+    only preferring the curt reply starts below chance (accuracy 0)."""
+    rows = preference_rows(chosen=REJECTED, rejected=CHOSEN)
+    return write_pairs(rows, str(tmp_path_factory.mktemp("reversed") / "pairs.parquet"))
+
+
+@pytest.fixture(scope="module")
+def orpo_run(tmp_path_factory, tiny_model_dir, reversed_pairs_path):
+    pairs_path = reversed_pairs_path
+    root = str(tmp_path_factory.mktemp("orpo"))
+    spec = _spec(root, tiny_model_dir, pairs_path, "orpo", ORPO)
+    result = run_engine("train", spec, os.path.join(root, "orpo.json"))
+    assert result.rc == 0, result.stderr[-3000:]
+    return spec, result
+
+
+def test_orpo_learns_the_preferred_reply(orpo_run):
+    spec, result = orpo_run
+    kinds = [k for k in result.kinds() if k != "heartbeat"]
+    assert kinds[0] == "started" and kinds[-1] == "completed", kinds
+    started = result.last("started").payload
+    assert started["method"] == "orpo" and started["beta"] == ORPO.beta and started["total_steps"] == ORPO.max_steps
+    accuracy, margins = _series(result.events, REWARD_ACCURACY), _series(result.events, REWARD_MARGIN)
+    assert len(accuracy) == len(margins) == len(_series(result.events, "log_odds_ratio")) == ORPO.max_steps
+    print("ORPO accuracy", accuracy, "margins", margins, "loss", _series(result.events, LOSS))
+    # Step 1 (before any update): the rejected reply is the likelier one on every pair; after a
+    # few updates the chosen one's log-probability overtakes it on (almost) every pair.
+    assert accuracy[0] < 0.5, accuracy
+    assert sum(accuracy[-2:]) / 2 >= 0.75, accuracy
+    assert margins[-1] > margins[0], margins
+    loss = _series(result.events, LOSS)
+    assert loss[-1] < loss[0], loss
+    folder = result.last("completed").payload["adapter_path"]
+    assert {"adapter_config.json", "adapter_model.safetensors", RUN_RECORD} <= set(os.listdir(folder))
+    with open(os.path.join(folder, RUN_RECORD), encoding="utf-8") as f:
+        assert json.load(f)["method"] == "orpo"
+
+
+def test_orpo_resumes_from_its_checkpoint(orpo_run, tmp_path, tiny_model_dir, reversed_pairs_path):
+    pairs_path = reversed_pairs_path
+    spec, result = orpo_run
+    checkpoint = os.path.join(spec.output_dir, "checkpoints", "checkpoint-4")
+    resumed = _spec(str(tmp_path), tiny_model_dir, pairs_path, "resumed", ORPO, resume_from=checkpoint)
+    again = run_engine("train", resumed, str(tmp_path / "resumed.json"))
+    assert again.rc == 0, again.stderr[-3000:]
+    assert again.last("started").payload["start_step"] == 4
+    assert [e.payload["step"] for e in again.events if e.kind == "progress"] == [5, 6, 7, 8]
+    assert _series(again.events, REWARD_MARGIN) == pytest.approx(_series(result.events, REWARD_MARGIN)[4:],
+                                                                 rel=1e-3, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def kto_run(tmp_path_factory, tiny_model_dir, pairs_path):
+    root = str(tmp_path_factory.mktemp("kto"))
+    result = run_engine("train", _spec(root, tiny_model_dir, pairs_path, "kto", KTO), os.path.join(root, "kto.json"))
+    assert result.rc == 0, result.stderr[-3000:]
+    return result
+
+
+def test_kto_learns_the_preferred_reply(kto_run):
+    """KTO on the pairs unpaired (chosen: desirable, rejected: undesirable): the chosen replies'
+    reward (relative to the reference, so 0 at step 1) rises above the rejected ones'."""
+    result = kto_run
+    kinds = [k for k in result.kinds() if k != "heartbeat"]
+    assert kinds[0] == "started" and kinds[-1] == "completed", kinds
+    assert result.last("started").payload["method"] == "kto"
+    chosen, rejected = _series(result.events, REWARD_CHOSEN), _series(result.events, REWARD_REJECTED)
+    margins, kl = _series(result.events, REWARD_MARGIN), _series(result.events, "kl")
+    print("KTO chosen", chosen, "rejected", rejected, "margins", margins, "kl", kl)
+    assert len(margins) == 6 and len(kl) == 6
+    assert abs(margins[0]) < 1e-4  # step 1: the policy is its reference
+    assert margins[-1] > 0.1 and chosen[-1] > rejected[-1], margins
+    folder = result.last("completed").payload["adapter_path"]
+    assert "ref" not in os.listdir(folder)  # TRL's frozen reference adapter stays out
+
+
+def test_the_memory_estimate_covers_orpo_and_kto(orpo_run, kto_run, tiny_model_dir):
+    """ORPO has no reference adapter, so it is estimated below DPO; each stays near its child's
+    measured peak (CPU peak RSS), as DPO's does (tests/engine/test_train_pref.py)."""
+    from workbench.services.fit import estimated_measured_peak
+
+    dpo = estimated_measured_peak(tiny_model_dir, ORPO.replace(method="dpo"), "cpu")
+    for config, result in ((ORPO, orpo_run[1]), (KTO, kto_run)):
+        measured = result.last("completed").payload["peak_memory_bytes"]
+        estimate = estimated_measured_peak(tiny_model_dir, config, "cpu")
+        print(f"{config.method} peak RSS measured {measured / 2**20:.0f} MiB, estimated {estimate / 2**20:.0f} MiB")
+        assert 0.75 * measured < estimate < 1.35 * measured
+    assert estimated_measured_peak(tiny_model_dir, ORPO, "cpu") < dpo
