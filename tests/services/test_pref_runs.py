@@ -4,6 +4,7 @@ SFT run's adapter (Run.init_run_id), the rewards curves stored, and the clear re
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import pytest
@@ -122,3 +123,36 @@ def test_method_and_beta_round_trip_through_a_config_file(tmp_path):
     with pytest.raises(WorkbenchError) as err:
         load_config_file(str(tmp_path / "bad.yaml"))
     assert "`beta` (Beta)" in err.value.user_message
+
+
+def test_a_kto_run_out_of_memory_is_not_halved_below_two_rows(project, monkeypatch):
+    """KTO needs 2 rows in a batch: the auto-retry stops at batch 2 and a manual retry says why
+    (batch 1 would only fail again in TRL with a message about the KL term)."""
+    from tests.helpers.runs import wait_until_ended
+    from tests.services.test_run_failures import STAND_IN
+    from workbench.jobs import launch
+
+    store, _version_id, model_id = project
+    monkeypatch.setattr(launch, "engine_argv",  # a stand-in child that always runs out of memory
+                        lambda verb, spec, *_: [sys.executable, "-c", STAND_IN, spec, "0"])
+    manager = RunManager(store)
+    config = TrainConfig(method="kto", batch_size=4, max_steps=6, auto_retry_oom=True)
+    done = wait_until_ended(manager, manager.start(_pairs(store).id, model_id, config).id)
+    assert (done.status, done.failure_kind, done.train_config.batch_size) == ("failed", "oom", 2)
+    with pytest.raises(WorkbenchError) as err:
+        manager.retry_smaller(done.id)
+    assert "batch size 2: half of it is below the 2 rows KTO needs" in err.value.user_message
+
+
+def test_the_fit_check_does_not_suggest_a_kto_batch_below_two():
+    from tests.core.test_memory_estimate import LLAMA
+    from workbench.core.memory_estimate import DeviceMemory, estimate_memory
+    from workbench.core.model_shape import shape_from_config
+    from workbench.services import fit
+
+    shape = shape_from_config(LLAMA)
+    device = DeviceMemory("cuda", "Small GPU", 2**20, 8 * 2**30)
+    for batch, offered in ((4, True), (2, False), (3, False)):
+        config = TrainConfig(method="kto", batch_size=batch, max_length=1024)
+        texts = fit._suggestions(shape, config, device, estimate_memory(shape, config, "cuda"))
+        assert any(t.startswith(f"batch {batch} -> ") for t in texts) is offered, texts

@@ -92,6 +92,11 @@ class TrainConfig:
         return self.method in PREFERENCE_METHODS
 
     @property
+    def min_batch_size(self) -> int:
+        """KTO estimates its KL term from the other rows of a batch: it needs two at least."""
+        return 2 if self.method == "kto" else 1
+
+    @property
     def effective_batch(self) -> int:
         return self.batch_size * self.grad_accum
 
@@ -160,7 +165,7 @@ class TrainConfig:
         if not 0.0 < self.beta <= 10.0:
             bad("beta", "Beta must be above 0 and at most 10 (typical: 0.1; higher keeps the adapter "
                         "closer to the reference model).")
-        if self.method == "kto" and self.batch_size < 2:
+        if self.method == "kto" and self.batch_size < self.min_batch_size:
             bad("batch_size", "KTO needs a batch size of at least 2: it estimates its KL term from the other "
                               "rows of the batch.")
         if self.is_preference and self.packing:

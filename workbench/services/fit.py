@@ -118,7 +118,7 @@ def _suggestions(shape: ModelShape, config: TrainConfig, device: DeviceMemory, n
     options: list[tuple[str, TrainConfig]] = []
     if not config.gradient_checkpointing:
         options.append(("turn on gradient checkpointing", config.replace(gradient_checkpointing=True)))
-    if config.batch_size > 1:
+    if config.batch_size // 2 >= config.min_batch_size:
         b = config.batch_size // 2
         options.append((f"batch {config.batch_size} -> {b} with gradient accumulation x{config.grad_accum * 2} "
                         f"(same effective batch)", config.replace(batch_size=b, grad_accum=config.grad_accum * 2)))

@@ -148,8 +148,10 @@ class RunManager(RunStopping):
             raise WorkbenchError(f"Run {run.name} did not run out of memory, so it is not retried with a smaller batch.",
                                  advice="Resume it, or start a new run with other settings.")
         cfg = run.train_config
-        if cfg.batch_size <= 1:
-            raise WorkbenchError(f"Run {run.name} already trains with batch size 1.",
+        if cfg.batch_size // 2 < cfg.min_batch_size:
+            raise WorkbenchError(f"Run {run.name} already trains with batch size 1." if cfg.min_batch_size == 1 else
+                                 f"Run {run.name} trains with batch size {cfg.batch_size}: half of it is below the "
+                                 f"{cfg.min_batch_size} rows {cfg.method.upper()} needs in a batch.",
                                  advice="Turn on gradient checkpointing, lower the max length, or use a smaller "
                                         "base model, then start a new run.")
         new = cfg.replace(batch_size=cfg.batch_size // 2, grad_accum=cfg.grad_accum * 2)
@@ -340,10 +342,11 @@ class RunManager(RunStopping):
                 and last_checkpoint(os.path.dirname(tracked.spec_path)) is not None):
             self.store.queue_run(tracked.run_id, position=1)
         # Out of memory with auto-retry on: the run itself tries again with half the batch, until
-        # it fits or the batch is 1 (then it stays failed with the advice).
+        # it fits or the batch is the method's smallest (then it stays failed with the advice).
         if status == "failed" and failure_kind == "oom" and tracked.stop_requested_at is None:
             run = self.store.get_run(tracked.run_id)
-            if run.train_config.auto_retry_oom and run.train_config.batch_size > 1:
+            cfg = run.train_config
+            if cfg.auto_retry_oom and cfg.batch_size // 2 >= cfg.min_batch_size:
                 try:
                     self.retry_smaller(run.id, auto=True)
                 except WorkbenchError:
