@@ -82,3 +82,33 @@ def test_train_refuses_an_unknown_method_and_a_missing_start_run(project):
     proc = wb("train", "--project", path, "--dataset", "Pairs", "--model", model, "--method", "dpo",
               "--beta", "0", *SHORT)
     assert proc.returncode == 1 and "Beta must be above 0" in proc.stderr
+
+
+@pytest.mark.slow
+def test_orpo_and_kto_runs_through_the_queue_then_export(project, tmp_path):
+    """What the training issue built works for the new methods too: queued, trained by
+    `runs queue --run`, their rewards curves stored, and an ORPO run exported as a merged model."""
+    path, model = project
+    for method in ("orpo", "kto"):
+        queued = wb("train", "--project", path, "--dataset", "Pairs", "--model", model, "--name", method,
+                    "--method", method, "--queue", *SHORT, "--json")
+        assert queued.returncode == 0, queued.stderr[-2000:]
+        assert json.loads(queued.stdout)["status"] == "queued"
+    ran = wb("runs", "queue", "--run", "--project", path, "--json")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    runs = {r["name"]: r for r in json.loads(ran.stdout)["ran"]}
+    assert {n: r["status"] for n, r in runs.items()} == {"orpo": "completed", "kto": "completed"}
+    from workbench.core.metric_names import REWARD_MARGIN
+    from workbench.store import ProjectStore
+
+    store = ProjectStore.open(path)
+    try:
+        for name, run in runs.items():
+            assert store.get_run(run["id"]).train_config.method == name
+            assert len(store.metric_series(run["id"], REWARD_MARGIN)) == 3  # the Runs page's margin curve
+    finally:
+        store.close()
+    out = tmp_path / "merged"
+    export = wb("runs", "export", "orpo", "--merged", str(out), "--project", path)
+    assert export.returncode == 0, export.stderr[-2000:]
+    assert (out / "config.json").is_file()
