@@ -46,6 +46,9 @@ def write_pairs(rows: list[dict], path: str) -> str:
 
 DPO = TrainConfig(method="dpo", beta=0.1, r=8, alpha=16, learning_rate=5e-3, max_steps=8, batch_size=4,
                   max_length=64, save_steps=4, eval_steps=0, seed=3)
+# Questions the training pairs never ask: the validation part the DPO run is scored on at its end.
+HELD_OUT = ["Why is my order so slow?", "Can I return these shoes?", "Who do I call about my bill?",
+            "Is the blue one in stock?"]
 
 
 def _spec(root: str, base: str, data: str, name: str, config: TrainConfig = DPO, **extra) -> TrainSpec:
@@ -65,9 +68,17 @@ def pairs_path(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def dpo_run(tmp_path_factory, tiny_model_dir, pairs_path):
+def held_out_path(tmp_path_factory) -> str:
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": CHOSEN}],
+             "rejected": [{"role": "assistant", "content": REJECTED}]} for q in HELD_OUT]
+    return write_pairs(rows, str(tmp_path_factory.mktemp("held-out") / "pairs.parquet"))
+
+
+@pytest.fixture(scope="module")
+def dpo_run(tmp_path_factory, tiny_model_dir, pairs_path, held_out_path):
     root = str(tmp_path_factory.mktemp("dpo"))
-    spec = _spec(root, tiny_model_dir, pairs_path, "dpo")
+    # Scored once, at the last step, on the held-out pairs (no earlier evaluation changes the run).
+    spec = _spec(root, tiny_model_dir, pairs_path, "dpo", DPO.replace(eval_steps=8), eval_dataset_path=held_out_path)
     result = run_engine("train", spec, os.path.join(root, "dpo.json"))
     assert result.rc == 0, result.stderr[-3000:]
     return spec, result
@@ -89,6 +100,11 @@ def test_dpo_learns_the_preferred_reply(dpo_run):
     # After a few updates chosen beats rejected on (almost) every pair: far above chance (0.5).
     assert sum(accuracy[-3:]) / 3 >= 0.75, accuracy
     assert margins[-1] > 0.1, margins
+    # And on pairs it never trained on (new questions): the preference generalises, above chance.
+    held_out = _series(result.events, "eval_" + REWARD_ACCURACY)
+    print("DPO held-out reward accuracy", held_out)
+    assert len(held_out) == 1 and held_out[0] > 0.5, held_out
+    assert _series(result.events, "eval_" + REWARD_MARGIN)[0] > 0
     assert [e.payload["step"] for e in result.events if e.kind == "checkpoint"] == [4, 8]
 
 
@@ -108,7 +124,8 @@ def test_dpo_adapter_is_a_plain_lora_folder(dpo_run):
 def test_dpo_resumes_from_its_checkpoint(dpo_run, tmp_path, tiny_model_dir, pairs_path):
     spec, result = dpo_run
     checkpoint = os.path.join(spec.output_dir, "checkpoints", "checkpoint-4")
-    resumed = _spec(str(tmp_path), tiny_model_dir, pairs_path, "resumed", resume_from=checkpoint)
+    resumed = _spec(str(tmp_path), tiny_model_dir, pairs_path, "resumed", spec.config, resume_from=checkpoint,
+                    eval_dataset_path=spec.eval_dataset_path)
     again = run_engine("train", resumed, str(tmp_path / "resumed.json"))
     assert again.rc == 0, again.stderr[-3000:]
     assert again.last("started").payload["start_step"] == 4
