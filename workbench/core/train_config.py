@@ -92,6 +92,11 @@ class TrainConfig:
         return self.method in PREFERENCE_METHODS
 
     @property
+    def rows_per_example(self) -> int:
+        """Training rows per conversation or pair: KTO trains each pair as two unpaired rows."""
+        return 2 if self.method == "kto" else 1
+
+    @property
     def min_batch_size(self) -> int:
         """KTO estimates its KL term from the other rows of a batch: it needs two at least."""
         return 2 if self.method == "kto" else 1

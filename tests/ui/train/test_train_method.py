@@ -63,7 +63,12 @@ def test_method_selector_beta_and_the_data_it_needs(pref_window):
     page.form.widgets["batch_size"].setValue(1)
     assert any("KTO needs a batch size of at least 2" in p for p in page.validate())
     page.form.widgets["batch_size"].setValue(4)
+    page.form.widgets["max_steps"].setValue(0)
+    page.form.widgets["epochs"].setValue(1.0)
+    # KTO trains each pair as two rows: twice the steps of an epoch.
+    assert page.estimate_label.text() == "8 pairs (16 rows) · about 4 optimisation steps"
     pick(method, "orpo")
+    assert page.estimate_label.text() == "8 pairs · about 2 optimisation steps"
     assert beta.isEnabled() and page.validate() == []
     assert page.form.config()[0].method == "orpo"
 

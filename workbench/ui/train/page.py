@@ -311,12 +311,14 @@ class TrainPage(Page):
         counts = self.fit.counts(self.length_spin.value())
         usable = counts.usable if counts is not None else rows  # dropped rows make no steps
         batch = max(self.batch_spin.value(), 1)
+        per = TrainConfig(method=self.form.widgets["method"].currentData() or "sft").rows_per_example
         if self.steps_spin.value() > 0:
             steps = self.steps_spin.value()
         else:
-            steps = math.ceil(usable / batch * self.epochs_spin.value())
-        kept = f"{usable:,} of {rows:,} conversations kept" if usable != rows else f"{rows:,} conversations"
-        return f"{kept} · about {steps:,} optimisation steps"
+            steps = math.ceil(usable * per / batch * self.epochs_spin.value())
+        noun = "pairs" if version.kind == "preference" else "conversations"
+        kept = f"{usable:,} of {rows:,} {noun} kept" if usable != rows else f"{rows:,} {noun}"
+        return f"{kept}{f' ({usable * per:,} rows)' if per > 1 else ''} · about {steps:,} optimisation steps"
 
     def _show_queue(self) -> None:
         waiting = len(self.ctx.runs.queued_run_ids()) if self.ctx is not None else 0
