@@ -9,7 +9,16 @@ import os
 
 import pytest
 from tests.engine.engine_helpers import run_engine
-from tests.engine.test_train_pref import CHOSEN, DPO, REJECTED, _series, _spec, preference_rows, write_pairs
+from tests.engine.test_train_pref import (
+    CHOSEN,
+    DPO,
+    HELD_OUT,
+    REJECTED,
+    _series,
+    _spec,
+    preference_rows,
+    write_pairs,
+)
 
 from workbench.core.metric_names import LOSS, REWARD_ACCURACY, REWARD_CHOSEN, REWARD_MARGIN, REWARD_REJECTED
 from workbench.core.run_files import RUN_RECORD
@@ -25,6 +34,18 @@ def pairs_path(tmp_path_factory) -> str:
     return write_pairs(preference_rows(), str(tmp_path_factory.mktemp("pairs") / "pairs.parquet"))
 
 
+def _held_out(folder, chosen: str = CHOSEN, rejected: str = REJECTED) -> str:
+    """Pairs of questions the training pairs never ask (tests/engine/test_train_pref.py's HELD_OUT)."""
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": chosen}],
+             "rejected": [{"role": "assistant", "content": rejected}]} for q in HELD_OUT]
+    return write_pairs(rows, str(folder / "pairs.parquet"))
+
+
+@pytest.fixture(scope="module")
+def held_out_path(tmp_path_factory) -> str:
+    return _held_out(tmp_path_factory.mktemp("held-out"))
+
+
 @pytest.fixture(scope="module")
 def reversed_pairs_path(tmp_path_factory) -> str:
     """The pairs the other way round: ORPO's rewards are beta x the replies' mean log-probability,
@@ -38,7 +59,10 @@ def reversed_pairs_path(tmp_path_factory) -> str:
 def orpo_run(tmp_path_factory, tiny_model_dir, reversed_pairs_path):
     pairs_path = reversed_pairs_path
     root = str(tmp_path_factory.mktemp("orpo"))
-    spec = _spec(root, tiny_model_dir, pairs_path, "orpo", ORPO)
+    held_out = _held_out(tmp_path_factory.mktemp("orpo-held-out"), chosen=REJECTED, rejected=CHOSEN)
+    # Scored at the last step on held-out pairs (the same way round as the training pairs).
+    spec = _spec(root, tiny_model_dir, pairs_path, "orpo", ORPO.replace(eval_steps=ORPO.max_steps),
+                 eval_dataset_path=held_out)
     result = run_engine("train", spec, os.path.join(root, "orpo.json"))
     assert result.rc == 0, result.stderr[-3000:]
     return spec, result
@@ -60,6 +84,9 @@ def test_orpo_learns_the_preferred_reply(orpo_run):
     assert margins[-1] > margins[0], margins
     loss = _series(result.events, LOSS)
     assert loss[-1] < loss[0], loss
+    held_out = _series(result.events, "eval_" + REWARD_ACCURACY)
+    print("ORPO held-out accuracy", held_out)
+    assert len(held_out) == 1 and held_out[0] > 0.5, held_out
     folder = result.last("completed").payload["adapter_path"]
     assert {"adapter_config.json", "adapter_model.safetensors", RUN_RECORD} <= set(os.listdir(folder))
     with open(os.path.join(folder, RUN_RECORD), encoding="utf-8") as f:
@@ -70,7 +97,8 @@ def test_orpo_resumes_from_its_checkpoint(orpo_run, tmp_path, tiny_model_dir, re
     pairs_path = reversed_pairs_path
     spec, result = orpo_run
     checkpoint = os.path.join(spec.output_dir, "checkpoints", "checkpoint-4")
-    resumed = _spec(str(tmp_path), tiny_model_dir, pairs_path, "resumed", ORPO, resume_from=checkpoint)
+    resumed = _spec(str(tmp_path), tiny_model_dir, pairs_path, "resumed", spec.config, resume_from=checkpoint,
+                    eval_dataset_path=spec.eval_dataset_path)
     again = run_engine("train", resumed, str(tmp_path / "resumed.json"))
     assert again.rc == 0, again.stderr[-3000:]
     assert again.last("started").payload["start_step"] == 4
@@ -79,10 +107,15 @@ def test_orpo_resumes_from_its_checkpoint(orpo_run, tmp_path, tiny_model_dir, re
                                                                  rel=1e-3, abs=1e-4)
 
 
+
+
 @pytest.fixture(scope="module")
-def kto_run(tmp_path_factory, tiny_model_dir, pairs_path):
+def kto_run(tmp_path_factory, tiny_model_dir, pairs_path, held_out_path):
     root = str(tmp_path_factory.mktemp("kto"))
-    result = run_engine("train", _spec(root, tiny_model_dir, pairs_path, "kto", KTO), os.path.join(root, "kto.json"))
+    # Scored at the last step on the held-out pairs, unpaired the same way.
+    spec = _spec(root, tiny_model_dir, pairs_path, "kto", KTO.replace(eval_steps=KTO.max_steps),
+                 eval_dataset_path=held_out_path)
+    result = run_engine("train", spec, os.path.join(root, "kto.json"))
     assert result.rc == 0, result.stderr[-3000:]
     return result
 
@@ -100,6 +133,9 @@ def test_kto_learns_the_preferred_reply(kto_run):
     assert len(margins) == 6 and len(kl) == 6
     assert abs(margins[0]) < 1e-4  # step 1: the policy is its reference
     assert margins[-1] > 0.1 and chosen[-1] > rejected[-1], margins
+    held_out = _series(result.events, "eval_" + REWARD_MARGIN)
+    print("KTO held-out margin", held_out)
+    assert len(held_out) == 1 and held_out[0] > 0, held_out
     folder = result.last("completed").payload["adapter_path"]
     assert "ref" not in os.listdir(folder)  # TRL's frozen reference adapter stays out
 
