@@ -20,7 +20,15 @@ from tests.engine.test_train_pref import (
     write_pairs,
 )
 
-from workbench.core.metric_names import LOSS, REWARD_ACCURACY, REWARD_CHOSEN, REWARD_MARGIN, REWARD_REJECTED
+from workbench.core.metric_names import (
+    KL,
+    LOG_ODDS_RATIO,
+    LOSS,
+    REWARD_ACCURACY,
+    REWARD_CHOSEN,
+    REWARD_MARGIN,
+    REWARD_REJECTED,
+)
 from workbench.core.run_files import RUN_RECORD
 
 pytestmark = pytest.mark.slow
@@ -75,7 +83,7 @@ def test_orpo_learns_the_preferred_reply(orpo_run):
     started = result.last("started").payload
     assert started["method"] == "orpo" and started["beta"] == ORPO.beta and started["total_steps"] == ORPO.max_steps
     accuracy, margins = _series(result.events, REWARD_ACCURACY), _series(result.events, REWARD_MARGIN)
-    assert len(accuracy) == len(margins) == len(_series(result.events, "log_odds_ratio")) == ORPO.max_steps
+    assert len(accuracy) == len(margins) == len(_series(result.events, LOG_ODDS_RATIO)) == ORPO.max_steps
     print("ORPO accuracy", accuracy, "margins", margins, "loss", _series(result.events, LOSS))
     # Step 1 (before any update): the rejected reply is the likelier one on every pair; after a
     # few updates the chosen one's log-probability overtakes it on (almost) every pair.
@@ -128,7 +136,7 @@ def test_kto_learns_the_preferred_reply(kto_run):
     assert kinds[0] == "started" and kinds[-1] == "completed", kinds
     assert result.last("started").payload["method"] == "kto"
     chosen, rejected = _series(result.events, REWARD_CHOSEN), _series(result.events, REWARD_REJECTED)
-    margins, kl = _series(result.events, REWARD_MARGIN), _series(result.events, "kl")
+    margins, kl = _series(result.events, REWARD_MARGIN), _series(result.events, KL)
     print("KTO chosen", chosen, "rejected", rejected, "margins", margins, "kl", kl)
     assert len(margins) == 6 and len(kl) == 6
     assert abs(margins[0]) < 1e-4  # step 1: the policy is its reference
