@@ -172,8 +172,8 @@ def train_preference(spec: TrainSpec, writer: EventWriter, stop: StopSignal, ste
             writer.emit("failed", **failure_payload(exc, oom_advice=(
                 f"The {DEVICE_WORDS.get(plan.device, plan.device)} ran out of memory. {MEMORY_WORDS[cfg.method]}: "
                 f"retry with half the batch size and double the gradient accumulation "
-                f"(batch {max(cfg.min_batch_size, cfg.batch_size // 2)} x {cfg.grad_accum * 2}), turn on gradient checkpointing, "
-                f"or lower the max length (now {cfg.max_length}).")))
+                f"(batch {max(cfg.min_batch_size, cfg.batch_size // 2)} x {cfg.grad_accum * 2}), turn on gradient "
+                f"checkpointing, or lower the max length (now {cfg.max_length}).")))
             return 1
         raise
     trained_steps = max(0, callback.step - callback.start_step)

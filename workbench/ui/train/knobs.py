@@ -109,8 +109,8 @@ SCHEDULER_LABELS = {"linear": "linear decay", "cosine": "cosine decay", "cosine_
 PRECISION_LABELS = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}
 QUANTIZATION_LABELS = {"none": "none", "4bit": "4-bit (QLoRA)", "8bit": "8-bit"}
 LOSS_LABELS = {"assistant": "assistant replies only", "all": "all tokens"}
-METHOD_LABELS = {"sft": "SFT (conversations)", "dpo": "DPO (preference pairs)", "orpo": "ORPO (preference pairs)",
-                 "kto": "KTO (preference pairs, unpaired)"}
+METHOD_LABELS = {"sft": "SFT (conversations)", "dpo": "DPO (preference pairs)",
+                 "orpo": "ORPO (preference pairs)", "kto": "KTO (preference pairs, unpaired)"}
 CHOICE_LABELS = {"lr_scheduler": SCHEDULER_LABELS, "precision": PRECISION_LABELS,
                  "quantization": QUANTIZATION_LABELS, "loss_on": LOSS_LABELS, "method": METHOD_LABELS}
 
