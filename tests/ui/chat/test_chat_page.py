@@ -275,9 +275,13 @@ def test_view_keeps_indentation_and_appends_streamed_text(qtbot):
                       {1: "typing…"})
     text = view.toPlainText()
     assert "def f(x):\n    if x:\n        return  x\n\treturn 0" in text
-    # Streaming appends to the last bubble, keeping the user's selection and any spaces.
+    # Streaming appends to the last bubble, keeping the user's selection and any spaces: the
+    # text grows, the document is never rebuilt.
+    renders = view.full_renders
     for piece in ["Sure:", "\n", "  ", "  print(1)", "\n", "done <b>&amp;"]:
+        before = len(view.toPlainText())
         view.append_to_last(piece)
+        assert len(view.toPlainText()) == before + len(piece) and view.full_renders == renders
     assert view.toPlainText().rstrip("\n").endswith("Assistant typing…\nSure:\n    print(1)\ndone <b>&amp;")
     assert view.messages()[-1]["content"] == "Sure:\n    print(1)\ndone <b>&amp;"
     # A full re-render shows the same thing.

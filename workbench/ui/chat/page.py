@@ -1,27 +1,24 @@
-"""Chat: load a base model (optionally with a run's adapter) and talk to it, streaming tokens."""
+"""Chat: load a base model (optionally with a run's adapter) and talk to it, streaming tokens.
+Conversations are trees kept in the project (services/chat.py): regenerate and edit make
+branches, the arrows switch between them; the settings panel holds the system prompt, the
+sampling settings and the model's presets; the list on the left finds and reopens conversations."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from workbench.ui.shell.context import ProjectContext
+from workbench.ui.chat import actions
+from workbench.ui.chat.conversations import ConversationList
+from workbench.ui.chat.settings_panel import SettingsPanel
+from workbench.ui.chat.transcript import TranscriptView, build
+from workbench.ui.chat.widgets import ModelCombo, PromptEdit, bind, page_action, placeholder, state_text
+from workbench.ui.common.chat_view import MODEL_CHANGE, ChatView
 from workbench.ui.common.errors import show_error
 from workbench.ui.common.page import Page, heading
-from workbench.ui.common.chat_view import MODEL_CHANGE, ChatView
+from workbench.ui.shell.context import ProjectContext
 
 if TYPE_CHECKING:
     from workbench.services.chat import ChatChoice, ChatClient
@@ -29,44 +26,38 @@ if TYPE_CHECKING:
 POLL_MS = 50
 
 
-class PromptEdit(QPlainTextEdit):
-    """Enter sends, Shift+Enter inserts a newline."""
-
-    submitted = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
-                event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
-            self.submitted.emit()
-            return
-        super().keyPressEvent(event)
-
-
-class ModelCombo(QComboBox):
-    """The model selector; it says when its popup closes (a refresh waits for that)."""
-
-    popup_closed = Signal()
-
-    def hidePopup(self) -> None:  # noqa: N802 (Qt API)
-        super().hidePopup()
-        self.popup_closed.emit()
-
-    @property
-    def popup_open(self) -> bool:
-        return self.view().isVisible()
-
-
-class ChatPage(Page):
+class ChatPage(actions.ChatActions, Page):
     title = "Chat"
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.client: Optional["ChatClient"] = None
-        self.messages: list[dict[str, str]] = []
-        self._notes: dict[int, str] = {}
+        self.messages: list[dict[str, str]] = []  # what the transcript shows ({role, content})
+        self.view = TranscriptView()  # and which turn each entry is
+        self.markers: dict[int, str] = {}  # branch index -> "another model answers from here"
+        self.pending = False  # a reply is streaming into the last entry
         self._choices: list["ChatChoice"] = []  # what the selector lists, in its order
         self._device: Optional[str] = None  # where the loaded model runs (from its ready event)
         self._models_owed = False  # a refresh waits for the open popup to close
+        self.render_id: Optional[str] = None  # the "Show prompt" request waited for
+        self.prompt_dialog: Optional[QWidget] = None
+        self.feedback_dialog: Optional[QWidget] = None
+        self.export_task: Any = None
+
+        self.send_action = page_action(self, "Send", "Ctrl+Return", "Send the message", self.send)
+        self.stop_action = page_action(self, "Stop", "Esc", "Stop the reply", self.stop)
+        self.new_action = page_action(self, "New chat", "Ctrl+Shift+N",
+                                      "Start a new conversation with the loaded model", self.new_chat)
+        self.regenerate_action = page_action(self, "Regenerate", "Ctrl+Shift+R", "Answer the last message again "
+                                             "(the old reply stays as a branch)", self.regenerate)
+        self.show_prompt_action = page_action(self, "Show prompt", "Ctrl+Shift+P", "Show what the model reads "
+                                              "(the chat template applied) and its token count", self.show_prompt)
+        self.export_action = page_action(self, "Export…", "Ctrl+Shift+E",
+                                         "Export this conversation (JSONL messages or Markdown)", self.export_conversation)
+        self.settings_action = page_action(self, "Settings", "Ctrl+Shift+S", "Show or hide the generation settings",
+                                           self._toggle_settings, checkable=True)
+        self.search_action = page_action(self, "Search", "Ctrl+F", "Search the conversations", self._focus_search)
+
         self.model_combo = ModelCombo()
         self.model_combo.popup_closed.connect(self._popup_closed)
         self.model_combo.setObjectName("chatModelCombo")
@@ -74,57 +65,70 @@ class ChatPage(Page):
         self.model_combo.currentIndexChanged.connect(lambda _index: self._update_controls())
         self.load_button = QPushButton("Load")
         self.load_button.setObjectName("primary")
-        self.load_button.clicked.connect(self.load)
-        self.new_button = QPushButton("New chat")
-        self.new_button.clicked.connect(self.new_chat)
+        self.load_button.clicked.connect(lambda *_: self.load())
+        self.new_button = bind(QPushButton("New chat"), self.new_action)
+        self.export_button = bind(QPushButton("Export…"), self.export_action)
+        self.show_prompt_button = bind(QPushButton("Show prompt"), self.show_prompt_action)
+        self.settings_button = bind(QPushButton("Settings"), self.settings_action)
+        self.settings_button.setCheckable(True)
         self.state_label = QLabel("No model loaded.")
         self.state_label.setObjectName("chatState")
+        self.notice = QLabel()
+        self.notice.setObjectName("hint")
         top = QHBoxLayout()
         top.addWidget(heading("Chat"))
         top.addSpacing(12)
         top.addWidget(self.model_combo, 1)
-        top.addWidget(self.load_button)
-        top.addWidget(self.new_button)
+        for button in (self.load_button, self.new_button, self.export_button, self.show_prompt_button,
+                       self.settings_button):
+            top.addWidget(button)
 
         self.transcript = ChatView()
         self.transcript.setObjectName("chatTranscript")
+        self.transcript.link_activated.connect(self.link_activated)
         self.input = PromptEdit()
         self.input.setObjectName("chatInput")
         self.input.setPlaceholderText("Type a message…")
         self.input.setFixedHeight(72)
         self.input.submitted.connect(self.send)
-        self.send_button = QPushButton("Send")
-        self.send_button.setObjectName("primary")
-        self.send_button.clicked.connect(self.send)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.stop)
-        self.max_tokens_spin = QSpinBox()
-        self.max_tokens_spin.setRange(1, 4096)
+        self.send_button = bind(QPushButton("Send"), self.send_action, "primary")
+        self.stop_button = bind(QPushButton("Stop"), self.stop_action)
+        self.settings_panel = SettingsPanel()
+        self.settings_panel.changed.connect(self._update_controls)
+        self.settings_panel.setVisible(True)
+        self.settings_action.setChecked(True)
+        self.settings_button.setChecked(True)
+        # The names the screenshots and older tests use.
+        self.temperature_spin = self.settings_panel.temperature_spin
+        self.max_tokens_spin = self.settings_panel.max_tokens_spin
         self.max_tokens_spin.setValue(128)
-        self.max_tokens_spin.setToolTip("The most tokens one reply may have.")
-        self.temperature_spin = QDoubleSpinBox()
-        self.temperature_spin.setRange(0.0, 2.0)
-        self.temperature_spin.setSingleStep(0.1)
-        self.temperature_spin.setValue(0.7)
-        self.temperature_spin.setToolTip("0 = always the most likely token; higher = more varied.")
-        options = QHBoxLayout()
-        options.addWidget(self.state_label, 1)
-        options.addWidget(QLabel("Max new tokens:"))
-        options.addWidget(self.max_tokens_spin)
-        options.addSpacing(8)
-        options.addWidget(QLabel("Temperature:"))
-        options.addWidget(self.temperature_spin)
+        self.conversation_list = ConversationList()
+        self.conversation_list.open_requested.connect(self.open_conversation)
+
+        status = QHBoxLayout()
+        status.addWidget(self.state_label, 1)
+        status.addWidget(self.notice)
         send_row = QHBoxLayout()
         send_row.addWidget(self.input, 1)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         send_row.addLayout(buttons)
+        middle = QWidget()
+        centre = QVBoxLayout(middle)
+        centre.setContentsMargins(0, 0, 0, 0)
+        centre.addWidget(self.transcript, 1)
+        centre.addLayout(send_row)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.conversation_list)
+        self.splitter.addWidget(middle)
+        self.splitter.addWidget(self.settings_panel)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addLayout(options)
-        layout.addWidget(self.transcript, 1)
-        layout.addLayout(send_row)
+        layout.addLayout(status)
+        layout.addWidget(self.splitter, 1)
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -141,8 +145,10 @@ class ChatPage(Page):
         if ctx is not None:
             self.connect_ctx(ctx.runs_changed, changed)
             self.connect_ctx(ctx.models_changed, changed)
-        self.messages, self._notes = [], {}
-        self.transcript.set_messages([])
+            self.connect_ctx(ctx.conversations_changed, self.refresh_when_shown(self.conversation_list.refresh))
+        self.conversation_list.set_store(ctx.store if ctx is not None else None)
+        self.settings_panel.set_target(None, None)
+        self._clear_view()
         self._choices = []
         changed()
 
@@ -225,15 +231,16 @@ class ChatPage(Page):
         """The messages in view (markers and empty reply placeholders left out)."""
         return [m for m in self.messages if m["role"] != MODEL_CHANGE and m["content"]]
 
-    def load(self) -> None:
+    def load(self, session_id: Optional[str] = None) -> None:
         """Load the selected model. With a conversation in view, ask first whether the new
-        model continues it or a new chat starts: a conversation never vanishes unasked."""
+        model continues it or a new chat starts: a conversation never vanishes unasked.
+        `session_id`: open that stored conversation with it instead (nothing to ask)."""
         from workbench.ui.shell import dialogs
 
         choice = self.selected_choice()
         if self.ctx is None or choice is None or self.state == "generating":
             return
-        history = self._conversation()
+        history = self._conversation() if session_id is None else []
         if history:
             answer = self.ask_about_conversation(choice.name)
             if answer == dialogs.CANCEL:
@@ -243,10 +250,14 @@ class ChatPage(Page):
                 return
             if answer != dialogs.KEEP_CONVERSATION:
                 history = []
+        panel = self.settings_panel
         try:
             from workbench.services.chat import ChatClient
 
-            client = ChatClient(self.ctx.store, choice.base_model_id, choice.run_id, history=history)
+            settings = panel.settings() if not panel.problems() else None
+            client = ChatClient(self.ctx.store, choice.base_model_id, choice.run_id, history=history,
+                                checkpoint=choice.checkpoint, session_id=session_id,
+                                system_prompt=panel.system_prompt(), settings=settings)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, exc, "Cannot load the model")
             return
@@ -259,22 +270,19 @@ class ChatPage(Page):
             show_error(self, exc, "Cannot load the model")
             self._update_controls()
             return
+        # The conversation goes on (without replies that never came): mark where the other
+        # model takes over.
+        kept = {i: text for i, text in self.markers.items() if i < len(history)} if history else {}
         if history:
-            # The conversation goes on (without replies that never came): mark where the
-            # other model takes over.
-            kept, notes = [], {}
-            for i, m in enumerate(self.messages):
-                if m["role"] == MODEL_CHANGE or m["content"]:
-                    if i in self._notes:
-                        notes[len(kept)] = self._notes[i]
-                    kept.append(m)
-            kept.append({"role": MODEL_CHANGE, "content": f"{choice.name} answers from here on"})
-            self.messages, self._notes = kept, notes
-        else:
-            self.messages, self._notes = [], {}
-        self.transcript.set_messages(self.messages, self._notes)
+            kept[len(history)] = f"{choice.name} answers from here on"
+        self.markers = kept
+        if session_id is not None:
+            panel.show_settings(client.settings, client.session.system_prompt)
+        panel.set_target(self.ctx.store, client.target.key)
+        self.show_branch()
         self.timer.start()
         self.refresh_models()
+        self.conversations_changed()
 
     def close_client(self) -> None:
         self.timer.stop()
@@ -284,46 +292,36 @@ class ChatPage(Page):
                 client.close()
             except Exception as exc:  # noqa: BLE001
                 show_error(self, exc)
+        self.pending = False
         self._update_controls()
 
     def shutdown(self) -> None:
         self.close_client()
 
-    def new_chat(self) -> None:
-        """Start a new, empty conversation; the old one stays saved in the project. Never
-        loads a model: with one loaded it keeps it, and only the stored session changes."""
-        if self.state == "generating":
-            return
-        if self.client is not None and self.state in ("starting", "ready"):
-            self.client.new_session()
-        self.messages, self._notes = [], {}
+    def _clear_view(self) -> None:
+        self.messages, self.view, self.markers, self.pending = [], TranscriptView(), {}, False
         self.transcript.set_messages([])
-        if self.state == "ready":
-            self.input.setFocus()
+
+    def show_branch(self, pending: bool = False) -> None:
+        """Show the conversation's branch from the store (a full render: after a reply, a branch
+        switch, an edit — never per token); `pending` adds the empty reply being generated."""
+        if self.client is None:
+            return
+        self.pending = pending
+        self.view = build(self.client.branch(), self.client.turns(), self.markers)
+        self.messages = self.view.messages
+        if pending:
+            self.messages.append({"role": "assistant", "content": ""})
+            self.view.notes[len(self.messages) - 1] = "typing…"
+        self.transcript.set_messages(self.messages, self.view.notes, links=self.view.links)
+        self.conversation_list.model.set_current(self.client.session.id)
         self._update_controls()
+
+    def conversations_changed(self) -> None:
+        if self.ctx is not None:
+            self.ctx.conversations_changed.emit()
 
     # -- talking ---------------------------------------------------------------------------------
-    def send(self) -> Optional[str]:
-        text = self.input.toPlainText().strip()
-        if not text or self.client is None or self.client.state != "ready":
-            return None
-        try:
-            request_id = self.client.send(text, max_new_tokens=self.max_tokens_spin.value(),
-                                          temperature=self.temperature_spin.value())
-        except Exception as exc:  # noqa: BLE001
-            show_error(self, exc)
-            return None
-        self.input.clear()
-        self.messages += [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-        self._notes[len(self.messages) - 1] = "typing…"
-        self.transcript.set_messages(self.messages, self._notes)
-        self._update_controls()
-        return request_id
-
-    def stop(self) -> None:
-        if self.client is not None:
-            self.client.stop_generation()
-
     def poll(self) -> None:
         client = self.client
         if client is None:
@@ -335,47 +333,36 @@ class ChatPage(Page):
             self.timer.stop()
             show_error(self, exc)
             return
-        rerender = False
-        replying = bool(self.messages) and self.messages[-1]["role"] == "assistant"
+        finished = False
         for ev in events:
             p = ev.payload
-            if ev.kind == "token" and replying:
+            if ev.kind == "token" and self.pending:
                 piece = str(p.get("text", ""))
                 self.messages[-1]["content"] += piece
-                self.transcript.append_to_last(piece)
-            elif ev.kind == "done" and replying:
-                self.messages[-1]["content"] = str(p.get("text", self.messages[-1]["content"]))
-                self._notes[len(self.messages) - 1] = self._done_note(p)
-                rerender = True
+                self.transcript.append_to_last(piece)  # appended, never a full render
+            elif ev.kind == "done" and self.pending and client.generating_id is None:
+                finished = True
+            elif ev.kind == "rendered" and p.get("id") == self.render_id:
+                self.render_id = None
+                self._show_prompt_dialog(client.rendered.get(str(p.get("id")), {}))
             elif ev.kind == "ready":
                 self._device = p.get("device")
                 self.input.setFocus()
             elif ev.kind == "failed" and client.error is not None:
-                if replying and not self.messages[-1]["content"]:
-                    self._notes[len(self.messages) - 1] = "failed"
-                    rerender = True
+                if self.pending and not self.messages[-1]["content"]:
+                    self.view.notes[len(self.messages) - 1] = "failed"
+                    self.pending = False
+                    self.transcript.set_messages(self.messages, self.view.notes, links=self.view.links)
                 show_error(self, client.error, "Chat failed")
         if client.state == "failed" and not any(ev.kind == "failed" for ev in events):
             if client.error is not None:
                 show_error(self, client.error, "Chat failed")
         if client.state in ("failed", "closed"):
             self.timer.stop()
-        if rerender:
-            self.transcript.set_messages(self.messages, self._notes)
+        if finished:
+            self.show_branch()
+            self.conversations_changed()
         self._update_controls()
-
-    @staticmethod
-    def _done_note(p: dict) -> str:
-        reason = p.get("finish_reason")
-        tokens, seconds = p.get("tokens"), p.get("seconds")
-        parts = []
-        if tokens and seconds:
-            parts.append(f"{tokens} tokens, {float(tokens) / max(float(seconds), 1e-6):.1f}/s")
-        if reason == "length":
-            parts.append("stopped at the token limit")
-        elif reason == "interrupted":
-            parts.append("stopped")
-        return " · ".join(parts)
 
     def _update_controls(self) -> None:
         state = self.state
@@ -387,30 +374,25 @@ class ChatPage(Page):
         self.load_button.setEnabled(has_choice and state not in ("starting", "generating") and not same)
         self.load_button.setToolTip("This is the loaded model." if same else "Load the selected model.")
         self.model_combo.setEnabled(self.ctx is not None)
-        self.send_button.setEnabled(state == "ready")
+        problems = self.settings_panel.problems()
+        has_turns = bool(self.view.turn_ids)
+        enabled = {
+            self.send_action: state == "ready" and not problems,
+            self.stop_action: state == "generating",
+            self.new_action: bool(self.messages) and state != "generating",
+            self.regenerate_action: state == "ready" and has_turns and not problems,
+            self.show_prompt_action: state in ("ready", "generating") and self.render_id is None,
+            self.export_action: self.client is not None and has_turns and not self.pending,
+        }
+        for action, on in enabled.items():
+            action.setEnabled(on)
+        for button, action in ((self.send_button, self.send_action), (self.stop_button, self.stop_action),
+                               (self.new_button, self.new_action), (self.export_button, self.export_action),
+                               (self.show_prompt_button, self.show_prompt_action)):
+            button.setEnabled(action.isEnabled())
+        self.send_button.setToolTip(problems[0] if problems else self.send_action.toolTip())
         self.input.setEnabled(state in ("ready", "generating"))
-        self.stop_button.setEnabled(state == "generating")
-        self.new_button.setEnabled(bool(self.messages) and state != "generating")
-        self.state_label.setText(self._state_text(state, loaded.name if loaded else ""))
-        self.transcript.set_placeholder(self._placeholder(state, loaded.name if loaded else ""))
-
-    def _state_text(self, state: str, name: str) -> str:
-        """The status line: always names the model that is loaded (not just selected)."""
-        if state == "none":
-            if self.ctx is not None and not self._choices:
-                return "No model yet: add one on the Models page."
-            return "No model loaded."
-        device = f", running on {self._device}" if self._device else ""
-        return {"new": f"Loading {name}…", "starting": f"Loading {name}…",
-                "ready": f"Ready — {name}{device}", "generating": f"Generating — {name}{device}",
-                "failed": f"{name} failed to load or crashed.",
-                "closed": f"{name} was closed."}.get(state, state)
-
-    @staticmethod
-    def _placeholder(state: str, name: str) -> str:
-        if state in ("new", "starting"):
-            return f"Loading {name}…"
-        if state in ("ready", "generating"):
-            return f"{name} is loaded. Type a message below."
-        return ("Choose a base model or a finished run, press Load, then type a message. "
-                "Enter sends, Shift+Enter starts a new line.")
+        name = loaded.name if loaded else ""
+        no_models = self.ctx is not None and not self._choices
+        self.state_label.setText(state_text(state, name, self._device, no_models))
+        self.transcript.set_placeholder(placeholder(state, name))
