@@ -7,8 +7,8 @@ the adapter folder with its tokenizer and run record. TRL logs `rewards/chosen`,
 `rewards/rejected`, `rewards/margins` (and, for DPO and ORPO, `rewards/accuracies`) at every
 step under those names; EventCallback passes them on as metrics, which the Runs page charts.
 
-The reference model (DPO, KTO; ORPO has none): TRL copies the starting adapter into a frozen adapter named "ref" and
-computes the reference log-probabilities with it. A new adapter starts with LoRA's B = 0, so
+The reference model (DPO, KTO; ORPO has none): TRL copies the starting adapter into a frozen
+adapter named "ref" and computes the reference log-probabilities with it. A new adapter starts with LoRA's B = 0, so
 then the reference is the base model itself; a run started from an SFT adapter
 (TrainSpec.init_adapter_path) has that SFT model as its reference, as DPO intends.
 """
@@ -58,7 +58,7 @@ def read_pairs(path: str, name: str = "the dataset") -> list[dict[str, list[dict
                 f"{name} is not a preference dataset: its file has no `rejected` replies.",
                 details=f"File: {path}\nColumns: {columns}",
                 advice="Train it with the SFT method, or pick a preference version (pairs of a chosen "
-                       "and a rejected reply) for DPO.")
+                       "and a rejected reply) for DPO, ORPO or KTO.")
         table = pq.read_table(path, columns=["messages", "rejected"])
     except (OSError, pa.ArrowException) as exc:
         raise BadDataError(f"Cannot read the file of {name}.", details=f"File: {path}\n{type(exc).__name__}: {exc}",
