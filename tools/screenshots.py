@@ -170,12 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     wait_for(app, lambda: chat.state in ("ready", "failed"), 300, "the chat model")
     if chat.state != "ready":
         raise SystemExit(f"screenshots: chat failed: {chat.client.error if chat.client else ''}")
+    chat.settings_panel.system_edit.setPlainText("You are a friendly support agent. Answer briefly.")
     chat.temperature_spin.setValue(0.3)
     chat.max_tokens_spin.setValue(80)
+    chat.settings_panel.seed_spin.setValue(7)
     for prompt in PROMPTS:
         chat.input.setPlainText(prompt)
         chat.send()
         wait_for(app, lambda: chat.state == "ready", 300, "a chat reply")
+    # A second answer to the last message: the reply shows its branch arrows (‹ 2/2 ›).
+    chat.settings_panel.seed_spin.setValue(8)
+    chat.regenerate()
+    wait_for(app, lambda: chat.state == "ready", 300, "a regenerated reply")
     window.set_page(CHAT)
     settle(app)
     window.grab().save(os.path.join(args.out, "chat.png"))

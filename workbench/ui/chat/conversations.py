@@ -84,6 +84,7 @@ class ConversationList(QWidget):
         self.view.setModel(self.model)
         self.view.setWordWrap(True)
         self.view.setUniformItemSizes(False)
+        self.view.setSpacing(3)
         self.view.activated.connect(self._activated)
         self.view.clicked.connect(self._activated)
         self.count_label = QLabel()
