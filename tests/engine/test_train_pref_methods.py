@@ -160,3 +160,24 @@ def test_the_memory_estimate_covers_orpo_and_kto(orpo_run, kto_run, tiny_model_d
         print(f"{config.method} peak RSS measured {measured / 2**20:.0f} MiB, estimated {estimate / 2**20:.0f} MiB")
         assert 0.75 * measured < estimate < 1.35 * measured
     assert estimated_measured_peak(tiny_model_dir, ORPO, "cpu") < dpo
+
+
+def test_kto_rows_keep_both_kinds_in_a_batch_and_mismatched_kl_replies():
+    from workbench.engine.train_pref_trainers import unpaired
+
+    pairs = [{"prompt": [{"role": "user", "content": f"q{i}"}], "chosen": [{"role": "assistant", "content": f"c{i}"}],
+              "rejected": [{"role": "assistant", "content": f"r{i}"}]} for i in range(5)]
+
+    def names(rows):
+        return [r["completion"][0]["content"] for r in rows]
+
+    rows = unpaired(pairs, batch_size=4)
+    assert names(rows) == ["c0", "c1", "r0", "r1", "c2", "c3", "r2", "r3", "c4", "r4"]
+    assert [r["label"] for r in rows[:4]] == [True, True, False, False]
+    assert all(r["prompt"][0]["content"] == "q" + names([r])[0][1:] for r in rows)
+    # KTO's KL reply for row i is row i-1's (the first row of a batch takes the last one's).
+    for start in range(0, 8, 4):
+        batch = rows[start:start + 4]
+        for i, row in enumerate(batch):
+            assert row["prompt"] != batch[i - 1]["prompt"]
+    assert names(unpaired(pairs[:2], batch_size=2)) == ["c0", "r0", "c1", "r1"]

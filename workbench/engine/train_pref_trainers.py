@@ -19,15 +19,25 @@ from workbench.core.train_config import TrainConfig
 Pairs = list[dict[str, Any]]
 
 
-def unpaired(pairs: Pairs) -> list[dict[str, Any]]:
+def unpaired(pairs: Pairs, batch_size: int) -> list[dict[str, Any]]:
     """KTO's rows: each pair becomes two unpaired rows, the chosen reply labelled desirable (True)
-    and the rejected one undesirable (False), both with the pair's prompt. Interleaved, so every
-    batch holds both kinds (KTO's margin needs both in a batch) and the two stay balanced."""
-    rows = []
-    for pair in pairs:
-        rows.append({"prompt": pair["prompt"], "completion": pair["chosen"], "label": True})
-        rows.append({"prompt": pair["prompt"], "completion": pair["rejected"], "label": False})
-    return rows
+    and the rejected one undesirable (False), both with the pair's prompt.
+
+    KTO reads them in order (its sampler is sequential) and estimates its KL term in each batch
+    from mismatched rows: row i's prompt with row i-1's reply. So with batches of 4 or more, two
+    pairs at a time go c_a, c_b, r_a, r_b: every batch holds both kinds (the reward margin needs
+    both) and no row's KL reply is its own prompt's. A batch of 2 or 3 cannot have both: there
+    the pair's rows stay together (c_a, r_a), keeping the margin at the cost of a KL reply that
+    answers the same prompt."""
+    def rows(pair: dict[str, Any], key: str, label: bool) -> dict[str, Any]:
+        return {"prompt": pair["prompt"], "completion": pair[key], "label": label}
+
+    out = []
+    step = 2 if batch_size >= 4 else 1
+    for i in range(0, len(pairs), step):
+        group = pairs[i:i + step]
+        out += [rows(p, "chosen", True) for p in group] + [rows(p, "rejected", False) for p in group]
+    return out
 
 
 def build_trainer(cfg: TrainConfig, model, tokenizer, pairs: Pairs, eval_pairs: Optional[Pairs],
@@ -56,8 +66,9 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, pairs: Pairs, eval_pairs: 
         from trl import KTOConfig, KTOTrainer
 
         args = make_args(KTOConfig, precompute_ref_log_probs=False, **common)
-        return KTOTrainer(model=model, ref_model=None, args=args, train_dataset=data(unpaired(pairs)),
-                          eval_dataset=data(unpaired(eval_pairs) if eval_pairs else None),
+        b = cfg.batch_size
+        return KTOTrainer(model=model, ref_model=None, args=args, train_dataset=data(unpaired(pairs, b)),
+                          eval_dataset=data(unpaired(eval_pairs, b) if eval_pairs else None),
                           processing_class=tokenizer, callbacks=callbacks)
     raise ValueError(f"no preference trainer for method {cfg.method!r}")  # TrainConfig.problems() refuses it first
 
