@@ -220,6 +220,18 @@ def test_the_selector_names_the_loaded_model_and_loading_another_asks_first(wind
     assert page.client.model.name == "tiny-no-eos"
     assert len(two_model_store.chat_messages(second_session)) == 4
     assert two_model_store.chat_messages(page.client.session.id) == []
+
+    # The conversation list has the two chats with messages (not the empty new one); opening
+    # the other model's conversation loads that model for it, and shows it as it was.
+    clist = page.conversation_list
+    qtbot.waitUntil(lambda: not clist.busy and clist.model.rowCount() == 2, timeout=30000)
+    assert {c.id for c in clist.model.conversations} == {first_session, second_session}
+    clist.open_row(next(i for i, c in enumerate(clist.model.conversations) if c.id == second_session))
+    assert page.client.session.id == second_session
+    qtbot.waitUntil(lambda: page.state == "ready", timeout=LOAD_TIMEOUT)
+    assert page.client.model.name == "tiny-gpt2-demo" and "tiny-gpt2-demo" in page.state_label.text()
+    assert page.model_combo.currentText() == "tiny-gpt2-demo  (base model)"
+    assert [(m["role"], m["content"]) for m in page.messages] == stored
     assert window.close_project()
 
 

@@ -18,8 +18,10 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def list_conversations(store: Any, search: str, progress=None, cancel=None) -> list:
-    """The project's own chats (not arena sides), newest first (worker thread)."""
-    return store.list_conversations(search, include_arena=False, limit=LIST_LIMIT)
+    """The project's own chats (not arena sides) with at least one message, newest first
+    (worker thread). Empty ones (a model loaded, nothing said yet) would only clutter the list."""
+    return [c for c in store.list_conversations(search, include_arena=False, limit=LIST_LIMIT)
+            if c.head_id is not None]
 
 
 class ConversationModel(QAbstractListModel):
