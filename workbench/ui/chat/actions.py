@@ -197,11 +197,13 @@ class ChatActions:
         session = self.client.session
         if path is None:
             stem = "".join(c if c.isalnum() or c in "-_ " else "_" for c in session.title)[:40].strip() or "chat"
-            path, _ = QFileDialog.getSaveFileName(self, "Export conversation",
-                                                  os.path.join(os.path.expanduser("~"), f"{stem}.jsonl"),
-                                                  EXPORT_FILTERS)
+            path, chosen = QFileDialog.getSaveFileName(self, "Export conversation",
+                                                       os.path.join(os.path.expanduser("~"), f"{stem}.jsonl"),
+                                                       EXPORT_FILTERS)
             if not path:
                 return None
+            if not os.path.splitext(path)[1]:  # the format follows the filter picked
+                path += ".md" if chosen.startswith("Markdown") else ".jsonl"
         task = self.export_task = run_task(_export, self.ctx.store, session.id, path, name="chat: export")
         task.finished.connect(lambda _n: self.notice.setText(f"Exported to {os.path.basename(path)}."))
         task.failed.connect(lambda exc: show_error(self, exc, "Cannot export the conversation"))

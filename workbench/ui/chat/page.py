@@ -95,7 +95,6 @@ class ChatPage(actions.ChatActions, Page):
         self.stop_button = bind(QPushButton("Stop"), self.stop_action)
         self.settings_panel = SettingsPanel()
         self.settings_panel.changed.connect(self._update_controls)
-        self.settings_panel.setVisible(True)
         self.settings_action.setChecked(True)
         self.settings_button.setChecked(True)
         # The names the screenshots and older tests use.
@@ -292,7 +291,7 @@ class ChatPage(actions.ChatActions, Page):
                 client.close()
             except Exception as exc:  # noqa: BLE001
                 show_error(self, exc)
-        self.pending = False
+        self.pending, self.render_id = False, None
         self._update_controls()
 
     def shutdown(self) -> None:
@@ -349,7 +348,10 @@ class ChatPage(actions.ChatActions, Page):
                 self._device = p.get("device")
                 self.input.setFocus()
             elif ev.kind == "failed" and client.error is not None:
-                if self.pending and not self.messages[-1]["content"]:
+                if self.render_id is not None and p.get("id") == self.render_id:
+                    self.render_id = None  # only the prompt could not be shown
+                elif self.pending and client.generating_id is None:
+                    # The reply ended without being stored: say so where it was streaming.
                     self.view.notes[len(self.messages) - 1] = "failed"
                     self.pending = False
                     self.transcript.set_messages(self.messages, self.view.notes, links=self.view.links)
