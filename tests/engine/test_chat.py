@@ -102,3 +102,26 @@ def test_stop_interrupts_a_long_generation(tmp_path, tiny_model_dir):
     finally:
         child.kill()
     assert os.path.isdir(tiny_model_dir)
+
+
+@pytest.mark.parametrize("user_value, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_chat_child_waits_passively_on_cpu_unless_told_otherwise(tiny_model_dir, user_value, expected):
+    """OpenMP reads OMP_WAIT_POLICY once, when torch loads it: the child must set it before its
+    first torch import (loading the server in a fresh interpreter shows the order is right)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user_value:
+        env["OMP_WAIT_POLICY"] = user_value
+    code = ("import io, os, sys\n"
+            "from workbench.engine.chat import ChatServer\n"
+            "from workbench.jobs.protocol import EventWriter\n"
+            "from workbench.jobs.specs import ChatSpec\n"
+            "assert 'torch' not in sys.modules\n"
+            f"ChatServer(ChatSpec(base_model_path={str(tiny_model_dir)!r}), EventWriter(io.StringIO(), None)).load()\n"
+            "print('policy=' + os.environ.get('OMP_WAIT_POLICY', ''))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"policy={expected}" in out.stdout.splitlines()

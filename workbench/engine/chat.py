@@ -11,7 +11,9 @@ stdin ends the child with exit code 0. Protocol: workbench/jobs/protocol.py.
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
 import time
 from typing import Any, Optional, Union
@@ -37,6 +39,23 @@ __all__ = ["ChatServer", "GenerateRequest", "IncrementalStreamer", "ManyItem", "
 CHAT_OOM_ADVICE = "Out of memory while generating. Lower max new tokens or start a new, shorter chat."
 Job = Union[GenerateRequest, ManyRequest, AddAdapterRequest, None]
 
+# libgomp's default: after each parallel region torch's helper threads spin (~300k turns) before
+# they sleep. On a busy machine (a training run, the GUI, other apps on the same cores) those
+# spinning helpers take the cores the generating thread waits for: SmolLM2-135M on 2 shared
+# cores took 10-23 s for 24 tokens by default, 1.3-3.4 s with passive waiting (bench notes in
+# tests/benchmarks/bench_chat.py). A value the user set wins.
+CPU_WAIT_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def set_cpu_wait_policy() -> bool:
+    """Passive OpenMP waiting for this process; only before torch is imported (OpenMP reads
+    it once, when torch loads it). True when it was in time."""
+    if "torch" in sys.modules:
+        return False
+    for key, value in CPU_WAIT_ENV.items():
+        os.environ.setdefault(key, value)
+    return True
+
 
 class ChatServer:
     def __init__(self, spec: ChatSpec, writer: EventWriter):
@@ -48,6 +67,7 @@ class ChatServer:
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
+        set_cpu_wait_policy()
         import torch
 
         from workbench.engine.devices import pick_device
