@@ -1,6 +1,6 @@
 """An arena's models for tests: a copy of the tiny model that never ends a reply by itself
 (every reply runs to the token limit or Stop, so every side streams tokens) and a finished run
-holding a real LoRA adapter of it (random weights: its replies differ from the base's)."""
+holding a real LoRA adapter of it (seeded random weights, scaled up: its replies differ from the base's)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ def base_and_adapter(store, tiny_model_dir, tmp_path) -> tuple[ChatTarget, ChatT
                                                              [chat(f"q{i}", f"a{i}") for i in range(4)])))
     run = store.add_run(id="tuned", name="tuned-lora", dataset_version_id=version.id, base_model_id=model.id,
                         config={}, status="completed", work_dir="runs/tuned", adapter_path="runs/tuned/adapter")
-    lora = LoraConfig(r=4, init_lora_weights=False, target_modules=["c_attn"])
+    import torch
+
+    torch.manual_seed(0)  # the same adapter every time; a large alpha: its replies differ from the base's
+    lora = LoraConfig(r=4, lora_alpha=256, init_lora_weights=False, target_modules=["c_attn"])
     get_peft_model(AutoModelForCausalLM.from_pretrained(model.path), lora).save_pretrained(
         store.abspath("runs/tuned/adapter"))
     return ChatTarget(model.id), ChatTarget(model.id, run.id)
