@@ -15,6 +15,8 @@ What each number includes (the same for both sides, so the ratios compare like w
 - tokens/s: (generated tokens - 1) / (the last token's end - the first token): plain until
   generate() returns, child until this process reads `done`. The end-of-turn id counts on both.
 - "in the child": the child's own ttft / tokens_per_s from its `done` (no pipe), for comparison.
+- CPU threads: torch's default on both sides, and the same OpenMP wait policy (PASSIVE, the
+  child's default, unless OMP_WAIT_POLICY is set when this starts; printed).
 The machine may be busy with other work: rounds are interleaved (child, plain, plain, child, ...)
 after one warm-up of each, and every figure is a median over rounds.
 
@@ -40,6 +42,10 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests", "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The chat child waits passively on CPU (engine/chat.py CPU_WAIT_ENV) unless told otherwise;
+# plain generate in this process must wait the same way to compare like with like (the child
+# inherits a value set here). OMP_WAIT_POLICY=ACTIVE on the command line: both spin.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench_eval_generation import model_path  # noqa: E402
 
@@ -196,7 +202,8 @@ def main() -> int:
             child.close()
             arena = (acs, aps, statistics.median(singles), statistics.median(manys))
     print(f"model: {label} ({base}), max_new_tokens {args.max_new_tokens}, {n} interleaved rounds (medians), "
-          f"{cs[-1]['tokens']} tokens per reply (plain {ps[-1]['tokens']})")
+          f"{cs[-1]['tokens']} tokens per reply (plain {ps[-1]['tokens']}), "
+          f"OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY')} on both sides")
     print(f"TTFT      plain {med(ps, 'ttft') * 1000:.1f} ms   chat child {med(cs, 'ttft') * 1000:.1f} ms   "
           f"ratio {med(cs, 'ttft') / med(ps, 'ttft'):.2f}x (goal <= 1.1x)   "
           f"[in the child {med(cs, 'child_ttft') * 1000:.1f} ms; plain's first streamed text "
