@@ -67,8 +67,10 @@ def _drive(qtbot, page, ctx, base, tuned):
     assert page.state == "generating" and page.stop_action.isEnabled()
     renders = [pane.view.full_renders for pane in page.panes]
     qtbot.waitUntil(lambda: page.state == "ready", timeout=LOAD_TIMEOUT)
-    # Each pane was rendered once for the round and then streamed into (8 tokens each).
-    assert [pane.view.full_renders for pane in page.panes] == renders
+    # Each pane streamed its 8 tokens by appending: one more render when the reply was stored.
+    assert [pane.view.full_renders for pane in page.panes] == [n + 1 for n in renders]
+    assert all("typing" not in pane.view.toPlainText() and "8 tokens" in pane.view.toPlainText()
+               for pane in page.panes)
     rnd = ctx.store.get_round(session.round.id)
     for pane in page.panes:
         reply = ctx.store.get_turn(session.message_id(pane.position))
@@ -115,6 +117,9 @@ def _drive(qtbot, page, ctx, base, tuned):
     qtbot.waitUntil(lambda: page.isActiveWindow(), timeout=10000)  # shortcuts go to the active window
     qtbot.keyClick(page.prompt_edit, Qt.Key.Key_Escape)
     assert stops == ["generating"]
+    # Blind: a pane shows this round only (the revealed first round would name its model).
+    assert all("Where is my order?" not in pane.view.toPlainText() for pane in page.panes)
+    assert all("Tell me a long story." in pane.view.toPlainText() for pane in page.panes)
     qtbot.waitUntil(lambda: page.state == "ready", timeout=LOAD_TIMEOUT)
     assert all(session.message_id(p.position) for p in page.panes)
     assert all("stopped" in pane.status.text() for pane in page.panes)

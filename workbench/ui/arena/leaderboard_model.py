@@ -104,7 +104,7 @@ class LeaderboardPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(COLUMNS.index("Model"), QHeaderView.ResizeMode.Stretch)
         self.note = hint("Leaderboard of this project, from blind votes.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -223,7 +223,10 @@ class ArenaPage(Page):
             return
         self.prompt_edit.clear()
         for pane in self.panes:
-            pane.show_round(session.history(pane.position))
+            turns = session.history(pane.position)
+            # Blind: this round only. Earlier rounds were revealed by their votes, so a pane
+            # showing its side's history would tell which model it is (the models still see it).
+            pane.show_round(turns[-1:] if session.blind else turns)
         self._show_titles()
         self._update_controls()
 
@@ -272,7 +275,7 @@ class ArenaPage(Page):
             note = f"{p.get('tokens', 0)} tokens" + (f" · {speed:.1f} tok/s" if speed else "")
             if p.get("finish_reason") == "interrupted":
                 note += " · stopped"
-            pane.status.setText(note)
+            pane.finish(ev.text, note)
             pane.rate_button.setEnabled(bool(ev.message_id))
         elif ev.kind == "failed":
             if pane is not None:

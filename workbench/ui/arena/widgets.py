@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from workbench.core.chat_records import MAX_ARENA_SIDES, SIDE_LETTERS
 from workbench.ui.chat.widgets import ModelCombo
@@ -66,12 +66,21 @@ class SidePane(QFrame):
         render per round, never per token)."""
         messages = [{"role": t.role, "content": t.content} for t in turns]
         messages.append({"role": "assistant", "content": ""})
-        self.view.set_messages(messages, {len(messages) - 1: "typing…"})
+        self.view.set_messages(messages)  # "generating…" is in the pane's status, not a note to re-render away
         self.status.setText("generating…")
         self.rate_button.setEnabled(False)
 
     def append(self, text: str) -> None:
         self.view.append_to_last(text)
+
+    def finish(self, text: str, note: str) -> None:
+        """The reply is stored: its final text (stop strings cut) with how it was made in place
+        of "typing…" (one render per reply)."""
+        messages = self.view.messages()
+        if messages and messages[-1]["role"] == "assistant":
+            messages[-1]["content"] = text
+            self.view.set_messages(messages, {len(messages) - 1: note} if note else {})
+        self.status.setText(note)
 
     def clear(self, placeholder: str) -> None:
         self.view.set_messages([])
@@ -88,7 +97,7 @@ class SidePickers(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.combos: list[ModelCombo] = []
-        self.remove_buttons: list[QPushButton] = []
+        self.remove_buttons: list[QToolButton] = []
         self._choices: list["ChatChoice"] = []
         self._row = QHBoxLayout(self)
         self._row.setContentsMargins(0, 0, 0, 0)
@@ -129,9 +138,10 @@ class SidePickers(QWidget):
         combo.setObjectName(f"arenaModel{SIDE_LETTERS[position].upper()}")
         combo.setMinimumWidth(220)
         combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
-        remove = QPushButton("×")
+        remove = QToolButton()
+        remove.setText("×")  # a QToolButton: the push button's padding left no room for the glyph
         remove.setToolTip("Remove this model")
-        remove.setFixedWidth(28)
+        remove.setAutoRaise(True)
         remove.clicked.connect(lambda *_, c=combo: self.remove_side(self.combos.index(c)))
         at = 2 * position
         self._row.insertWidget(at, combo, 1)
