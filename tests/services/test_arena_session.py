@@ -122,3 +122,45 @@ def test_a_blind_round_streams_both_sides_and_the_vote_names_the_right_models(st
         children = session.children
         session.close()
     assert session.state == "closed" and children and not any(c.alive() for c in children)
+
+
+def test_a_run_whose_adapter_is_gone_is_refused_before_anything_starts(store, tmp_path):
+    from tests.helpers.rows import chat, write_jsonl
+    from workbench.services import datasets
+
+    model = store.add_base_model("m", "m", str(tmp_path), "fp-m")
+    version = datasets.import_dataset(store, str(write_jsonl(tmp_path / "c.jsonl", [chat("q", "a")])))
+    store.add_run(id="gone", name="gone-lora", dataset_version_id=version.id, base_model_id=model.id, config={},
+                  status="completed", work_dir="runs/gone", adapter_path="runs/gone/adapter")
+    session = ArenaSession(store, [ChatTarget(model.id), ChatTarget(model.id, "gone")], blind=True)
+    with pytest.raises(WorkbenchError, match="gone-lora"):
+        session.start()
+    assert session.children == [] and session.state == "new"
+
+
+@pytest.mark.slow
+def test_three_sides_on_two_base_models_use_two_children(store, tiny_model_dir, tmp_path):
+    from workbench.services import models
+
+    base, tuned = base_and_adapter(store, tiny_model_dir, tmp_path)
+    other = ChatTarget(models.add_local_model(store, tiny_model_dir).id)
+    session = ArenaSession(store, [base, tuned, other], blind=False,
+                           settings=SamplingSettings(temperature=0, max_new_tokens=4))
+    session.start()
+    try:
+        assert len(session.children) == 2
+        _until(session, "ready")
+        rnd = session.send("Hello?")
+        assert rnd.revealed and session.label(2).startswith("C — ")  # not blind: names shown, picked order
+        events = _until(session, "round_done")
+        assert {e.position for e in events if e.kind == "done"} == {0, 1, 2}
+        stored = store.get_round(rnd.id)
+        assert [s.target for s in stored.sides] == [base.key, tuned.key, other.key]
+        assert all(store.get_turn(s.message_id).model_key == s.target for s in stored.sides)
+        vote = session.vote("c")
+        assert not vote.blind  # names were shown: it never counts as blind
+        assert all(r.games == 0 for r in leaderboard(store, session.arena.id))  # blind votes only
+        board = {r.key: r for r in leaderboard(store, session.arena.id, blind_only=False)}
+        assert board[other.key].wins == 2 and board[base.key].losses == 1
+    finally:
+        session.close()
