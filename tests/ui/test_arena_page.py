@@ -13,8 +13,6 @@ from workbench.services import feedback
 from workbench.ui.arena.page import ArenaPage
 from workbench.ui.shell.context import ProjectContext
 
-pytestmark = pytest.mark.slow
-
 LOAD_TIMEOUT = 120000
 
 
@@ -27,6 +25,29 @@ def ctx(tmp_path):
     context.close()
 
 
+def test_pickers_hold_two_to_four_models_and_the_same_model_twice_is_refused(qtbot, ctx):
+    from PySide6.QtWidgets import QApplication
+
+    for name in "pqrst":
+        ctx.store.add_base_model(name, name, f"/nowhere/{name}", f"fp-{name}")
+    page = ArenaPage()
+    qtbot.addWidget(page)
+    page.set_context(ctx)
+    assert [c.currentIndex() for c in page.side_combos] == [0, 1]
+    assert not any(b.isEnabled() for b in page.pickers.remove_buttons)  # never fewer than two
+    for _ in range(3):
+        qtbot.mouseClick(page.pickers.add_button, Qt.MouseButton.LeftButton)
+    assert len(page.side_combos) == 4 and len(page.panes) == 4 and not page.pickers.add_button.isEnabled()
+    assert [c.currentIndex() for c in page.side_combos] == [0, 1, 2, 3]
+    assert page.vote_buttons["d"].isVisibleTo(page) and not page.vote_actions["d"].isEnabled()
+    page.side_combos[3].setCurrentIndex(0)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    boxes = [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
+    assert page.session is None and any("picked twice" in b.text() for b in boxes)
+    assert ctx.store.list_arenas() == []
+
+
+@pytest.mark.slow
 def test_the_arena_page_streams_two_models_blind_and_the_vote_ranks_them(qtbot, ctx, tiny_model_dir, tmp_path):
     base, tuned = base_and_adapter(ctx.store, tiny_model_dir, tmp_path)
     page = ArenaPage()
