@@ -54,6 +54,7 @@ def test_the_arena_page_streams_two_models_blind_and_the_vote_ranks_them(qtbot, 
     qtbot.addWidget(page)
     page.set_context(ctx)
     page.show()
+    page.set_current(True)  # as the window shows it: the leaderboard follows feedback_changed
     try:
         _drive(qtbot, page, ctx, base, tuned)
     finally:

@@ -302,8 +302,9 @@ class ArenaPage(Page):
         self._show_titles()
         self._update_controls()
         if self.ctx is not None:
-            self.ctx.feedback_changed.emit()  # votes are feedback items (the leaderboard follows)
-        self.refresh_leaderboard()
+            self.ctx.feedback_changed.emit()  # votes are feedback items
+        if not self.is_current:  # shown, the page refreshes on feedback_changed already
+            self.refresh_leaderboard()
 
     def refresh_leaderboard(self) -> None:
         self.leaderboard.refresh(self.ctx.store if self.ctx is not None else None)
