@@ -78,7 +78,7 @@ def test_switching_back_does_not_connect_twice(qtbot, contexts):
     ("workbench.ui.runs.page", "RunsPage"), ("workbench.ui.train.page", "TrainPage"),
     ("workbench.ui.chat.page", "ChatPage"), ("workbench.ui.datasets.page", "DatasetsPage"),
     ("workbench.ui.models.page", "ModelsPage"), ("workbench.ui.evaluate.page", "EvaluatePage"),
-    ("workbench.ui.feedback.page", "FeedbackPage"),
+    ("workbench.ui.feedback.page", "FeedbackPage"), ("workbench.ui.arena.page", "ArenaPage"),
 ])
 def test_every_page_that_follows_the_project_lets_go_of_the_old_one(qtbot, contexts, where, name):
     import importlib

@@ -66,7 +66,7 @@ def test_start_up_imports_nothing_heavy(tmp_path, project_path):
     out = json.loads(line[len("RESULT"):])
     assert out["shown_first"] and out["at_show"] == []
     assert out["project"] == "Proj"
-    assert out["nav"] == ["Datasets", "Models", "Train", "Runs", "Evaluate", "Chat", "Feedback"]
+    assert out["nav"] == ["Datasets", "Models", "Train", "Runs", "Evaluate", "Chat", "Arena", "Feedback"]
     assert not set(HEAVY + ("pyqtgraph",)) & set(out["project_open"])
     assert not set(HEAVY) & set(out["after_runs"]) and "pyqtgraph" in out["after_runs"]
 

@@ -75,11 +75,13 @@ class ArenaPage(Page):
         self.state_label.setObjectName("arenaState")
         top = QHBoxLayout()
         top.addWidget(heading("Arena"))
-        top.addSpacing(12)
-        top.addWidget(self.pickers, 1)
+        top.addStretch(1)
         top.addWidget(self.blind_check)
         top.addWidget(self.start_button)
         top.addWidget(self.new_button)
+        pick_row = QHBoxLayout()  # a row of its own: four pickers need the page's width
+        pick_row.addWidget(QLabel("Models:"))
+        pick_row.addWidget(self.pickers, 1)
 
         self.panes: list[SidePane] = []
         self._panes_row = QHBoxLayout()
@@ -130,6 +132,7 @@ class ArenaPage(Page):
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(pick_row)
         layout.addWidget(self.state_label)
         layout.addWidget(self.splitter, 1)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from workbench.core.chat_records import MAX_ARENA_SIDES, SIDE_LETTERS
 from workbench.ui.chat.widgets import ModelCombo
@@ -136,7 +136,10 @@ class SidePickers(QWidget):
         position = len(self.combos)
         combo = ModelCombo()
         combo.setObjectName(f"arenaModel{SIDE_LETTERS[position].upper()}")
-        combo.setMinimumWidth(220)
+        # Long run names must not widen the page (four pickers fit a 1024-pixel screen).
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(10)
+        combo.setMinimumWidth(120)
         combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
         remove = QToolButton()
         remove.setText("×")  # a QToolButton: the push button's padding left no room for the glyph

@@ -28,7 +28,7 @@ from workbench.ui.shell.job_status import JobStatus
 from workbench.ui.shell.welcome import WelcomeWidget
 from workbench.ui.common.workers import Task, progress_dialog, run_task, shutdown_workers
 
-DATASETS, MODELS, TRAIN, RUNS, EVALUATE, CHAT, FEEDBACK = range(7)
+DATASETS, MODELS, TRAIN, RUNS, EVALUATE, CHAT, ARENA, FEEDBACK = range(8)
 # (title, module, class). Pages are built the first time they are needed, so the window shows
 # before their modules (and what those import) are loaded: start-up stays close to a bare window.
 PAGE_SPECS = (
@@ -38,6 +38,7 @@ PAGE_SPECS = (
     ("Runs", "workbench.ui.runs.page", "RunsPage"),
     ("Evaluate", "workbench.ui.evaluate.page", "EvaluatePage"),
     ("Chat", "workbench.ui.chat.page", "ChatPage"),
+    ("Arena", "workbench.ui.arena.page", "ArenaPage"),
     ("Feedback", "workbench.ui.feedback.page", "FeedbackPage"),
 )
 
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
     runs_page = property(lambda self: self.page(RUNS))
     evaluate_page = property(lambda self: self.page(EVALUATE))
     chat_page = property(lambda self: self.page(CHAT))
+    arena_page = property(lambda self: self.page(ARENA))
     feedback_page = property(lambda self: self.page(FEEDBACK))
 
     def _build_menus(self) -> None:
