@@ -194,12 +194,15 @@ def _fitted(qtbot, page):
 def test_fit_line_counts_rows_cut_and_dropped_measured_in_a_worker(fit_window, qtbot):
     from workbench.services import dataset_ops
 
-    window, model, late, mixed = fit_window
+    from tests.helpers.dataset_ui import add_version
+
+    window, model, late, _mixed = fit_window
     page = window.train_page
-    # Another version first: showing the page may already have measured the preselected one
-    # (CI, under load, saw no task here when the preselection was `mixed` and it had finished).
-    _select(page, late.id)
-    _fitted(qtbot, page)
+    # A version made now, with the page shown: the fixture's versions may have been measured
+    # already while the page was shown (a full CI run saw no task for them here).
+    mixed = add_version(window.ctx.store, [SHORT] * 3 + [LATE_REPLY] * 2, name="fresh")
+    window.ctx.datasets_changed.emit()
+    qtbot.waitUntil(lambda: page.dataset_combo.findData(mixed.id) >= 0, timeout=20000)
     _select(page, mixed.id)
     assert page.fit.task is not None  # measured off the GUI thread
     assert "Measuring" in page.fit_label.text()
